@@ -1,0 +1,179 @@
+import { ImggateError, isImggateError } from './errors.js';
+import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from './oci/manifest.js';
+import { layerCompressionOf } from './oci/media-types.js';
+import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
+import type { Descriptor, ImageManifest } from './oci/schemas.js';
+import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
+import { combine, decide, sortFindings } from './policy/verdict.js';
+import type { Finding, ImageSection, LayerSummary, Report } from './report/types.js';
+import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js';
+import { scanLayers, type LayerInput } from './scan/engine.js';
+import { openSource, type ImageSource } from './source/index.js';
+import type { FetchedManifest } from './source/types.js';
+
+const SCHEMA = 'imggate.report/v1' as const;
+
+/** Checks for which a failure is about integrity of the bytes, reported under the `digest` check. */
+const INTEGRITY = new Set(['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'DIFF_ID_MISMATCH', 'DIGEST_INVALID']);
+
+/**
+ * Checks one image: resolves the reference once, pins everything to digests, verifies every byte,
+ * streams each layer once through the analyzers and decides. Never throws for a problem with the
+ * image or its registry: those come back as a report with verdict "error" and the cause.
+ */
+export async function check(reference: string, options: CheckOptions = {}): Promise<Report> {
+  const started = Date.now();
+  let resolved: Resolved;
+  try {
+    resolved = resolveOptions(reference, options);
+  } catch (err) {
+    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
+  }
+  const timeout = AbortSignal.timeout(resolved.limits.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
+  const analyzers = validateAnalyzers(options.analyzers ?? BUILTIN_ANALYZERS);
+  let source: ImageSource | undefined;
+  const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
+    reference,
+    digest: '',
+    mediaType: '',
+  };
+  try {
+    source = await openSource(reference, resolved, signal);
+    image.reference = source.reference;
+    image.source = source.kind;
+    const root = await source.resolve();
+    image.digest = root.digest;
+    const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
+    image.mediaType = parsed.mediaType;
+    const ctx: ImageContext = { source, resolved, analyzers, signal, options, started };
+    if (parsed.kind === 'manifest') {
+      return await checkManifest(ctx, { ...image }, root, parsed.manifest, undefined);
+    }
+    const runnable = imagePlatforms(parsed.index.manifests);
+    if (options.allPlatforms) {
+      if (runnable.length === 0) throw new ImggateError('PLATFORM_NOT_FOUND', `index ${root.digest} names no platform images`);
+      const platforms: Report[] = [];
+      for (const descriptor of runnable) {
+        platforms.push(await checkChild(ctx, image, descriptor));
+      }
+      return {
+        schema: SCHEMA,
+        image: { ...image },
+        verdict: combine(platforms.map((p) => p.verdict)),
+        findings: [],
+        signatures: [],
+        platforms,
+        checkedAt: new Date(started).toISOString(),
+        durationMs: Date.now() - started,
+      };
+    }
+    const want = options.platform ? parsePlatform(options.platform) : hostPlatform();
+    return await checkChild(ctx, image, selectPlatform(parsed.index.manifests, want));
+  } catch (err) {
+    return errorReport(image, timeout.aborted ? new ImggateError('CHECK_TIMEOUT', `the check took longer than ${resolved.limits.timeoutMs} ms`, { cause: err }) : err, started);
+  } finally {
+    await source?.close();
+  }
+}
+
+interface ImageContext {
+  readonly source: ImageSource;
+  readonly resolved: Resolved;
+  readonly analyzers: CheckOptions['analyzers'] & object;
+  readonly signal: AbortSignal;
+  readonly options: CheckOptions;
+  readonly started: number;
+}
+
+async function checkChild(ctx: ImageContext, index: { reference: string; digest: string }, descriptor: Descriptor): Promise<Report> {
+  const platform = platformOf(descriptor.platform);
+  const image = { reference: index.reference, digest: descriptor.digest, mediaType: descriptor.mediaType, source: ctx.source.kind };
+  try {
+    const fetched = await ctx.source.fetchManifest(descriptor);
+    const parsed = parseManifest(fetched.bytes, fetched.contentType ?? descriptor.mediaType, `manifest ${descriptor.digest}`);
+    if (parsed.kind !== 'manifest') throw new ImggateError('MANIFEST_INVALID', `index entry ${descriptor.digest} is itself an index; nested indexes are not followed`);
+    return await checkManifest(ctx, { ...image, mediaType: parsed.mediaType }, fetched, parsed.manifest, platform);
+  } catch (err) {
+    return errorReport({ ...image, ...(platform ? { platform: formatPlatform(platform) } : {}) }, err, Date.now());
+  }
+}
+
+async function checkManifest(
+  ctx: ImageContext,
+  image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] },
+  fetched: FetchedManifest,
+  manifest: ImageManifest,
+  indexPlatform: ReturnType<typeof platformOf>,
+): Promise<Report> {
+  const { source, resolved } = ctx;
+  const configBytes = await source.fetchBlob(manifest.config, MAX_CONFIG_BYTES);
+  const config = parseImageConfig(configBytes, `config ${manifest.config.digest}`);
+  const platform = config.os && config.architecture ? normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant }) : indexPlatform;
+  const section: ImageSection = {
+    ...image,
+    digest: fetched.digest,
+    ...(platform ? { platform: formatPlatform(platform) } : {}),
+    configDigest: manifest.config.digest,
+  };
+  const diffIds = config.rootfs.diff_ids;
+  if (diffIds.length !== manifest.layers.length) {
+    throw new ImggateError('MANIFEST_INVALID', `manifest has ${manifest.layers.length} layers but its config names ${diffIds.length} diffIDs`);
+  }
+  for (const layer of manifest.layers) {
+    if (layerCompressionOf(layer.mediaType) === undefined) {
+      throw new ImggateError('MEDIA_TYPE_UNSUPPORTED', `layer ${layer.digest} has media type ${layer.mediaType}, which is not an image layer`);
+    }
+    if (layer.size > resolved.limits.maxLayerBytes) {
+      throw new ImggateError('LAYER_TOO_LARGE', `layer ${layer.digest} is ${layer.size} bytes, over the ${resolved.limits.maxLayerBytes}-byte limit`);
+    }
+  }
+  const history = (config.history ?? []).filter((h) => !h.empty_layer);
+  const inputs: LayerInput[] = manifest.layers.map((descriptor, index) => ({
+    index,
+    descriptor,
+    diffId: diffIds[index],
+    // History lines up with layers only when the counts agree; a guess would misattribute findings.
+    createdBy: history.length === manifest.layers.length ? history[index]?.created_by : undefined,
+    open: () => source.openBlob(descriptor),
+  }));
+  const scan = await scanLayers(inputs, config, ctx.analyzers, resolved.limits, { signal: ctx.signal, progress: ctx.options.progress });
+  const layers: LayerSummary[] = inputs.map((input, i) => ({
+    digest: input.descriptor.digest,
+    mediaType: input.descriptor.mediaType,
+    size: input.descriptor.size,
+    ...(input.diffId ? { diffId: input.diffId } : {}),
+    ...(input.createdBy ? { createdBy: input.createdBy } : {}),
+    uncompressedSize: scan.layers[i]?.uncompressedSize ?? 0,
+    entries: scan.layers[i]?.entries ?? 0,
+  }));
+  const findings = sortFindings(scan.findings);
+  return {
+    schema: SCHEMA,
+    image: { ...section, layers },
+    verdict: decide(findings),
+    findings,
+    signatures: [],
+    analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
+    checkedAt: new Date(ctx.started).toISOString(),
+    durationMs: Date.now() - ctx.started,
+  };
+}
+
+function errorReport(image: ImageSection, err: unknown, started: number): Report {
+  const code = isImggateError(err) ? err.code : 'INTERNAL';
+  const message = err instanceof Error ? err.message : String(err);
+  const findings: Finding[] = INTEGRITY.has(code)
+    ? [{ check: 'digest', rule: code.toLowerCase().replace(/_/g, '-'), severity: 'critical', blocking: true, message }]
+    : [];
+  return {
+    schema: SCHEMA,
+    image,
+    verdict: 'error',
+    findings,
+    signatures: [],
+    error: { code, message },
+    checkedAt: new Date(started).toISOString(),
+    durationMs: Date.now() - started,
+  };
+}

@@ -1,0 +1,59 @@
+export const MAIN_HELP = `imggate — trust a container image only after looking at it
+
+Usage:
+  imggate <command> [options]
+
+Commands:
+  check REF     Pull REF by digest, verify every byte, scan its layers, decide pass/fail
+  help [CMD]    Show help for imggate or a command
+  version       Print the version
+
+Image references:
+  registry/repo:tag, repo@sha256:…   an image in a registry (docker.io when no host is named)
+  oci:DIR[:NAME]                      an OCI image layout directory
+  oci-archive:FILE[:NAME]             a tar of an OCI image layout
+  docker-archive:FILE[:REPO:TAG]      a \`docker save\` tarball
+
+Exit codes: 0 pass, 1 policy failure, 2 error or inconclusive.
+Run 'imggate help check' for the options of check.
+`;
+
+export const CHECK_HELP = `Usage: imggate check [options] REF
+
+Resolves REF to a digest once, fetches the manifest, config and every layer by digest, checks each
+against its descriptor (and each layer's uncompressed content against its diffID), streams every layer
+once through the analyzers, and prints the verdict.
+
+Output:
+  -f, --format FORMAT        table (default) or json (the imggate.report/v1 document)
+  -o, --output FILE          write the report in FORMAT to FILE; the summary still goes to the terminal
+  -q, --quiet                print nothing but errors; use the exit code
+      --no-progress          no layer progress on stderr (it is shown only on a terminal anyway)
+
+Image selection:
+      --platform OS/ARCH[/VARIANT]   platform to check in a multi-platform index (default: this host's)
+      --all-platforms                check every platform of the index, each reported separately
+
+Registries:
+      --insecure-registry HOST       speak plain HTTP (or HTTPS without certificate checks) to HOST;
+                                     loopback hosts (localhost, 127.0.0.1) are always plain HTTP
+      --creds USER:PASSWORD          credentials for REF's registry (or IMGGATE_USERNAME/IMGGATE_PASSWORD)
+      --password-stdin               read the password for --username from standard input
+      --username USER
+
+Limits (override imggate.yaml):
+      --max-layer-size SIZE          largest compressed layer accepted (e.g. 2GiB)
+      --max-uncompressed-size SIZE   largest a single layer may expand to
+      --max-file-size SIZE           most bytes of one file handed to analyzers
+      --timeout DURATION             give up (verdict error) after DURATION (e.g. 10m)
+      --concurrency N                layers streamed at once
+
+Configuration:
+  -c, --config FILE          imggate.yaml to use (default: $IMGGATE_CONFIG, then
+                             $XDG_CONFIG_HOME/imggate/imggate.yaml)
+
+Examples:
+  imggate check 127.0.0.1:5000/app:1.2
+  imggate check --format json --output report.json registry.example.com/team/app@sha256:…
+  imggate check --all-platforms oci-archive:build/app.tar
+`;

@@ -1,0 +1,173 @@
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { check } from '../check.js';
+import { loadConfig } from '../config/load.js';
+import { parseDuration, parseSize } from '../config/units.js';
+import { ImggateError, isImggateError } from '../errors.js';
+import type { CheckOptions, Limits } from '../options.js';
+import { formatBytes, renderTable } from '../report/table.js';
+import type { Report } from '../report/types.js';
+import type { ScanProgress } from '../scan/engine.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { CHECK_HELP, MAIN_HELP } from './help.js';
+import { VERSION } from './version.js';
+
+export interface Io {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stdin: NodeJS.ReadableStream;
+  readonly env: NodeJS.ProcessEnv;
+}
+
+const defaultIo = (): Io => ({ stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env });
+
+/** Runs the CLI; returns the exit code. */
+export async function main(argv: readonly string[], io: Io = defaultIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        if (rest[0] === 'check') io.stdout.write(CHECK_HELP);
+        else io.stdout.write(MAIN_HELP);
+        return command === undefined ? EXIT.usage : 0;
+      case '-V':
+      case '--version':
+      case 'version':
+        io.stdout.write(`imggate ${VERSION}\n`);
+        return 0;
+      case 'check':
+        return await runCheck(rest, io);
+      default:
+        io.stderr.write(`imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
+        return EXIT.usage;
+    }
+  } catch (err) {
+    const message = isImggateError(err) ? err.message : err instanceof Error ? err.message : String(err);
+    io.stderr.write(`imggate: ${message}\n`);
+    if (!isImggateError(err) || err.code === 'USAGE') io.stderr.write(`Run 'imggate help ${command ?? ''}' for usage.\n`);
+    return EXIT.usage;
+  }
+}
+
+function usage(message: string): ImggateError {
+  return new ImggateError('USAGE', message);
+}
+
+async function runCheck(args: readonly string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      options: {
+        format: { type: 'string', short: 'f', default: 'table' },
+        output: { type: 'string', short: 'o' },
+        quiet: { type: 'boolean', short: 'q', default: false },
+        'no-progress': { type: 'boolean', default: false },
+        platform: { type: 'string' },
+        'all-platforms': { type: 'boolean', default: false },
+        'insecure-registry': { type: 'string', multiple: true },
+        creds: { type: 'string' },
+        username: { type: 'string' },
+        'password-stdin': { type: 'boolean', default: false },
+        'max-layer-size': { type: 'string' },
+        'max-uncompressed-size': { type: 'string' },
+        'max-file-size': { type: 'string' },
+        timeout: { type: 'string' },
+        concurrency: { type: 'string' },
+        config: { type: 'string', short: 'c' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    io.stdout.write(CHECK_HELP);
+    return 0;
+  }
+  if (positionals.length !== 1) throw usage(positionals.length ? `check takes one image reference, got ${positionals.length}` : 'check needs an image reference');
+  const reference = positionals[0] as string;
+  const format = values.format;
+  if (format !== 'table' && format !== 'json') throw usage(`--format must be table or json, not "${format}"`);
+  if (values.platform && values['all-platforms']) throw usage('--platform and --all-platforms exclude each other');
+
+  const limits: Partial<Limits> = {};
+  const size = (flag: string, text: string | undefined): number | undefined => {
+    if (text === undefined) return undefined;
+    const n = parseSize(text);
+    if (n === undefined) throw usage(`--${flag}: "${text}" is not a size (e.g. 512MiB)`);
+    return n;
+  };
+  const maxLayer = size('max-layer-size', values['max-layer-size']);
+  const maxUncompressed = size('max-uncompressed-size', values['max-uncompressed-size']);
+  const maxFile = size('max-file-size', values['max-file-size']);
+  if (maxLayer !== undefined) Object.assign(limits, { maxLayerBytes: maxLayer });
+  if (maxUncompressed !== undefined) Object.assign(limits, { maxUncompressedLayerBytes: maxUncompressed });
+  if (maxFile !== undefined) Object.assign(limits, { maxFileBytes: maxFile });
+  if (values.timeout !== undefined) {
+    const ms = parseDuration(values.timeout);
+    if (ms === undefined || ms <= 0) throw usage(`--timeout: "${values.timeout}" is not a duration (e.g. 10m)`);
+    Object.assign(limits, { timeoutMs: ms });
+  }
+  if (values.concurrency !== undefined) {
+    const n = Number(values.concurrency);
+    if (!Number.isInteger(n) || n < 1 || n > 16) throw usage('--concurrency takes a whole number from 1 to 16');
+    Object.assign(limits, { concurrency: n });
+  }
+
+  let credentials: CheckOptions['credentials'];
+  if (values.creds !== undefined) {
+    const colon = values.creds.indexOf(':');
+    if (colon <= 0) throw usage('--creds takes USER:PASSWORD');
+    credentials = { username: values.creds.slice(0, colon), password: values.creds.slice(colon + 1) };
+  } else if (values.username !== undefined) {
+    if (!values['password-stdin']) throw usage('--username needs --password-stdin (passwords on the command line leak into process lists; or use --creds)');
+    credentials = { username: values.username, password: (await readAll(io.stdin)).replace(/\r?\n$/, '') };
+  }
+
+  const { config } = await loadConfig(values.config, io.env);
+  const showProgress = !values.quiet && !values['no-progress'] && io.stderr.isTTY === true;
+  const options: CheckOptions = {
+    config,
+    env: io.env,
+    limits,
+    ...(values.platform ? { platform: values.platform } : {}),
+    allPlatforms: values['all-platforms'],
+    insecureRegistries: values['insecure-registry'] ?? [],
+    ...(credentials ? { credentials } : {}),
+    ...(showProgress ? { progress: progressPrinter(io.stderr) } : {}),
+  };
+  const report = await check(reference, options);
+
+  const rendered = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(report)}\n`;
+  if (values.output) {
+    await writeFile(values.output, rendered);
+    if (!values.quiet) io.stdout.write(`${renderTable(report)}\n`);
+  } else if (!values.quiet) {
+    io.stdout.write(rendered);
+  }
+  if (report.verdict === 'error' && (values.quiet || format === 'json' || values.output)) {
+    io.stderr.write(`imggate: ${report.error?.message ?? 'the check could not conclude'}\n`);
+  }
+  return exitCodeFor(report.verdict);
+}
+
+function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {
+  return {
+    layerStarted: (layer) => stderr.write(`  pulling layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)} (${formatBytes(layer.descriptor.size)})\n`),
+    layerDone: (layer, stats) =>
+      stderr.write(`  done    layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)}: ${stats.entries} entries, ${formatBytes(stats.uncompressedSize)}\n`),
+  };
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
+  return Buffer.concat(chunks).toString('utf8');
+}
+

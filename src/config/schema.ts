@@ -1,0 +1,56 @@
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const parsed = parseSize(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a size (e.g. 512MiB, 4GB, 1048576)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  const parsed = parseDuration(value);
+  if (parsed === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 90s, 15m, 1h)` });
+    return z.NEVER;
+  }
+  return parsed;
+});
+
+const credentials = z.strictObject({
+  username: z.string().min(1),
+  password: z.string().optional(),
+  /** Name of an environment variable holding the password, so the file needs no secret. */
+  passwordEnv: z.string().optional(),
+});
+
+const registry = z.strictObject({
+  insecure: z.boolean().optional(),
+  ca: z.string().optional(),
+  mirrors: z.array(z.string().min(1)).optional(),
+  credentials: credentials.optional(),
+});
+
+export const configSchema = z.strictObject({
+  registries: z.record(z.string(), registry).default({}),
+  credentials: z
+    .strictObject({ dockerConfig: z.union([z.string(), z.literal(false)]).optional() })
+    .default({}),
+  store: z.strictObject({ dir: z.string().optional() }).default({}),
+  rules: z.strictObject({ dir: z.string().optional() }).default({}),
+  limits: z
+    .strictObject({
+      maxLayerBytes: size.optional(),
+      maxUncompressedLayerBytes: size.optional(),
+      maxTotalBytes: size.optional(),
+      maxFileBytes: size.optional(),
+      timeout: duration.optional(),
+      concurrency: z.number().int().min(1).max(16).optional(),
+    })
+    .default({}),
+});
+
+export type ConfigFile = z.infer<typeof configSchema>;
+export type RegistrySettings = z.infer<typeof registry>;

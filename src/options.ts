@@ -1,0 +1,123 @@
+import { readFileSync } from 'node:fs';
+import { ImggateError } from './errors.js';
+import type { ConfigFile, RegistrySettings } from './config/schema.js';
+import { configSchema } from './config/schema.js';
+import type { Analyzer } from './scan/analyzer.js';
+import type { ScanLimits, ScanProgress } from './scan/engine.js';
+import {
+  ChainCredentials,
+  DockerConfigCredentials,
+  StaticCredentials,
+  type Credential,
+  type CredentialProvider,
+} from './registry/auth/credentials.js';
+import { parseReference } from './registry/reference.js';
+
+/** Options of `check()`, the library entry point; the CLI builds the same object from flags. */
+export interface CheckOptions {
+  /** A validated config (see `loadConfig`); defaults apply when absent. */
+  readonly config?: ConfigFile;
+  /** `os/arch[/variant]`; default the host's. */
+  readonly platform?: string;
+  /** Check every platform of an index, each reported on its own. */
+  readonly allPlatforms?: boolean;
+  /** Hosts to speak plain HTTP (or unverified HTTPS) to, besides those in the config. */
+  readonly insecureRegistries?: readonly string[];
+  /** Credentials for the image's own registry; win over config and Docker's config.json. */
+  readonly credentials?: { readonly username: string; readonly password: string };
+  readonly limits?: Partial<Limits>;
+  readonly analyzers?: readonly Analyzer[];
+  readonly signal?: AbortSignal;
+  readonly progress?: ScanProgress;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export interface Limits extends ScanLimits {
+  /** Compressed size one layer may have. */
+  readonly maxLayerBytes: number;
+  readonly timeoutMs: number;
+}
+
+export const DEFAULT_LIMITS: Limits = {
+  maxLayerBytes: 8 * 1024 ** 3,
+  maxUncompressedLayerBytes: 16 * 1024 ** 3,
+  maxUncompressedTotalBytes: 64 * 1024 ** 3,
+  maxFileBytes: 1024 * 1024,
+  concurrency: 2,
+  timeoutMs: 30 * 60_000,
+};
+
+export interface ResolvedRegistry {
+  readonly insecure: boolean;
+  readonly ca: string | undefined;
+  readonly mirrors: readonly string[];
+}
+
+/** Everything `check()` needs, merged from defaults, the config file and explicit options (which win). */
+export interface Resolved {
+  readonly config: ConfigFile;
+  readonly limits: Limits;
+  readonly credentials: CredentialProvider;
+  registry(host: string): ResolvedRegistry;
+}
+
+export function resolveOptions(reference: string, options: CheckOptions): Resolved {
+  const config = options.config ?? configSchema.parse({});
+  const env = options.env ?? process.env;
+  const l = config.limits;
+  const limits: Limits = {
+    maxLayerBytes: options.limits?.maxLayerBytes ?? l.maxLayerBytes ?? DEFAULT_LIMITS.maxLayerBytes,
+    maxUncompressedLayerBytes: options.limits?.maxUncompressedLayerBytes ?? l.maxUncompressedLayerBytes ?? DEFAULT_LIMITS.maxUncompressedLayerBytes,
+    maxUncompressedTotalBytes: options.limits?.maxUncompressedTotalBytes ?? l.maxTotalBytes ?? DEFAULT_LIMITS.maxUncompressedTotalBytes,
+    maxFileBytes: options.limits?.maxFileBytes ?? l.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes,
+    concurrency: options.limits?.concurrency ?? l.concurrency ?? DEFAULT_LIMITS.concurrency,
+    timeoutMs: options.limits?.timeoutMs ?? l.timeout ?? DEFAULT_LIMITS.timeoutMs,
+  };
+
+  const explicit = new Map<string, Credential>();
+  for (const [host, settings] of Object.entries(config.registries)) {
+    const c = settings.credentials;
+    if (!c) continue;
+    const password = c.password ?? (c.passwordEnv ? env[c.passwordEnv] : undefined);
+    if (password === undefined) {
+      throw new ImggateError('CONFIG_INVALID', `registries.${host}.credentials: no password (set password or passwordEnv${c.passwordEnv ? `; $${c.passwordEnv} is unset` : ''})`);
+    }
+    explicit.set(host, { kind: 'basic', username: c.username, password });
+  }
+  const imageHost = registryHostOf(reference);
+  const flagCreds = options.credentials ?? envCredentials(env);
+  if (flagCreds && imageHost) explicit.set(imageHost, { kind: 'basic', ...flagCreds });
+  const providers: CredentialProvider[] = [new StaticCredentials(explicit)];
+  const dockerConfig = config.credentials.dockerConfig;
+  if (dockerConfig !== false) providers.push(new DockerConfigCredentials(dockerConfig ?? undefined));
+
+  const insecure = new Set(options.insecureRegistries ?? []);
+  return {
+    config,
+    limits,
+    credentials: new ChainCredentials(providers),
+    registry(host: string): ResolvedRegistry {
+      const settings: RegistrySettings = config.registries[host] ?? {};
+      return {
+        insecure: insecure.has(host) || settings.insecure === true,
+        ca: settings.ca ? readFileSync(settings.ca, 'utf8') : undefined,
+        mirrors: settings.mirrors ?? [],
+      };
+    },
+  };
+}
+
+function envCredentials(env: NodeJS.ProcessEnv): { username: string; password: string } | undefined {
+  const username = env['IMGGATE_USERNAME'];
+  const password = env['IMGGATE_PASSWORD'];
+  return username && password !== undefined ? { username, password } : undefined;
+}
+
+function registryHostOf(reference: string): string | undefined {
+  if (/^(oci|oci-archive|docker-archive):/.test(reference)) return undefined;
+  try {
+    return parseReference(reference.replace(/^docker:\/\//, '')).registry;
+  } catch {
+    return undefined;
+  }
+}

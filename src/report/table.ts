@@ -1,0 +1,68 @@
+import type { Finding, Report } from './types.js';
+
+function shortDigest(digest: string | undefined): string {
+  return digest ? digest.replace(/^sha256:/, '').slice(0, 12) : '';
+}
+
+function pad(text: string, width: number): string {
+  return text.length >= width ? text : text + ' '.repeat(width - text.length);
+}
+
+function clip(text: string, width: number): string {
+  return text.length > width ? `${text.slice(0, width - 1)}…` : text;
+}
+
+function renderFindings(findings: readonly Finding[]): string[] {
+  if (findings.length === 0) return ['  no findings'];
+  const lines: string[] = [];
+  const byCheck = new Map<string, Finding[]>();
+  for (const f of findings) byCheck.set(f.check, [...(byCheck.get(f.check) ?? []), f]);
+  for (const [checkId, group] of byCheck) {
+    const blocking = group.filter((f) => f.blocking).length;
+    lines.push(`  ${checkId} (${group.length}${blocking ? `, ${blocking} blocking` : ''})`);
+    for (const f of group) {
+      const where = f.path ? ` ${f.path}` : '';
+      const layer = f.layer ? ` layer ${shortDigest(f.layer)}` : '';
+      const gone = f.inFinalFilesystem === false ? ' [deleted by a later layer, still shipped]' : '';
+      lines.push(`    ${f.blocking ? 'BLOCK' : '     '} ${pad(f.severity, 8)} ${clip(f.message, 110)}`);
+      if (where || layer) lines.push(`                   ${clip(`${where.trim()}${layer}${gone}`, 110)}`);
+    }
+  }
+  return lines;
+}
+
+/** The human summary `imggate check` prints: what was checked, the verdict, findings grouped by check. */
+export function renderTable(report: Report): string {
+  const lines: string[] = [];
+  const verdict = report.verdict.toUpperCase();
+  lines.push(`${verdict}  ${report.image.reference}`);
+  if (report.image.digest) lines.push(`      digest   ${report.image.digest}`);
+  if (report.image.platform) lines.push(`      platform ${report.image.platform}`);
+  if (report.image.layers) {
+    const bytes = report.image.layers.reduce((n, l) => n + l.size, 0);
+    const entries = report.image.layers.reduce((n, l) => n + l.entries, 0);
+    lines.push(`      layers   ${report.image.layers.length} (${formatBytes(bytes)} compressed, ${entries} entries)`);
+  }
+  if (report.error) lines.push(`      error    ${report.error.code}: ${report.error.message}`);
+  if (report.platforms) {
+    for (const p of report.platforms) {
+      lines.push('');
+      lines.push(...renderTable(p).split('\n').map((l) => `  ${l}`));
+    }
+    return lines.join('\n');
+  }
+  lines.push('');
+  lines.push(...renderFindings(report.findings));
+  return lines.join('\n');
+}
+
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${unit === 0 ? value : value.toFixed(1)} ${units[unit]}`;
+}

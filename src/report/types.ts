@@ -1,0 +1,78 @@
+/** The JSON report (`imggate.report/v1`); field names are a contract with users' scripts: shared/report-contract.md. */
+
+export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
+export const SEVERITIES: readonly Severity[] = ['critical', 'high', 'medium', 'low', 'info'];
+
+export type Verdict = 'pass' | 'fail' | 'error';
+
+export interface PackageRef {
+  readonly ecosystem: string;
+  readonly name: string;
+  readonly version: string;
+  readonly fixedVersion?: string;
+}
+
+export interface Finding {
+  /** Stable check id: secret, setuid, setgid, root-user, digest, layer, analyzer-error, … */
+  readonly check: string;
+  /** The rule that fired, as named under rules/. */
+  readonly rule: string;
+  readonly severity: Severity;
+  /** Whether this finding alone fails the verdict under the policy in force. */
+  blocking: boolean;
+  readonly message: string;
+  readonly path?: string;
+  readonly layer?: string;
+  readonly createdBy?: string;
+  readonly inFinalFilesystem?: boolean;
+  /** For secrets: a hash identifying the secret, never the value. */
+  readonly fingerprint?: string;
+  readonly package?: PackageRef;
+}
+
+export interface LayerSummary {
+  readonly digest: string;
+  readonly mediaType: string;
+  readonly size: number;
+  readonly diffId?: string;
+  readonly createdBy?: string;
+  /** Bytes of tar after decompression. */
+  readonly uncompressedSize: number;
+  readonly entries: number;
+}
+
+export interface ImageSection {
+  readonly reference: string;
+  readonly digest: string;
+  readonly platform?: string;
+  readonly mediaType: string;
+  readonly source?: 'registry' | 'oci' | 'oci-archive' | 'docker-archive';
+  readonly configDigest?: string;
+  readonly layers?: readonly LayerSummary[];
+}
+
+export interface SignatureResult {
+  readonly format: string;
+  readonly verified: boolean;
+  readonly signer?: string;
+  readonly reason?: string;
+}
+
+export interface ReportError {
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface Report {
+  readonly schema: 'imggate.report/v1';
+  readonly image: ImageSection;
+  readonly verdict: Verdict;
+  readonly findings: Finding[];
+  readonly signatures: SignatureResult[];
+  readonly platforms?: Report[];
+  /** Present when verdict is "error": why the check could not conclude. */
+  readonly error?: ReportError;
+  readonly analyzers?: ReadonlyArray<{ readonly id: string; readonly version: number }>;
+  readonly checkedAt: string;
+  readonly durationMs: number;
+}

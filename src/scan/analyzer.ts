@@ -1,0 +1,76 @@
+import type { ImageConfig } from '../oci/schemas.js';
+import type { PackageRef, Severity } from '../report/types.js';
+import type { FinalFilesystem } from './filesystem.js';
+import type { EntryType } from './tar/header.js';
+
+/** A tar entry as analyzers see it: the path normalised as the runtime would apply it. */
+export interface EntryInfo {
+  /** Absolute, normalised path inside the image (`/usr/bin/su`). */
+  readonly path: string;
+  readonly type: EntryType;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly uname: string;
+  readonly gname: string;
+  readonly size: number;
+  /** Symlink target as written; hard-link target normalised to an absolute path. */
+  readonly linkname: string;
+  readonly xattrs: ReadonlyMap<string, Buffer>;
+  readonly layerIndex: number;
+}
+
+/** What an analyzer asks of an entry, decided on its header alone. */
+export interface EntryRequest {
+  /** Read up to this many bytes of content (0: header only). */
+  readonly contentBytes: number;
+}
+
+/** A finding before the engine places it: the engine adds layer digest, createdBy and inFinalFilesystem. */
+export interface RawFinding {
+  readonly check: string;
+  readonly rule: string;
+  readonly severity: Severity;
+  readonly blocking: boolean;
+  readonly message: string;
+  readonly path?: string;
+  readonly layerIndex?: number;
+  readonly fingerprint?: string;
+  readonly package?: PackageRef;
+}
+
+export interface FindingSink {
+  report(finding: RawFinding): void;
+}
+
+export interface LayerMeta {
+  readonly index: number;
+  readonly digest: string;
+  readonly createdBy?: string | undefined;
+}
+
+/** What an analyzer can see once every layer has streamed past. */
+export interface ImageView {
+  readonly config: ImageConfig;
+  readonly layers: readonly LayerMeta[];
+  readonly fs: FinalFilesystem;
+}
+
+/** One check's running state; created fresh for each image. */
+export interface AnalyzerRun {
+  wants(entry: EntryInfo): EntryRequest | undefined;
+  /** Called for each wanted entry, in layer order within a layer (layers may interleave). */
+  analyzeEntry(entry: EntryInfo, content: Buffer | undefined, truncated: boolean, sink: FindingSink): void;
+  finish(image: ImageView, sink: FindingSink): void;
+}
+
+/**
+ * An analyzer plugin. `version` is part of the per-layer cache key: bump it whenever what the
+ * analyzer reports for the same bytes could change.
+ */
+export interface Analyzer {
+  readonly id: string;
+  readonly version: number;
+  readonly description: string;
+  create(): AnalyzerRun;
+}

@@ -1,0 +1,258 @@
+import { Readable, pipeline, type Transform } from 'node:stream';
+import { ImggateError, asImggateError } from '../errors.js';
+import { DigestVerifier } from '../oci/digest.js';
+import type { Descriptor, ImageConfig } from '../oci/schemas.js';
+import type { Finding } from '../report/types.js';
+import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink, LayerMeta, RawFinding } from './analyzer.js';
+import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
+import { LayeredFilesystem, type LayerChanges } from './filesystem.js';
+import { normalizeEntryPath, whiteoutOf } from './paths.js';
+import { ByteReader } from './tar/byte-reader.js';
+import { readTar } from './tar/reader.js';
+
+export interface ScanLimits {
+  /** Decompressed bytes one layer may expand to. */
+  readonly maxUncompressedLayerBytes: number;
+  /** Decompressed bytes all layers together may expand to. */
+  readonly maxUncompressedTotalBytes: number;
+  /** Bytes of one file's content handed to analyzers at most. */
+  readonly maxFileBytes: number;
+  /** Layers streamed at the same time. */
+  readonly concurrency: number;
+}
+
+export interface LayerInput {
+  readonly index: number;
+  readonly descriptor: Descriptor;
+  readonly diffId: string | undefined;
+  readonly createdBy: string | undefined;
+  /** Opens the compressed blob as a stream that fails unless it matches the descriptor. */
+  open(): Promise<Readable>;
+}
+
+export interface LayerStats {
+  readonly index: number;
+  readonly uncompressedSize: number;
+  readonly entries: number;
+}
+
+export interface ScanProgress {
+  layerStarted?(layer: LayerInput): void;
+  layerDone?(layer: LayerInput, stats: LayerStats): void;
+}
+
+export interface ScanResult {
+  readonly findings: Finding[];
+  readonly layers: LayerStats[];
+  readonly fs: LayeredFilesystem;
+}
+
+interface PlacedRun {
+  readonly analyzer: Analyzer;
+  readonly run: AnalyzerRun;
+  failed: boolean;
+}
+
+/**
+ * The layer engine: each layer streams once — blob digest → decompression → diffID digest → tar
+ * entries → the analyzers that asked for each entry — with nothing written to disk and memory bounded
+ * by the per-file cap. Layer changes are recorded as they stream and applied in order at the end, so
+ * findings can say whether what a layer carries is still in the final filesystem.
+ */
+export async function scanLayers(
+  layers: readonly LayerInput[],
+  config: ImageConfig,
+  analyzers: readonly Analyzer[],
+  limits: ScanLimits,
+  options: { signal?: AbortSignal | undefined; progress?: ScanProgress | undefined } = {},
+): Promise<ScanResult> {
+  const raw: RawFinding[] = [];
+  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(), failed: false }));
+  const sinkFor = (): FindingSink => ({ report: (finding) => raw.push(finding) });
+  const guard = (placed: PlacedRun, what: string, fn: () => void): void => {
+    if (placed.failed) return;
+    try {
+      fn();
+    } catch (err) {
+      placed.failed = true;
+      raw.push({
+        check: 'analyzer-error',
+        rule: placed.analyzer.id,
+        severity: 'high',
+        blocking: true,
+        message: `analyzer ${placed.analyzer.id} failed ${what}: ${(err as Error).message}; its checks did not run`,
+      });
+    }
+  };
+
+  const budget = { total: 0 };
+  const changes: LayerChanges[] = new Array(layers.length);
+  const stats: LayerStats[] = new Array(layers.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < layers.length) {
+      const layer = layers[next++] as LayerInput;
+      options.signal?.throwIfAborted();
+      options.progress?.layerStarted?.(layer);
+      const result = await scanLayer(layer, runs, limits, budget, sinkFor(), guard, options.signal);
+      changes[layer.index] = result.changes;
+      stats[layer.index] = result.stats;
+      options.progress?.layerDone?.(layer, result.stats);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, layers.length)) }, worker));
+
+  const fs = new LayeredFilesystem();
+  for (const layerChanges of changes) fs.apply(layerChanges);
+
+  const meta: LayerMeta[] = layers.map((l) => ({ index: l.index, digest: l.descriptor.digest, createdBy: l.createdBy }));
+  for (const placed of runs) guard(placed, 'while concluding', () => placed.run.finish({ config, layers: meta, fs }, sinkFor()));
+
+  const findings = raw.map((f) => place(f, layers, fs));
+  return { findings, layers: stats, fs };
+}
+
+function place(f: RawFinding, layers: readonly LayerInput[], fs: LayeredFilesystem): Finding {
+  const layer = f.layerIndex === undefined ? undefined : layers[f.layerIndex];
+  const finding: Finding = {
+    check: f.check,
+    rule: f.rule,
+    severity: f.severity,
+    blocking: f.blocking,
+    message: f.message,
+    ...(f.path !== undefined ? { path: layer && f.layerIndex !== undefined ? fs.resolvedPath(f.path, f.layerIndex) : f.path } : {}),
+    ...(layer ? { layer: layer.descriptor.digest } : {}),
+    ...(layer?.createdBy ? { createdBy: layer.createdBy } : {}),
+    ...(f.path !== undefined && f.layerIndex !== undefined ? { inFinalFilesystem: fs.isInFinal(f.path, f.layerIndex) } : {}),
+    ...(f.fingerprint ? { fingerprint: f.fingerprint } : {}),
+    ...(f.package ? { package: f.package } : {}),
+  };
+  return finding;
+}
+
+async function scanLayer(
+  layer: LayerInput,
+  runs: readonly PlacedRun[],
+  limits: ScanLimits,
+  budget: { total: number },
+  sink: FindingSink,
+  guard: (placed: PlacedRun, what: string, fn: () => void) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ changes: LayerChanges; stats: LayerStats }> {
+  const what = `layer ${layer.index + 1} (${layer.descriptor.digest})`;
+  const blob = await layer.open();
+  const { head, rest } = await peek(blob, 4);
+  const compression = sniffCompression(head);
+  const stages: Transform[] = [...decompressors(compression)];
+  const limit = new ByteLimit(limits.maxUncompressedLayerBytes, (n) =>
+    new ImggateError('LAYER_TOO_LARGE', `${what} expands to more than ${limits.maxUncompressedLayerBytes} bytes (${n} so far); refusing a possible decompression bomb`),
+  );
+  stages.push(limit);
+  if (layer.diffId) stages.push(new DigestVerifier({ digest: layer.diffId }, `${what}: uncompressed content (diffID)`));
+  let failure: unknown;
+  const streams = [rest, ...stages] as [Readable, ...Transform[]];
+  // The first error anywhere in the chain is the cause; later ones are its echoes.
+  for (const s of streams) s.on('error', (err) => (failure ??= err));
+  pipeline(streams, (err) => {
+    if (err) failure ??= err;
+  });
+
+  const reader = new ByteReader(stages[stages.length - 1] as Transform);
+  const entries: EntryInfo[] = [];
+  const whiteouts: LayerChanges['whiteouts'] = [];
+  let count = 0;
+  let lastBytes = 0;
+  try {
+    for await (const { header, body } of readTar(reader)) {
+      signal?.throwIfAborted();
+      count++;
+      const total = limit.bytes - lastBytes;
+      lastBytes = limit.bytes;
+      budget.total += total;
+      if (budget.total > limits.maxUncompressedTotalBytes) {
+        throw new ImggateError('TOTAL_TOO_LARGE', `the image expands to more than ${limits.maxUncompressedTotalBytes} bytes; refusing to scan further`);
+      }
+      const path = normalizeEntryPath(header.name);
+      const whiteout = whiteoutOf(path);
+      if (whiteout === 'ignore') continue;
+      if (whiteout) {
+        whiteouts.push(whiteout);
+        continue;
+      }
+      const entry: EntryInfo = {
+        path,
+        type: header.type,
+        mode: header.mode,
+        uid: header.uid,
+        gid: header.gid,
+        uname: header.uname,
+        gname: header.gname,
+        size: header.size,
+        linkname: header.type === 'hardlink' ? normalizeEntryPath(header.linkname) : header.linkname,
+        xattrs: header.xattrs,
+        layerIndex: layer.index,
+      };
+      entries.push(entry);
+      const wanted: PlacedRun[] = [];
+      let contentBytes = 0;
+      for (const placed of runs) {
+        if (placed.failed) continue;
+        guard(placed, `on ${path}`, () => {
+          const request = placed.run.wants(entry);
+          if (request) {
+            wanted.push(placed);
+            contentBytes = Math.max(contentBytes, Math.min(request.contentBytes, limits.maxFileBytes));
+          }
+        });
+      }
+      if (wanted.length === 0) continue;
+      const content = contentBytes > 0 && header.type === 'file' ? await body.read(contentBytes) : undefined;
+      const truncated = content !== undefined && header.size > content.length;
+      for (const placed of wanted) guard(placed, `on ${path}`, () => placed.run.analyzeEntry(entry, content, truncated, sink));
+    }
+    // What follows the end-of-archive marker is still part of the blob and its digests.
+    await reader.drain();
+  } catch (err) {
+    blob.destroy();
+    rest.destroy();
+    throw asImggateError(failure ?? err, 'TAR_INVALID', what);
+  }
+  if (failure) throw asImggateError(failure, 'LAYER_DECOMPRESS_FAILED', what);
+  budget.total += limit.bytes - lastBytes;
+  return {
+    changes: { layerIndex: layer.index, whiteouts, entries },
+    stats: { index: layer.index, uncompressedSize: limit.bytes, entries: count },
+  };
+}
+
+/** Reads the first `n` bytes of a stream and gives back a stream that still starts with them. */
+async function peek(stream: Readable, n: number): Promise<{ head: Buffer; rest: Readable }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  const chunks: Buffer[] = [];
+  let length = 0;
+  let done = false;
+  while (length < n) {
+    const r = await iterator.next();
+    if (r.done) {
+      done = true;
+      break;
+    }
+    const chunk = r.value as Buffer;
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  const head = Buffer.concat(chunks);
+  const rest = Readable.from(
+    (async function* () {
+      if (head.length) yield head;
+      if (done) return;
+      for (;;) {
+        const r = await iterator.next();
+        if (r.done) return;
+        yield r.value as Buffer;
+      }
+    })(),
+    { objectMode: false },
+  );
+  return { head, rest };
+}

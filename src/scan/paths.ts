@@ -1,0 +1,27 @@
+import { posix } from 'node:path';
+
+/**
+ * The absolute path a runtime applies a tar entry at: rooted, `.` and `..` resolved, never above `/`
+ * (`../../etc/passwd` lands on `/etc/passwd`, as containerd's and moby's appliers clamp it).
+ */
+export function normalizeEntryPath(name: string): string {
+  const normalized = posix.normalize(`/${name}`);
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
+
+export const OPAQUE_WHITEOUT = '.wh..wh..opq';
+export const WHITEOUT_PREFIX = '.wh.';
+
+export type Whiteout = { readonly kind: 'opaque'; readonly dir: string } | { readonly kind: 'delete'; readonly path: string };
+
+/** Classifies an OCI/AUFS whiteout entry; `.wh..wh.*` metadata other than the opaque marker is ignored. */
+export function whiteoutOf(path: string): Whiteout | 'ignore' | undefined {
+  const base = posix.basename(path);
+  if (!base.startsWith(WHITEOUT_PREFIX)) return undefined;
+  const dir = posix.dirname(path);
+  if (base === OPAQUE_WHITEOUT) return { kind: 'opaque', dir };
+  if (base.startsWith(`${WHITEOUT_PREFIX}${WHITEOUT_PREFIX}`)) return 'ignore';
+  const target = base.slice(WHITEOUT_PREFIX.length);
+  if (target === '' || target === '.' || target === '..') return 'ignore';
+  return { kind: 'delete', path: posix.join(dir, target) };
+}

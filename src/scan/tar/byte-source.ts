@@ -1,0 +1,7 @@
+/** The reads `readTar` needs; a stream gives them in order, a file can also seek past content. */
+export interface ByteSource {
+  readonly position: number;
+  readExact(n: number): Promise<Buffer | null>;
+  chunks(n: number): AsyncGenerator<Buffer>;
+  skip(n: number): Promise<void>;
+}
