@@ -24,7 +24,7 @@ export interface LoadedConfig {
  * location. A file that was named explicitly must exist; the default one may be absent.
  */
 export async function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<LoadedConfig> {
-  const named = explicit ?? env[CONFIG_ENV];
+  const named = explicit ?? (env[CONFIG_ENV] || undefined);
   const file = named ?? defaultConfigPath(env);
   let text: string;
   try {

@@ -1,0 +1,83 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { freePort, runOk } from './process.js';
+
+export interface TestRegistry {
+  /** `127.0.0.1:PORT`, usable as a registry host in image references. */
+  readonly host: string;
+  readonly dir: string;
+  stop(): Promise<void>;
+}
+
+export type RegistryAuth =
+  | { kind: 'none' }
+  | { kind: 'htpasswd'; users: Record<string, string> }
+  | { kind: 'token'; realm: string; service: string; issuer: string; rootCertBundle: string };
+
+const BINARY = process.env['IMGGATE_TEST_REGISTRY'] ?? 'docker-registry';
+
+/** Starts the CNCF distribution registry (Debian's docker-registry) on a free loopback port. */
+export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Promise<TestRegistry> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-registry-'));
+  const port = await freePort();
+  let authYaml = '';
+  if (auth.kind === 'htpasswd') {
+    const lines: string[] = [];
+    for (const [user, password] of Object.entries(auth.users)) {
+      lines.push((await runOk('htpasswd', ['-Bbn', user, password])).trim());
+    }
+    await writeFile(path.join(dir, 'htpasswd'), `${lines.join('\n')}\n`);
+    authYaml = `auth:\n  htpasswd:\n    realm: imggate-test\n    path: ${path.join(dir, 'htpasswd')}\n`;
+  } else if (auth.kind === 'token') {
+    authYaml = `auth:\n  token:\n    realm: ${auth.realm}\n    service: ${auth.service}\n    issuer: ${auth.issuer}\n    rootcertbundle: ${auth.rootCertBundle}\n`;
+  }
+  const config = [
+    'version: 0.1',
+    'log:',
+    '  level: error',
+    '  accesslog:',
+    '    disabled: true',
+    'storage:',
+    '  filesystem:',
+    `    rootdirectory: ${path.join(dir, 'data')}`,
+    '  delete:',
+    '    enabled: true',
+    'http:',
+    `  addr: 127.0.0.1:${port}`,
+    authYaml,
+  ].join('\n');
+  const configFile = path.join(dir, 'config.yml');
+  await writeFile(configFile, config);
+  const child: ChildProcess = spawn(BINARY, ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const host = `127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`registry exited: ${stderr}`);
+    const up = await new Promise<boolean>((resolve) => {
+      http.get(`http://${host}/v2/`, (res) => {
+        res.resume();
+        resolve(true);
+      }).on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (Date.now() > deadline) {
+      child.kill();
+      throw new Error(`registry did not come up on ${host}: ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    host,
+    dir,
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}

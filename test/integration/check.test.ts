@@ -1,0 +1,290 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { check } from '../../src/index.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import type { Report } from '../../src/report/types.js';
+import { imggate } from '../harness/cli.js';
+import { buildImage, pushImage, pushIndex, sha256, skopeoCopy, writeOciLayout, type BuiltImage } from '../harness/images.js';
+import { startRegistry, type TestRegistry } from '../harness/registry.js';
+import { startHostileRegistry, startTamperProxy } from '../harness/tamper-proxy.js';
+
+const setuidHelper = { name: 'usr/local/bin/helper', content: '#!/bin/sh\n', mode: 0o4755 };
+
+async function layeredImage(compressions: Array<'gzip' | 'zstd' | 'none'>): Promise<BuiltImage> {
+  return buildImage({
+    layers: [
+      {
+        compression: compressions[0] ?? 'gzip',
+        createdBy: 'ADD rootfs.tar /',
+        entries: [
+          { name: 'etc/', type: 'dir' },
+          { name: 'etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n' },
+          { name: 'usr/local/bin/', type: 'dir' },
+          setuidHelper,
+          { name: 'opt/old/', type: 'dir' },
+          { name: 'opt/old/tool', content: 'x', mode: 0o2755 },
+        ],
+      },
+      {
+        compression: compressions[1] ?? 'zstd',
+        createdBy: 'RUN rm /usr/local/bin/helper && rm -rf /opt/old/*',
+        entries: [
+          { name: 'usr/local/bin/.wh.helper' },
+          { name: 'opt/old/.wh..wh..opq' },
+          { name: 'opt/old/new', content: 'fresh' },
+        ],
+      },
+      {
+        compression: compressions[2] ?? 'none',
+        createdBy: 'COPY su /bin/su',
+        entries: [{ name: 'bin/su', content: 'ELF', mode: 0o4755 }],
+      },
+    ],
+  });
+}
+
+function json(stdout: string): Report {
+  return JSON.parse(stdout) as Report;
+}
+
+describe('imggate check against a real registry @integration', function () {
+  let registry: TestRegistry;
+  let tmp: string;
+
+  before(async function () {
+    registry = await startRegistry();
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'imggate-check-'));
+  });
+  after(async function () {
+    await registry?.stop();
+    await rm(tmp, { recursive: true, force: true });
+  });
+
+  it('pulls a gzip+zstd+plain image by digest and tells deleted files from final ones', async function () {
+    const image = await layeredImage(['gzip', 'zstd', 'none']);
+    await pushImage(registry.host, 'team/app', '1.0', image);
+    const r = await imggate(['check', '--format', 'json', `${registry.host}/team/app:1.0`]);
+    assert.equal(r.code, 0, r.stderr);
+    const report = json(r.stdout);
+    assert.equal(report.schema, 'imggate.report/v1');
+    assert.equal(report.verdict, 'pass');
+    assert.equal(report.image.digest, image.manifestDigest);
+    assert.equal(report.image.reference, `${registry.host}/team/app:1.0`);
+    assert.equal(report.image.platform, 'linux/amd64');
+    assert.equal(report.image.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+    assert.deepEqual(report.image.layers?.map((l) => l.digest), image.layers.map((l) => l.digest));
+    const helper = report.findings.find((f) => f.path === '/usr/local/bin/helper');
+    assert.ok(helper, 'setuid helper deleted by a later layer is still reported');
+    assert.equal(helper.inFinalFilesystem, false);
+    assert.equal(helper.layer, image.layers[0]?.digest);
+    assert.equal(helper.createdBy, 'ADD rootfs.tar /');
+    const opaque = report.findings.find((f) => f.path === '/opt/old/tool');
+    assert.equal(opaque?.check, 'setgid');
+    assert.equal(opaque?.inFinalFilesystem, false, 'an opaque whiteout hides the lower layer copy');
+    const su = report.findings.find((f) => f.path === '/bin/su');
+    assert.equal(su?.inFinalFilesystem, true);
+    assert.equal(su?.layer, image.layers[2]?.digest);
+  });
+
+  it('prints a table, writes --output, and exits 0', async function () {
+    const image = await layeredImage(['gzip', 'gzip', 'gzip']);
+    await pushImage(registry.host, 'team/table', 'v1', image);
+    const out = path.join(tmp, 'report.json');
+    const r = await imggate(['check', '--output', out, '--format', 'json', `${registry.host}/team/table:v1`]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^PASS {2}127\.0\.0\.1:\d+\/team\/table:v1/);
+    assert.match(r.stdout, /setuid \(2\)/);
+    assert.match(r.stdout, /deleted by a later layer, still shipped/);
+    const written = JSON.parse(await readFile(out, 'utf8')) as Report;
+    assert.equal(written.image.digest, image.manifestDigest);
+  });
+
+  it('checks by digest, and by tag+digest using the digest', async function () {
+    const image = await layeredImage(['gzip', 'gzip', 'gzip']);
+    await pushImage(registry.host, 'team/pinned', 'moving', image);
+    const other = await buildImage({ layers: [{ entries: [{ name: 'x', content: 'y' }] }] });
+    await pushImage(registry.host, 'team/pinned', 'moving2', other);
+    const byDigest = await check(`${registry.host}/team/pinned@${image.manifestDigest}`);
+    assert.equal(byDigest.verdict, 'pass');
+    assert.equal(byDigest.image.digest, image.manifestDigest);
+    const both = await check(`${registry.host}/team/pinned:moving2@${image.manifestDigest}`);
+    assert.equal(both.image.digest, image.manifestDigest);
+  });
+
+  it('selects a platform from an index, or checks them all', async function () {
+    const amd = await buildImage({ layers: [{ entries: [{ name: 'bin/a', content: 'amd', mode: 0o4755 }] }] });
+    const arm = await buildImage({ layers: [{ entries: [{ name: 'bin/b', content: 'arm' }] }], platform: { os: 'linux', architecture: 'arm64' } });
+    const indexDigest = await pushIndex(registry.host, 'team/multi', 'latest', [amd, arm]);
+    const one = await imggate(['check', '--format', 'json', '--platform', 'linux/arm64', `${registry.host}/team/multi`]);
+    assert.equal(one.code, 0, one.stderr);
+    const armReport = json(one.stdout);
+    assert.equal(armReport.image.digest, arm.manifestDigest);
+    assert.equal(armReport.image.platform, 'linux/arm64');
+    const all = await imggate(['check', '--format', 'json', '--all-platforms', `${registry.host}/team/multi:latest`]);
+    assert.equal(all.code, 0, all.stderr);
+    const report = json(all.stdout);
+    assert.equal(report.image.digest, indexDigest);
+    assert.equal(report.image.mediaType, 'application/vnd.oci.image.index.v1+json');
+    assert.deepEqual(report.platforms?.map((p) => p.image.platform).sort(), ['linux/amd64', 'linux/arm64']);
+    assert.equal(report.platforms?.find((p) => p.image.platform === 'linux/amd64')?.findings[0]?.path, '/bin/a');
+    const missing = await imggate(['check', '--platform', 'linux/s390x', `${registry.host}/team/multi`]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stdout, /PLATFORM_NOT_FOUND: no manifest for linux\/s390x in the index \(it offers: linux\/amd64, linux\/arm64\)/);
+  });
+
+  it('reads Docker schema 2 manifests', async function () {
+    const image = await buildImage({ dockerMediaTypes: true, layers: [{ entries: [{ name: 'a', content: 'b' }] }] });
+    await pushImage(registry.host, 'team/docker', 'v2', image);
+    const report = await check(`${registry.host}/team/docker:v2`);
+    assert.equal(report.verdict, 'pass', report.error?.message);
+    assert.equal(report.image.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  });
+
+  it('fails closed when a proxy alters a layer in transit (exit 2, blob named)', async function () {
+    const image = await layeredImage(['gzip', 'gzip', 'gzip']);
+    await pushImage(registry.host, 'team/tampered', 'v1', image);
+    const proxy = await startTamperProxy(registry.host, (url) => url.includes(image.layers[1]?.digest ?? 'none'));
+    try {
+      const r = await imggate(['check', '--format', 'json', `${proxy.host}/team/tampered:v1`]);
+      assert.equal(r.code, 2, r.stdout);
+      const report = json(r.stdout);
+      assert.equal(report.verdict, 'error');
+      assert.equal(report.error?.code, 'DIGEST_MISMATCH');
+      assert.match(report.error?.message ?? '', new RegExp(image.layers[1]?.digest ?? 'x'));
+      assert.equal(report.findings[0]?.check, 'digest');
+      assert.equal(report.findings[0]?.blocking, true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('fails closed when a manifest is altered in transit', async function () {
+    const image = await layeredImage(['gzip', 'gzip', 'gzip']);
+    await pushImage(registry.host, 'team/tampered-manifest', 'v1', image);
+    const proxy = await startTamperProxy(registry.host, (url) => url.includes('/manifests/sha256:'));
+    try {
+      const report = await check(`${proxy.host}/team/tampered-manifest@${image.manifestDigest}`);
+      assert.equal(report.verdict, 'error');
+      assert.equal(report.error?.code, 'DIGEST_MISMATCH');
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('fails closed when a layer does not match its diffID', async function () {
+    const image = await buildImage({
+      layers: [{ entries: [{ name: 'a', content: 'b' }] }],
+      diffIdOverride: { 0: sha256(Buffer.from('something else')) },
+    });
+    await pushImage(registry.host, 'team/diffid', 'v1', image);
+    const report = await check(`${registry.host}/team/diffid:v1`);
+    assert.equal(report.verdict, 'error');
+    assert.equal(report.error?.code, 'DIGEST_MISMATCH');
+    assert.match(report.error?.message ?? '', /diffID/);
+  });
+
+  it('refuses a decompression bomb past the uncompressed limit', async function () {
+    const image = await buildImage({ layers: [{ entries: [{ name: 'zeros', content: Buffer.alloc(8 * 1024 * 1024) }] }] });
+    assert.ok((image.layers[0]?.size ?? 0) < 64 * 1024);
+    await pushImage(registry.host, 'team/bomb', 'v1', image);
+    const r = await imggate(['check', '--max-uncompressed-size', '1MiB', `${registry.host}/team/bomb:v1`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stdout, /LAYER_TOO_LARGE: .*expands to more than 1048576 bytes/);
+  });
+
+  it('refuses a manifest over 4 MiB, with or without Content-Length', async function () {
+    // The distribution registry itself refuses to store such a manifest, so a hostile server serves it.
+    for (const chunked of [false, true]) {
+      const hostile = await startHostileRegistry(() => ({ body: Buffer.alloc(4 * 1024 * 1024 + 1, 0x20), chunked }));
+      try {
+        const report = await check(`${hostile.host}/team/huge:v1`);
+        assert.equal(report.verdict, 'error');
+        assert.equal(report.error?.code, 'MANIFEST_TOO_LARGE', report.error?.message);
+      } finally {
+        await hostile.stop();
+      }
+    }
+  });
+
+  it('refuses malformed manifests with a reason', async function () {
+    const cases: Array<[string, string, RegExp]> = [
+      ['not json', 'application/vnd.oci.image.manifest.v1+json', /not valid JSON/],
+      ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}', 'application/vnd.oci.image.manifest.v1+json', /config\.mediaType/],
+      ['{"schemaVersion":1,"name":"x","fsLayers":[]}', 'application/vnd.docker.distribution.manifest.v1+prettyjws', /schema 1/],
+      ['{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}', 'application/vnd.oci.image.manifest.v1+json', /declares mediaType/],
+    ];
+    for (const [body, contentType, pattern] of cases) {
+      const hostile = await startHostileRegistry(() => ({ body: Buffer.from(body), contentType }));
+      try {
+        const report = await check(`${hostile.host}/team/bad:v1`);
+        assert.equal(report.verdict, 'error', body);
+        assert.match(report.error?.message ?? '', pattern);
+      } finally {
+        await hostile.stop();
+      }
+    }
+  });
+
+  it('reports a missing tag and an unreachable registry as errors (exit 2)', async function () {
+    const missing = await imggate(['check', `${registry.host}/team/nothing:here`]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stdout, /NOT_FOUND/);
+    const down = await imggate(['check', '127.0.0.1:1/x:y']);
+    assert.equal(down.code, 2);
+    assert.match(down.stdout, /NETWORK/);
+  });
+
+  it('lists tags across pages', async function () {
+    const image = await buildImage({ layers: [{ entries: [{ name: 'a', content: 'b' }] }] });
+    for (const tag of ['t1', 't2', 't3', 't4', 't5']) await pushImage(registry.host, 'team/paged', tag, image);
+    const tags = await new RegistryClient(registry.host).listTags('team/paged', 2);
+    assert.deepEqual(tags.sort(), ['t1', 't2', 't3', 't4', 't5']);
+  });
+
+  it('checks an image pushed by skopeo, and the same image as oci:, oci-archive: and docker-archive:', async function () {
+    const image = await layeredImage(['gzip', 'gzip', 'none']);
+    const layout = path.join(tmp, 'layout');
+    await writeOciLayout(layout, 'v1', image);
+    await skopeoCopy(`oci:${layout}:v1`, `docker://${registry.host}/skopeo/app:v1`);
+    const fromRegistry = await check(`${registry.host}/skopeo/app:v1`);
+    assert.equal(fromRegistry.verdict, 'pass', fromRegistry.error?.message);
+    const paths = (r: Report): string[] => r.findings.map((f) => `${f.path}:${String(f.inFinalFilesystem)}`).sort();
+    const expected = ['/bin/su:true', '/opt/old/tool:false', '/usr/local/bin/helper:false'];
+
+    assert.deepEqual(paths(fromRegistry), expected);
+    const fromLayout = await check(`oci:${layout}:v1`);
+    assert.equal(fromLayout.image.digest, image.manifestDigest);
+    assert.deepEqual(paths(fromLayout), expected);
+
+    const archive = path.join(tmp, 'app.oci.tar');
+    await skopeoCopy(`oci:${layout}:v1`, `oci-archive:${archive}:v1`);
+    const fromArchive = await check(`oci-archive:${archive}:v1`);
+    assert.equal(fromArchive.verdict, 'pass', fromArchive.error?.message);
+    assert.equal(fromArchive.image.source, 'oci-archive');
+    assert.deepEqual(paths(fromArchive), expected);
+
+    const saved = path.join(tmp, 'app.docker.tar');
+    await skopeoCopy(`oci:${layout}:v1`, `docker-archive:${saved}:example/app:v1`);
+    const fromSave = await imggate(['check', '--format', 'json', `docker-archive:${saved}`]);
+    assert.equal(fromSave.code, 0, fromSave.stdout);
+    assert.equal(json(fromSave.stdout).image.source, 'docker-archive');
+    assert.deepEqual(paths(json(fromSave.stdout)), expected);
+    const byTag = await check(`docker-archive:${saved}:example/app:v1`);
+    assert.equal(byTag.verdict, 'pass', byTag.error?.message);
+  });
+
+  it('detects a tampered blob in a local OCI layout', async function () {
+    const image = await layeredImage(['gzip', 'gzip', 'gzip']);
+    const layout = path.join(tmp, 'tampered-layout');
+    await writeOciLayout(layout, 'v1', image);
+    const blob = path.join(layout, 'blobs', 'sha256', image.layers[2]?.digest.slice(7) ?? '');
+    const bytes = await readFile(blob);
+    bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
+    await writeFile(blob, bytes);
+    const r = await imggate(['check', `oci:${layout}:v1`]);
+    assert.equal(r.code, 2);
+    assert.match(r.stdout, /DIGEST_MISMATCH/);
+  });
+});
