@@ -1,0 +1,48 @@
+import assert from 'node:assert/strict';
+import { imggate } from '../harness/cli.js';
+import { debianImage, type DebianImage } from '../harness/debian.js';
+import { skopeoCopy } from '../harness/images.js';
+import { startRegistry, type TestRegistry } from '../harness/registry.js';
+import type { Report } from '../../src/report/types.js';
+
+describe('a real debootstrap minbase Debian image @integration', function () {
+  this.timeout(15 * 60_000);
+  let registry: TestRegistry;
+  let image: DebianImage | undefined;
+
+  before(async function () {
+    image = await debianImage();
+    if (!image) {
+      // Needs root and debootstrap; .ci/run provides both. Say so rather than pass silently.
+      console.warn('    debootstrap unavailable (needs root and the debootstrap package): skipping');
+      this.skip();
+    }
+    registry = await startRegistry();
+    await skopeoCopy(`oci:${image.layout}:minbase`, `docker://${registry.host}/debian/minbase:bookworm`);
+  });
+  after(async () => registry?.stop());
+
+  it('is pulled from the registry (pushed there by skopeo), streamed and reported', async function () {
+    const r = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.verdict, 'pass');
+    // skopeo keeps the layer blobs as they are, so the manifest digest is the one we built.
+    assert.deepEqual(report.image.layers?.map((l) => l.digest), image?.layerDigests);
+    const base = report.image.layers?.[0];
+    assert.ok(base && base.entries > 5000, `base layer has ${base?.entries} entries`);
+    assert.ok(base.uncompressedSize > 100 * 1024 * 1024);
+    const suid = report.findings.filter((f) => f.check === 'setuid' && f.inFinalFilesystem);
+    assert.ok(suid.some((f) => f.path === '/usr/bin/passwd'), 'passwd is setuid in Debian');
+    assert.ok(suid.every((f) => f.layer === image?.layerDigests[0] || f.path === '/usr/local/bin/helper'));
+    const helper = report.findings.find((f) => f.path === '/usr/local/bin/helper');
+    assert.equal(helper?.createdBy, 'COPY helper /usr/local/bin/helper');
+  });
+
+  it('reads the same image from its OCI layout with the same findings', async function () {
+    const fromRegistry = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
+    const fromLayout = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase`]);
+    const strip = (r: Report) => r.findings.map((f) => `${f.check} ${f.path} ${f.layer} ${f.inFinalFilesystem}`);
+    assert.deepEqual(strip(JSON.parse(fromLayout.stdout) as Report), strip(JSON.parse(fromRegistry.stdout) as Report));
+  });
+});
