@@ -21,11 +21,11 @@ function renderFindings(findings: readonly Finding[]): string[] {
     const blocking = group.filter((f) => f.blocking).length;
     lines.push(`  ${checkId} (${group.length}${blocking ? `, ${blocking} blocking` : ''})`);
     for (const f of group) {
-      const where = f.path ? ` ${f.path}` : '';
-      const layer = f.layer ? ` layer ${shortDigest(f.layer)}` : '';
-      const gone = f.inFinalFilesystem === false ? ' [deleted by a later layer, still shipped]' : '';
       lines.push(`    ${f.blocking ? 'BLOCK' : '     '} ${pad(f.severity, 8)} ${clip(f.message, 110)}`);
-      if (where || layer) lines.push(`                   ${clip(`${where.trim()}${layer}${gone}`, 110)}`);
+      const where: string[] = [];
+      if (f.layer) where.push(`layer ${shortDigest(f.layer)}${f.createdBy ? ` (${clip(f.createdBy.replace(/\s+/g, ' '), 60)})` : ''}`);
+      if (f.inFinalFilesystem === false) where.push('deleted by a later layer, still shipped');
+      if (where.length) lines.push(`                   ${where.join('; ')}`);
     }
   }
   return lines;

@@ -64,7 +64,8 @@ export function decompressors(compression: LayerCompression): Transform[] {
     case 'none':
       return [];
     case 'gzip':
-      return [zlib.createGunzip()];
+      // Larger output chunks cut the hops between the zlib thread and the parser roughly tenfold.
+      return [zlib.createGunzip({ chunkSize: 256 * 1024 })];
     case 'zstd':
       return [new ZstdFrameGuard(MAX_ZSTD_WINDOW), zstdDecompressor()];
   }

@@ -47,7 +47,7 @@ export class DirectoryFiles implements LayoutFiles {
     const file = this.#path(relative);
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return undefined;
-    return { stream: createReadStream(file), size: info.size };
+    return { stream: createReadStream(file, { highWaterMark: 1024 * 1024 }), size: info.size };
   }
 }
 
