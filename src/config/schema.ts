@@ -1,5 +1,13 @@
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { parseDuration, parseSize } from './units.js';
+
+/** A file path; `~/` means the user's home, as in a shell. */
+const filePath = z
+  .string()
+  .min(1)
+  .transform((p) => (p === '~' || p.startsWith('~/') ? path.join(os.homedir(), p.slice(1)) : p));
 
 const size = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const parsed = parseSize(value);
@@ -28,7 +36,7 @@ const credentials = z.strictObject({
 
 const registry = z.strictObject({
   insecure: z.boolean().optional(),
-  ca: z.string().optional(),
+  ca: filePath.optional(),
   mirrors: z.array(z.string().min(1)).optional(),
   credentials: credentials.optional(),
 });
@@ -36,10 +44,10 @@ const registry = z.strictObject({
 export const configSchema = z.strictObject({
   registries: z.record(z.string(), registry).default({}),
   credentials: z
-    .strictObject({ dockerConfig: z.union([z.string(), z.literal(false)]).optional() })
+    .strictObject({ dockerConfig: z.union([filePath, z.literal(false)]).optional() })
     .default({}),
-  store: z.strictObject({ dir: z.string().optional() }).default({}),
-  rules: z.strictObject({ dir: z.string().optional() }).default({}),
+  store: z.strictObject({ dir: filePath.optional() }).default({}),
+  rules: z.strictObject({ dir: filePath.optional() }).default({}),
   limits: z
     .strictObject({
       maxLayerBytes: size.optional(),

@@ -86,3 +86,12 @@ describe('sizes and durations', function () {
   const durations: Array<[string | number, number | undefined]> = [['90s', 90_000], ['15m', 900_000], ['1h30m', 5_400_000], ['250ms', 250], ['30', 30_000], ['5 minutes', undefined], ['1h 2m', undefined]];
   for (const [text, want] of durations) it(`duration ${String(text)}`, () => assert.equal(parseDuration(text), want));
 });
+
+describe('the example config', function () {
+  it('imggate.example.yaml is valid and expands ~', async function () {
+    const { readFile } = await import('node:fs/promises');
+    const config = parseConfig(await readFile('imggate.example.yaml', 'utf8'), 'imggate.example.yaml');
+    assert.equal(config.credentials.dockerConfig, path.join(os.homedir(), '.docker/config.json'));
+    assert.equal(config.limits.concurrency, 2);
+  });
+});
