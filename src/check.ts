@@ -4,7 +4,10 @@ import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
 import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
+import { applyPolicy } from './policy/apply.js';
+import { loadRules, type RuleSet } from './policy/load-rules.js';
 import { combine, decide, sortFindings } from './policy/verdict.js';
+import { SecretMatcher } from './scan/analyzers/secrets/matcher.js';
 import type { Finding, ImageSection, LayerSummary, Report } from './report/types.js';
 import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js';
 import { scanLayers, type LayerInput } from './scan/engine.js';
@@ -32,6 +35,12 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   const timeout = AbortSignal.timeout(resolved.limits.timeoutMs);
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const analyzers = validateAnalyzers(options.analyzers ?? BUILTIN_ANALYZERS);
+  let rules: RuleSet;
+  try {
+    rules = typeof options.rules === 'object' ? options.rules : await loadRules(options.rules ?? resolved.config.rules.dir ?? undefined);
+  } catch (err) {
+    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
+  }
   let source: ImageSource | undefined;
   const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
     reference,
@@ -46,7 +55,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     image.digest = root.digest;
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
-    const ctx: ImageContext = { source, resolved, analyzers, signal, options, started };
+    const ctx: ImageContext = { source, resolved, analyzers, rules, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
     if (parsed.kind === 'manifest') {
       return await checkManifest(ctx, { ...image }, root, parsed.manifest, undefined);
     }
@@ -81,6 +90,9 @@ interface ImageContext {
   readonly source: ImageSource;
   readonly resolved: Resolved;
   readonly analyzers: CheckOptions['analyzers'] & object;
+  readonly rules: RuleSet;
+  /** Build history can hold secrets (ARG values, tokens in RUN lines); reports show it redacted. */
+  readonly redactor: SecretMatcher;
   readonly signal: AbortSignal;
   readonly options: CheckOptions;
   readonly started: number;
@@ -134,10 +146,13 @@ async function checkManifest(
     descriptor,
     diffId: diffIds[index],
     // History lines up with layers only when the counts agree; a guess would misattribute findings.
-    createdBy: history.length === manifest.layers.length ? history[index]?.created_by : undefined,
+    createdBy: history.length === manifest.layers.length ? redactHistory(ctx.redactor, history[index]?.created_by) : undefined,
     open: () => source.openBlob(descriptor),
   }));
-  const scan = await scanLayers(inputs, config, ctx.analyzers, resolved.limits, { signal: ctx.signal, progress: ctx.options.progress });
+  const scan = await scanLayers(inputs, config, ctx.analyzers, { rules: ctx.rules, maxFileBytes: resolved.limits.maxFileBytes }, resolved.limits, {
+    signal: ctx.signal,
+    progress: ctx.options.progress,
+  });
   const layers: LayerSummary[] = inputs.map((input, i) => ({
     digest: input.descriptor.digest,
     mediaType: input.descriptor.mediaType,
@@ -147,7 +162,7 @@ async function checkManifest(
     uncompressedSize: scan.layers[i]?.uncompressedSize ?? 0,
     entries: scan.layers[i]?.entries ?? 0,
   }));
-  const findings = sortFindings(scan.findings);
+  const findings = sortFindings(applyPolicy(scan.findings, ctx.rules, scopeOf(image.reference, ctx.source.kind)));
   return {
     schema: SCHEMA,
     image: { ...section, layers },
@@ -155,6 +170,7 @@ async function checkManifest(
     findings,
     signatures: [],
     analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
+    policy: { digest: ctx.rules.digest },
     checkedAt: new Date(ctx.started).toISOString(),
     durationMs: Date.now() - ctx.started,
   };
@@ -176,4 +192,17 @@ function errorReport(image: ImageSection, err: unknown, started: number): Report
     checkedAt: new Date(started).toISOString(),
     durationMs: Date.now() - started,
   };
+}
+
+function redactHistory(redactor: SecretMatcher, createdBy: string | undefined): string | undefined {
+  return createdBy === undefined ? undefined : redactor.redact(createdBy);
+}
+
+/** What policy scopes match against: `registry/repository` for registry images, the reference otherwise. */
+export function scopeOf(reference: string, kind: ImageSource['kind']): string {
+  if (kind !== 'registry') return reference;
+  const at = reference.indexOf('@');
+  const base = at >= 0 ? reference.slice(0, at) : reference;
+  const colon = base.lastIndexOf(':');
+  return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
 }

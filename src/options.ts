@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { ImggateError } from './errors.js';
 import type { ConfigFile, RegistrySettings } from './config/schema.js';
 import { configSchema } from './config/schema.js';
+import type { RuleSet } from './policy/load-rules.js';
 import type { Analyzer } from './scan/analyzer.js';
 import type { ScanLimits, ScanProgress } from './scan/engine.js';
 import {
@@ -27,6 +28,8 @@ export interface CheckOptions {
   readonly credentials?: { readonly username: string; readonly password: string };
   readonly limits?: Partial<Limits>;
   readonly analyzers?: readonly Analyzer[];
+  /** A rules directory, or rules already loaded; default: imggate.yaml's rules.dir, then the bundled rules/. */
+  readonly rules?: string | RuleSet;
   readonly signal?: AbortSignal;
   readonly progress?: ScanProgress;
   readonly env?: NodeJS.ProcessEnv;

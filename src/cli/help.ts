@@ -5,6 +5,7 @@ Usage:
 
 Commands:
   check REF     Pull REF by digest, verify every byte, scan its layers, decide pass/fail
+  rules check   Validate a rules directory and run every rule's examples
   help [CMD]    Show help for imggate or a command
   version       Print the version
 
@@ -25,7 +26,7 @@ against its descriptor (and each layer's uncompressed content against its diffID
 once through the analyzers, and prints the verdict.
 
 Output:
-  -f, --format FORMAT        table (default) or json (the imggate.report/v1 document)
+  -f, --format FORMAT        table (default), json (the imggate.report/v1 document) or sarif (SARIF 2.1.0)
   -o, --output FILE          write the report in FORMAT to FILE; the summary still goes to the terminal
   -q, --quiet                print nothing but errors; use the exit code
       --no-progress          no layer progress on stderr (it is shown only on a terminal anyway)
@@ -49,6 +50,7 @@ Limits (override imggate.yaml):
       --concurrency N                layers streamed at once
 
 Configuration:
+      --rules DIR            rules directory (default: imggate.yaml's rules.dir, then the bundled rules/)
   -c, --config FILE          imggate.yaml to use (default: $IMGGATE_CONFIG, then
                              $XDG_CONFIG_HOME/imggate/imggate.yaml)
 
@@ -56,4 +58,11 @@ Examples:
   imggate check 127.0.0.1:5000/app:1.2
   imggate check --format json --output report.json registry.example.com/team/app@sha256:…
   imggate check --all-platforms oci-archive:build/app.tar
+`;
+
+export const RULES_HELP = `Usage: imggate rules check [DIR]
+
+Validates a rules directory (default: the bundled rules/): policy.yaml, checks.yaml and secrets/*.yaml.
+Every problem is reported with its file and field; then every secret rule's examples are run: each
+positive example must be found by its rule, each negative must not. Exits 0 when all is well, 1 otherwise.
 `;

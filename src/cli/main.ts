@@ -8,8 +8,11 @@ import type { CheckOptions, Limits } from '../options.js';
 import { formatBytes, renderTable } from '../report/table.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
+import { checkRuleExamples } from '../policy/examples.js';
+import { loadRules } from '../policy/load-rules.js';
+import { toSarif } from '../report/sarif.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { CHECK_HELP, MAIN_HELP } from './help.js';
+import { CHECK_HELP, MAIN_HELP, RULES_HELP } from './help.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -31,6 +34,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       case '--help':
       case 'help':
         if (rest[0] === 'check') io.stdout.write(CHECK_HELP);
+        else if (rest[0] === 'rules') io.stdout.write(RULES_HELP);
         else io.stdout.write(MAIN_HELP);
         return command === undefined ? EXIT.usage : 0;
       case '-V':
@@ -40,6 +44,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         return 0;
       case 'check':
         return await runCheck(rest, io);
+      case 'rules':
+        return await runRules(rest, io);
       default:
         io.stderr.write(`imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
         return EXIT.usage;
@@ -79,6 +85,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
         timeout: { type: 'string' },
         concurrency: { type: 'string' },
         config: { type: 'string', short: 'c' },
+        rules: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -93,7 +100,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
   if (positionals.length !== 1) throw usage(positionals.length ? `check takes one image reference, got ${positionals.length}` : 'check needs an image reference');
   const reference = positionals[0] as string;
   const format = values.format;
-  if (format !== 'table' && format !== 'json') throw usage(`--format must be table or json, not "${format}"`);
+  if (format !== 'table' && format !== 'json' && format !== 'sarif') throw usage(`--format must be table, json or sarif, not "${format}"`);
   if (values.platform && values['all-platforms']) throw usage('--platform and --all-platforms exclude each other');
 
   const limits: Partial<Limits> = {};
@@ -131,6 +138,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
   }
 
   const { config } = await loadConfig(values.config, io.env);
+  const rules = await loadRules(values.rules ?? config.rules.dir ?? undefined);
   const showProgress = !values.quiet && !values['no-progress'] && io.stderr.isTTY === true;
   const options: CheckOptions = {
     config,
@@ -140,11 +148,17 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
     allPlatforms: values['all-platforms'],
     insecureRegistries: values['insecure-registry'] ?? [],
     ...(credentials ? { credentials } : {}),
+    rules,
     ...(showProgress ? { progress: progressPrinter(io.stderr) } : {}),
   };
   const report = await check(reference, options);
 
-  const rendered = format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : `${renderTable(report)}\n`;
+  const rendered =
+    format === 'json'
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : format === 'sarif'
+        ? `${JSON.stringify(toSarif(report, rules.info, VERSION), null, 2)}\n`
+        : `${renderTable(report)}\n`;
   if (values.output) {
     await writeFile(values.output, rendered);
     if (!values.quiet) io.stdout.write(`${renderTable(report)}\n`);
@@ -155,6 +169,31 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
     io.stderr.write(`imggate: ${report.error?.message ?? 'the check could not conclude'}\n`);
   }
   return exitCodeFor(report.verdict);
+}
+
+async function runRules(args: readonly string[], io: Io): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === '--help' || sub === '-h') {
+    io.stdout.write(RULES_HELP);
+    return sub === undefined ? EXIT.usage : 0;
+  }
+  if (sub !== 'check') throw usage(`unknown rules command "${sub}"`);
+  if (rest.length > 1) throw usage('rules check takes at most one directory');
+  const dir = rest[0];
+  let rules;
+  try {
+    rules = await loadRules(dir);
+  } catch (err) {
+    io.stderr.write(`imggate: ${(err as Error).message}\n`);
+    return EXIT.fail;
+  }
+  const { failures, cases } = checkRuleExamples(rules);
+  for (const f of failures) {
+    io.stderr.write(`${f.file}: rule ${f.rule}: ${f.kind} example ${f.index + 1} ${f.kind === 'positive' ? 'is not found' : 'is found'}\n`);
+  }
+  const types = rules.secretRules.length + rules.fileRules.length;
+  io.stdout.write(`${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; policy digest ${rules.digest}\n`);
+  return failures.length ? EXIT.fail : 0;
 }
 
 function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {

@@ -28,6 +28,10 @@ export interface Finding {
   /** For secrets: a hash identifying the secret, never the value. */
   readonly fingerprint?: string;
   readonly package?: PackageRef;
+  /** Set when a policy exception waived this finding. */
+  readonly exception?: { readonly reason: string; readonly expires: string };
+  /** For file findings: the line the match starts on. */
+  readonly line?: number;
 }
 
 export interface LayerSummary {
@@ -73,6 +77,8 @@ export interface Report {
   /** Present when verdict is "error": why the check could not conclude. */
   readonly error?: ReportError;
   readonly analyzers?: ReadonlyArray<{ readonly id: string; readonly version: number }>;
+  /** The rules in force: the digest of every file under the rules directory. */
+  readonly policy?: { readonly digest: string };
   readonly checkedAt: string;
   readonly durationMs: number;
 }

@@ -1,4 +1,5 @@
 import type { ImageConfig } from '../oci/schemas.js';
+import type { RuleSet } from '../policy/load-rules.js';
 import type { PackageRef, Severity } from '../report/types.js';
 import type { FinalFilesystem } from './filesystem.js';
 import type { EntryType } from './tar/header.js';
@@ -37,6 +38,7 @@ export interface RawFinding {
   readonly layerIndex?: number;
   readonly fingerprint?: string;
   readonly package?: PackageRef;
+  readonly line?: number;
 }
 
 export interface FindingSink {
@@ -72,5 +74,12 @@ export interface Analyzer {
   readonly id: string;
   readonly version: number;
   readonly description: string;
-  create(): AnalyzerRun;
+  create(context: AnalyzerContext): AnalyzerRun;
+}
+
+/** What every analyzer run is given: the rules in force and the limits. */
+export interface AnalyzerContext {
+  readonly rules: RuleSet;
+  /** Most bytes of one file an analyzer may ask for. */
+  readonly maxFileBytes: number;
 }

@@ -3,7 +3,7 @@ import { ImggateError, asImggateError } from '../errors.js';
 import { DigestVerifier } from '../oci/digest.js';
 import type { Descriptor, ImageConfig } from '../oci/schemas.js';
 import type { Finding } from '../report/types.js';
-import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink, LayerMeta, RawFinding } from './analyzer.js';
+import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, LayerMeta, RawFinding } from './analyzer.js';
 import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
 import { LayeredFilesystem, type LayerChanges } from './filesystem.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
@@ -63,11 +63,12 @@ export async function scanLayers(
   layers: readonly LayerInput[],
   config: ImageConfig,
   analyzers: readonly Analyzer[],
+  context: AnalyzerContext,
   limits: ScanLimits,
   options: { signal?: AbortSignal | undefined; progress?: ScanProgress | undefined } = {},
 ): Promise<ScanResult> {
   const raw: RawFinding[] = [];
-  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(), failed: false }));
+  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(context), failed: false }));
   const sinkFor = (): FindingSink => ({ report: (finding) => raw.push(finding) });
   const guard = (placed: PlacedRun, what: string, fn: () => void): void => {
     if (placed.failed) return;
@@ -126,6 +127,7 @@ function place(f: RawFinding, layers: readonly LayerInput[], fs: LayeredFilesyst
     ...(f.path !== undefined && f.layerIndex !== undefined ? { inFinalFilesystem: fs.isInFinal(f.path, f.layerIndex) } : {}),
     ...(f.fingerprint ? { fingerprint: f.fingerprint } : {}),
     ...(f.package ? { package: f.package } : {}),
+    ...(f.line !== undefined ? { line: f.line } : {}),
   };
   return finding;
 }

@@ -20,6 +20,8 @@ export interface FinalFilesystem {
   isInFinal(path: string, layerIndex: number): boolean;
   /** Where a path written by a layer really landed, after symlinked parent directories are followed. */
   resolvedPath(path: string, layerIndex: number): string;
+  /** `path` with every symlinked parent directory followed (the last component is not). */
+  resolve(path: string): string;
   entries(): IterableIterator<EntryInfo>;
 }
 
@@ -81,6 +83,10 @@ export class LayeredFilesystem implements FinalFilesystem {
 
   resolvedPath(path: string, layerIndex: number): string {
     return this.#redirects.get(`${layerIndex}:${path}`) ?? path;
+  }
+
+  resolve(path: string): string {
+    return this.#resolveParents(path);
   }
 
   *entries(): IterableIterator<EntryInfo> {

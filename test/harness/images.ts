@@ -86,7 +86,7 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),
-    config: { User: spec.user ?? '', Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin'] },
+    config: { User: spec.user ?? '1000', Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin'] },
     rootfs: { type: 'layers', diff_ids: diffIds },
     history: spec.layers.map((l, i) => ({ created_by: l.createdBy ?? `test layer ${i}` })),
   };

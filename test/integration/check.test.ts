@@ -66,10 +66,11 @@ describe('imggate check against a real registry @integration', function () {
     const image = await layeredImage(['gzip', 'zstd', 'none']);
     await pushImage(registry.host, 'team/app', '1.0', image);
     const r = await imggate(['check', '--format', 'json', `${registry.host}/team/app:1.0`]);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, r.stderr);
     const report = json(r.stdout);
     assert.equal(report.schema, 'imggate.report/v1');
-    assert.equal(report.verdict, 'pass');
+    assert.equal(report.verdict, 'fail');
+    assert.deepEqual(report.findings.filter((f) => f.blocking).map((f) => `${f.rule} ${f.path}`), ['setuid-unpackaged /bin/su']);
     assert.equal(report.image.digest, image.manifestDigest);
     assert.equal(report.image.reference, `${registry.host}/team/app:1.0`);
     assert.equal(report.image.platform, 'linux/amd64');
@@ -88,14 +89,15 @@ describe('imggate check against a real registry @integration', function () {
     assert.equal(su?.layer, image.layers[2]?.digest);
   });
 
-  it('prints a table, writes --output, and exits 0', async function () {
+  it('prints a table, writes --output, and exits 1 on a policy failure', async function () {
     const image = await layeredImage(['gzip', 'gzip', 'gzip']);
     await pushImage(registry.host, 'team/table', 'v1', image);
     const out = path.join(tmp, 'report.json');
     const r = await imggate(['check', '--output', out, '--format', 'json', `${registry.host}/team/table:v1`]);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^PASS {2}127\.0\.0\.1:\d+\/team\/table:v1/);
-    assert.match(r.stdout, /setuid \(2\)/);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stdout, /^FAIL {2}127\.0\.0\.1:\d+\/team\/table:v1/);
+    assert.match(r.stdout, /setuid \(2, 1 blocking\)/);
+    assert.match(r.stdout, /BLOCK high {5}unpackaged setuid file \/bin\/su/);
     assert.match(r.stdout, /deleted by a later layer, still shipped/);
     const written = JSON.parse(await readFile(out, 'utf8')) as Report;
     assert.equal(written.image.digest, image.manifestDigest);
@@ -107,7 +109,7 @@ describe('imggate check against a real registry @integration', function () {
     const other = await buildImage({ layers: [{ entries: [{ name: 'x', content: 'y' }] }] });
     await pushImage(registry.host, 'team/pinned', 'moving2', other);
     const byDigest = await check(`${registry.host}/team/pinned@${image.manifestDigest}`);
-    assert.equal(byDigest.verdict, 'pass');
+    assert.equal(byDigest.verdict, 'fail', byDigest.error?.message);
     assert.equal(byDigest.image.digest, image.manifestDigest);
     const both = await check(`${registry.host}/team/pinned:moving2@${image.manifestDigest}`);
     assert.equal(both.image.digest, image.manifestDigest);
@@ -123,8 +125,10 @@ describe('imggate check against a real registry @integration', function () {
     assert.equal(armReport.image.digest, arm.manifestDigest);
     assert.equal(armReport.image.platform, 'linux/arm64');
     const all = await imggate(['check', '--format', 'json', '--all-platforms', `${registry.host}/team/multi:latest`]);
-    assert.equal(all.code, 0, all.stderr);
+    assert.equal(all.code, 1, all.stderr);
     const report = json(all.stdout);
+    assert.equal(report.verdict, 'fail', 'the amd64 image carries an unpackaged setuid file');
+    assert.deepEqual(report.platforms?.map((p) => p.verdict).sort(), ['fail', 'pass']);
     assert.equal(report.image.digest, indexDigest);
     assert.equal(report.image.mediaType, 'application/vnd.oci.image.index.v1+json');
     assert.deepEqual(report.platforms?.map((p) => p.image.platform).sort(), ['linux/amd64', 'linux/arm64']);
@@ -249,8 +253,8 @@ describe('imggate check against a real registry @integration', function () {
     await writeOciLayout(layout, 'v1', image);
     await skopeoCopy(`oci:${layout}:v1`, `docker://${registry.host}/skopeo/app:v1`);
     const fromRegistry = await check(`${registry.host}/skopeo/app:v1`);
-    assert.equal(fromRegistry.verdict, 'pass', fromRegistry.error?.message);
-    const paths = (r: Report): string[] => r.findings.map((f) => `${f.path}:${String(f.inFinalFilesystem)}`).sort();
+    assert.equal(fromRegistry.verdict, 'fail', fromRegistry.error?.message);
+    const paths = (r: Report): string[] => r.findings.filter((f) => f.path).map((f) => `${f.path}:${String(f.inFinalFilesystem)}`).sort();
     const expected = ['/bin/su:true', '/opt/old/tool:false', '/usr/local/bin/helper:false'];
 
     assert.deepEqual(paths(fromRegistry), expected);
@@ -261,18 +265,19 @@ describe('imggate check against a real registry @integration', function () {
     const archive = path.join(tmp, 'app.oci.tar');
     await skopeoCopy(`oci:${layout}:v1`, `oci-archive:${archive}:v1`);
     const fromArchive = await check(`oci-archive:${archive}:v1`);
-    assert.equal(fromArchive.verdict, 'pass', fromArchive.error?.message);
+    assert.equal(fromArchive.verdict, 'fail', fromArchive.error?.message);
     assert.equal(fromArchive.image.source, 'oci-archive');
     assert.deepEqual(paths(fromArchive), expected);
 
     const saved = path.join(tmp, 'app.docker.tar');
     await skopeoCopy(`oci:${layout}:v1`, `docker-archive:${saved}:example/app:v1`);
     const fromSave = await imggate(['check', '--format', 'json', `docker-archive:${saved}`]);
-    assert.equal(fromSave.code, 0, fromSave.stdout);
+    assert.equal(fromSave.code, 1, fromSave.stdout);
     assert.equal(json(fromSave.stdout).image.source, 'docker-archive');
     assert.deepEqual(paths(json(fromSave.stdout)), expected);
     const byTag = await check(`docker-archive:${saved}:example/app:v1`);
-    assert.equal(byTag.verdict, 'pass', byTag.error?.message);
+    assert.equal(byTag.verdict, 'fail', byTag.error?.message);
+    assert.equal(byTag.image.source, 'docker-archive');
   });
 
   it('detects a tampered blob in a local OCI layout', async function () {

@@ -24,9 +24,12 @@ describe('a real debootstrap minbase Debian image @integration', function () {
 
   it('is pulled from the registry (pushed there by skopeo), streamed and reported', async function () {
     const r = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as Report;
-    assert.equal(report.verdict, 'pass');
+    assert.equal(report.verdict, 'fail');
+    // What blocks is exactly what this test image adds to stock Debian: no USER, and a dropped-in setuid helper.
+    assert.deepEqual(report.findings.filter((f) => f.blocking).map((f) => `${f.rule} ${f.path ?? ''}`).sort(), ['root-user ', 'setuid-unpackaged /usr/local/bin/helper']);
+    assert.deepEqual(report.findings.filter((f) => f.check === 'secret'), [], 'a stock Debian minbase has no secrets');
     // skopeo keeps the layer blobs as they are, so the manifest digest is the one we built.
     assert.deepEqual(report.image.layers?.map((l) => l.digest), image?.layerDigests);
     const base = report.image.layers?.[0];
@@ -35,6 +38,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
     const suid = report.findings.filter((f) => f.check === 'setuid' && f.inFinalFilesystem);
     assert.ok(suid.some((f) => f.path === '/usr/bin/passwd'), 'passwd is setuid in Debian');
     assert.ok(suid.every((f) => f.layer === image?.layerDigests[0] || f.path === '/usr/local/bin/helper'));
+    assert.ok(suid.filter((f) => f.path !== '/usr/local/bin/helper').every((f) => f.rule === 'setuid-packaged' && f.severity === 'low'), 'Debian’s own setuid files are recognised as packaged');
     const helper = report.findings.find((f) => f.path === '/usr/local/bin/helper');
     assert.equal(helper?.createdBy, 'COPY helper /usr/local/bin/helper');
   });

@@ -1,8 +1,11 @@
 import type { Analyzer } from '../analyzer.js';
-import { setuidAnalyzer } from './setuid/index.js';
+import { hygieneAnalyzer } from './hygiene/index.js';
+import { privilegesAnalyzer } from './privileges/index.js';
+import { rootUserAnalyzer } from './root-user/index.js';
+import { secretsAnalyzer } from './secrets/index.js';
 
-/** Every built-in analyzer, in the order their findings are reported. Adding one means adding it here. */
-export const BUILTIN_ANALYZERS: readonly Analyzer[] = [setuidAnalyzer];
+/** Every built-in analyzer. Adding a check means adding it here, never editing the engine. */
+export const BUILTIN_ANALYZERS: readonly Analyzer[] = [secretsAnalyzer, privilegesAnalyzer, rootUserAnalyzer, hygieneAnalyzer];
 
 /** Checks a set of analyzers before any runs: ids must be unique, versions positive integers. */
 export function validateAnalyzers(analyzers: readonly Analyzer[]): readonly Analyzer[] {

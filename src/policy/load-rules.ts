@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ImggateError } from '../errors.js';
+import type { Severity } from '../report/types.js';
+import { globToRegExp } from './glob.js';
+import { policySchema, secretsFileSchema, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
+import { z as zod } from 'zod';
+
+/** The rules shipped with imggate: `rules/` beside the package. */
+export const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
+
+export interface CompiledSecretRule extends SecretRuleSpec {
+  readonly regex: RegExp;
+  readonly allowRegexes: readonly RegExp[];
+  readonly file: string;
+}
+
+export interface RuleInfo {
+  readonly id: string;
+  readonly check: string;
+  readonly title: string;
+  readonly severity: Severity;
+  readonly description?: string | undefined;
+}
+
+/** Everything under a rules directory, validated and compiled. */
+export interface RuleSet {
+  readonly dir: string;
+  /** sha256 over every rule file's name and bytes: which policy was in force. */
+  readonly digest: string;
+  readonly policy: PolicyFile;
+  readonly secretRules: readonly CompiledSecretRule[];
+  readonly fileRules: readonly FileRuleSpec[];
+  readonly skipPaths: ReadonlyArray<{ readonly glob: string; readonly reason: string; readonly regex: RegExp }>;
+  /** Metadata of every rule, for reports and SARIF. */
+  readonly info: ReadonlyMap<string, RuleInfo>;
+}
+
+const checksFileSchema = zod.strictObject({
+  version: zod.literal(1),
+  rules: zod.array(
+    zod.strictObject({
+      id: zod.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+      check: zod.string().min(1),
+      title: zod.string().min(3),
+      severity: zod.enum(['critical', 'high', 'medium', 'low', 'info']),
+      description: zod.string().optional(),
+    }),
+  ),
+});
+
+function problems(error: z.ZodError, file: string, prefix = ''): ImggateError {
+  const lines = error.issues.map((i) => `  ${prefix}${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  return new ImggateError('CONFIG_INVALID', `${file} is not a valid rule file:\n${lines.join('\n')}`);
+}
+
+async function readYaml(file: string): Promise<{ data: unknown; bytes: Buffer }> {
+  const bytes = await readFile(file);
+  try {
+    return { data: parseYaml(bytes.toString('utf8')) ?? {}, bytes };
+  } catch (err) {
+    throw new ImggateError('CONFIG_INVALID', `${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function compile(source: string, flags: string, file: string, where: string): RegExp {
+  try {
+    return new RegExp(source, flags);
+  } catch (err) {
+    throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: not a valid regular expression: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Loads and validates a rules directory: `policy.yaml`, `checks.yaml` and `secrets/*.yaml`. Every
+ * problem names the file, the field and what is wrong; duplicate rule ids across files are refused.
+ */
+export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSet> {
+  const hash = createHash('sha256');
+  const files: string[] = [];
+  const list = async (sub: string): Promise<string[]> =>
+    (await readdir(path.join(dir, sub)).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort().map((f) => path.join(sub, f));
+  files.push(...(await list('.')), ...(await list('secrets')));
+  if (!files.some((f) => path.normalize(f) === 'policy.yaml')) {
+    throw new ImggateError('CONFIG_NOT_FOUND', `${dir} has no policy.yaml; is it a rules directory?`);
+  }
+  let policy: PolicyFile | undefined;
+  const secretRules: CompiledSecretRule[] = [];
+  const fileRules: FileRuleSpec[] = [];
+  const skipPaths: Array<{ glob: string; reason: string; regex: RegExp }> = [];
+  const info = new Map<string, RuleInfo>();
+  const addInfo = (rule: RuleInfo, file: string): void => {
+    if (info.has(rule.id)) throw new ImggateError('CONFIG_INVALID', `${file}: rule id "${rule.id}" is defined twice`);
+    info.set(rule.id, rule);
+  };
+  for (const relative of files) {
+    const file = path.join(dir, relative);
+    const { data, bytes } = await readYaml(file);
+    hash.update(`${relative}\0${bytes.length}\0`).update(bytes);
+    const base = path.basename(relative);
+    if (path.normalize(relative) === 'policy.yaml') {
+      const parsed = policySchema.safeParse(data);
+      if (!parsed.success) throw problems(parsed.error, file);
+      policy = parsed.data;
+    } else if (path.normalize(relative) === 'checks.yaml') {
+      const parsed = checksFileSchema.safeParse(data);
+      if (!parsed.success) throw problems(parsed.error, file);
+      for (const rule of parsed.data.rules) addInfo(rule, file);
+    } else if (relative.startsWith('secrets')) {
+      const parsed = secretsFileSchema.safeParse(data);
+      if (!parsed.success) throw problems(parsed.error, file);
+      for (const [i, rule] of (parsed.data.rules ?? []).entries()) {
+        const regex = compile(rule.pattern, `g${rule.flags ?? ''}`, file, `rules.${i}.pattern (${rule.id})`);
+        const allowRegexes = (rule.allowPatterns ?? []).map((p, j) => compile(p, 'i', file, `rules.${i}.allowPatterns.${j} (${rule.id})`));
+        secretRules.push({ ...rule, regex, allowRegexes, file });
+        addInfo({ id: rule.id, check: 'secret', title: rule.title, severity: rule.severity, description: rule.description }, file);
+      }
+      for (const rule of parsed.data.files ?? []) {
+        fileRules.push(rule);
+        addInfo({ id: rule.id, check: 'secret', title: rule.title, severity: rule.severity, description: rule.description }, file);
+      }
+      for (const skip of parsed.data.skipPaths ?? []) skipPaths.push({ ...skip, regex: globToRegExp(skip.glob) });
+    } else {
+      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${base} (expected policy.yaml, checks.yaml or secrets/*.yaml)`);
+    }
+  }
+  const digest = `sha256:${hash.digest('hex')}`;
+  const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info };
+  for (const [name, settings] of Object.entries(ruleSet.policy.rules ?? {})) {
+    if (!info.has(name)) throw new ImggateError('CONFIG_INVALID', `${path.join(dir, 'policy.yaml')}: rules.${name}: no such rule`);
+    void settings;
+  }
+  return ruleSet;
+}

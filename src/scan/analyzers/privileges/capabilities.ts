@@ -1,0 +1,30 @@
+/** Linux capability names by bit number (linux/capability.h). */
+const NAMES = [
+  'chown', 'dac_override', 'dac_read_search', 'fowner', 'fsetid', 'kill', 'setgid', 'setuid', 'setpcap',
+  'linux_immutable', 'net_bind_service', 'net_broadcast', 'net_admin', 'net_raw', 'ipc_lock', 'ipc_owner',
+  'sys_module', 'sys_rawio', 'sys_chroot', 'sys_ptrace', 'sys_pacct', 'sys_admin', 'sys_boot', 'sys_nice',
+  'sys_resource', 'sys_time', 'sys_tty_config', 'mknod', 'lease', 'audit_write', 'audit_control', 'setfcap',
+  'mac_override', 'mac_admin', 'syslog', 'wake_alarm', 'block_suspend', 'audit_read', 'perfmon', 'bpf',
+  'checkpoint_restore',
+];
+
+/**
+ * Decodes a `security.capability` xattr (struct vfs_cap_data, revisions 1–3) into the names of the
+ * permitted capabilities; undefined when the value is not one.
+ */
+export function decodeCapabilities(value: Buffer): { names: string[]; effective: boolean } | undefined {
+  if (value.length < 12) return undefined;
+  const magic = value.readUInt32LE(0);
+  const revision = magic & 0xff000000;
+  const effective = (magic & 1) === 1;
+  const words = revision === 0x01000000 ? 1 : revision === 0x02000000 || revision === 0x03000000 ? 2 : 0;
+  if (words === 0 || value.length < 4 + words * 8) return undefined;
+  const names: string[] = [];
+  for (let w = 0; w < words; w++) {
+    const permitted = value.readUInt32LE(4 + w * 8);
+    for (let bit = 0; bit < 32; bit++) {
+      if (permitted & (1 << bit)) names.push(`cap_${NAMES[w * 32 + bit] ?? `${w * 32 + bit}`}`);
+    }
+  }
+  return { names, effective };
+}
