@@ -65,6 +65,10 @@ export interface ImageSpec {
   /** Replace a layer's diffID in the config (to test diffID verification). */
   diffIdOverride?: Record<number, string>;
   dockerMediaTypes?: boolean;
+  /** Merged into the config's `config` object (Labels, ExposedPorts, Healthcheck…). */
+  extraConfig?: Record<string, unknown>;
+  /** History entries that made no layer (ENV, ARG, LABEL steps), placed before the layers'. */
+  emptyHistory?: string[];
 }
 
 /** Builds an image in memory: tar layers, config with diffIDs and history, manifest. */
@@ -86,9 +90,12 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
     architecture: platform.architecture,
     os: platform.os,
     ...(platform.variant ? { variant: platform.variant } : {}),
-    config: { User: spec.user ?? '1000', Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin'] },
+    config: { User: spec.user ?? '1000', Env: spec.env ?? ['PATH=/usr/local/bin:/usr/bin:/bin'], ...spec.extraConfig },
     rootfs: { type: 'layers', diff_ids: diffIds },
-    history: spec.layers.map((l, i) => ({ created_by: l.createdBy ?? `test layer ${i}` })),
+    history: [
+      ...(spec.emptyHistory ?? []).map((created_by) => ({ created_by, empty_layer: true })),
+      ...spec.layers.map((l, i) => ({ created_by: l.createdBy ?? `test layer ${i}` })),
+    ],
   };
   const configData = Buffer.from(JSON.stringify(configJson));
   const configType = spec.dockerMediaTypes ? 'application/vnd.docker.container.image.v1+json' : 'application/vnd.oci.image.config.v1+json';
