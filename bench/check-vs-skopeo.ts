@@ -11,6 +11,7 @@ import { debianImage } from '../test/harness/debian.js';
 import { skopeoCopy } from '../test/harness/images.js';
 import { run } from '../test/harness/process.js';
 import { startRegistry } from '../test/harness/registry.js';
+import { scanThroughput } from './scan-throughput.js';
 
 const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/imggate.js');
@@ -69,6 +70,8 @@ async function main(): Promise<void> {
     }
     console.log('');
     console.log(`imggate throughput: ${(compressed / 1024 / 1024 / base.seconds).toFixed(1)} MiB/s of compressed layers from the registry`);
+    console.log('');
+    await scanThroughput();
   } finally {
     await registry.stop();
     await rm(tmp, { recursive: true, force: true });

@@ -41,7 +41,6 @@ export class SecretMatcher {
   readonly #byKeyword = new Map<string, CompiledSecretRule[]>();
   /** For each keyword, the rules of every keyword it contains: `_password` also stands for `password`. */
   readonly #implied = new Map<string, CompiledSecretRule[]>();
-  readonly #keywords: RegExp | undefined;
 
   constructor(rules: readonly CompiledSecretRule[]) {
     this.#rules = rules;
@@ -53,8 +52,6 @@ export class SecretMatcher {
     }
     const keys = [...this.#byKeyword.keys()];
     for (const k of keys) this.#implied.set(k, keys.filter((other) => k.includes(other)).flatMap((other) => this.#byKeyword.get(other) ?? []));
-    const all = keys.sort((a, b) => b.length - a.length).map(escape);
-    this.#keywords = all.length ? new RegExp(all.join('|'), 'gi') : undefined;
   }
 
   get rules(): readonly CompiledSecretRule[] {
@@ -64,19 +61,40 @@ export class SecretMatcher {
   /** The rules whose keywords occur in `text`. */
   candidates(text: string): Set<CompiledSecretRule> {
     const found = new Set<CompiledSecretRule>();
-    if (!this.#keywords) return found;
-    const seen = new Set<string>();
-    this.#keywords.lastIndex = 0;
-    for (let m = this.#keywords.exec(text); m; m = this.#keywords.exec(text)) {
-      // Resume one character on, so a keyword overlapping the end of this match is not skipped.
-      this.#keywords.lastIndex = m.index + 1;
-      const k = m[0].toLowerCase();
-      if (seen.has(k)) continue;
-      seen.add(k);
+    if (this.#byKeyword.size === 0) return found;
+    // Lowercasing keeps offsets for the latin1 strings scanned here, and a case-sensitive search is faster.
+    const lower = text.toLowerCase();
+    const left = new Set(this.#byKeyword.keys());
+    let regex: RegExp = this.#regexFor(left);
+    let from = 0;
+    for (;;) {
+      regex.lastIndex = from;
+      const m = regex.exec(lower);
+      if (!m) break;
+      const k = m[0];
       for (const rule of this.#implied.get(k) ?? []) found.add(rule);
-      if (seen.size === this.#byKeyword.size) break;
+      for (const other of left) if (k.includes(other)) left.delete(other);
+      // A keyword found once need not be found again: search on for the others only, one
+      // character on so that a keyword overlapping this one is not skipped.
+      from = m.index + 1;
+      if (left.size === 0) break;
+      regex = this.#regexFor(left);
     }
     return found;
+  }
+
+  readonly #regexCache = new Map<string, RegExp>();
+
+  #regexFor(keywords: ReadonlySet<string>): RegExp {
+    const sorted = [...keywords].sort((a, b) => b.length - a.length || a.localeCompare(b));
+    const key = sorted.join('\0');
+    let regex = this.#regexCache.get(key);
+    if (!regex) {
+      if (this.#regexCache.size > 512) this.#regexCache.clear();
+      regex = new RegExp(sorted.map(escape).join('|'), 'g');
+      this.#regexCache.set(key, regex);
+    }
+    return regex;
   }
 
   scan(text: string): SecretMatch[] {
