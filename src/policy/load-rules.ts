@@ -3,12 +3,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
 import { policySchema, secretsFileSchema, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
-import { z as zod } from 'zod';
 
 /** The rules shipped with imggate: `rules/` beside the package. */
 export const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
@@ -40,15 +39,15 @@ export interface RuleSet {
   readonly info: ReadonlyMap<string, RuleInfo>;
 }
 
-const checksFileSchema = zod.strictObject({
-  version: zod.literal(1),
-  rules: zod.array(
-    zod.strictObject({
-      id: zod.string().regex(/^[a-z0-9][a-z0-9-]*$/),
-      check: zod.string().min(1),
-      title: zod.string().min(3),
-      severity: zod.enum(['critical', 'high', 'medium', 'low', 'info']),
-      description: zod.string().optional(),
+const checksFileSchema = z.strictObject({
+  version: z.literal(1),
+  rules: z.array(
+    z.strictObject({
+      id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+      check: z.string().min(1),
+      title: z.string().min(3),
+      severity: z.enum(['critical', 'high', 'medium', 'low', 'info']),
+      description: z.string().optional(),
     }),
   ),
 });
@@ -130,9 +129,8 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
   }
   const digest = `sha256:${hash.digest('hex')}`;
   const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info };
-  for (const [name, settings] of Object.entries(ruleSet.policy.rules ?? {})) {
+  for (const name of Object.keys(ruleSet.policy.rules ?? {})) {
     if (!info.has(name)) throw new ImggateError('CONFIG_INVALID', `${path.join(dir, 'policy.yaml')}: rules.${name}: no such rule`);
-    void settings;
   }
   return ruleSet;
 }

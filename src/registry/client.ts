@@ -29,6 +29,7 @@ export interface FetchedManifest {
 }
 
 type Action = 'pull' | 'push';
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
 /**
  * A client for one registry host, speaking the OCI distribution API. Every manifest and blob it
@@ -175,7 +176,7 @@ export class RegistryClient {
   }
 
   async #request(
-    method: 'GET' | 'HEAD' | 'POST' | 'PUT',
+    method: Method,
     repository: string,
     path: string,
     action: Action,
@@ -187,7 +188,7 @@ export class RegistryClient {
   }
 
   async #send(
-    method: 'GET' | 'HEAD' | 'POST' | 'PUT',
+    method: Method,
     url: URL,
     repository: string,
     action: Action,

@@ -2,22 +2,14 @@ import type { ImageConfig } from '../oci/schemas.js';
 import type { RuleSet } from '../policy/load-rules.js';
 import type { PackageRef, Severity } from '../report/types.js';
 import type { FinalFilesystem } from './filesystem.js';
-import type { EntryType } from './tar/header.js';
+import type { TarHeader } from './tar/header.js';
 
-/** A tar entry as analyzers see it: the path normalised as the runtime would apply it. */
-export interface EntryInfo {
+/** A tar entry as analyzers see it: the header's fields, with the path normalised as the runtime applies it. */
+export interface EntryInfo extends Pick<TarHeader, 'type' | 'mode' | 'uid' | 'gid' | 'uname' | 'gname' | 'size' | 'xattrs'> {
   /** Absolute, normalised path inside the image (`/usr/bin/su`). */
   readonly path: string;
-  readonly type: EntryType;
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly uname: string;
-  readonly gname: string;
-  readonly size: number;
   /** Symlink target as written; hard-link target normalised to an absolute path. */
   readonly linkname: string;
-  readonly xattrs: ReadonlyMap<string, Buffer>;
   readonly layerIndex: number;
 }
 

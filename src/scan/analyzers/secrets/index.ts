@@ -73,6 +73,10 @@ export const secretsAnalyzer: Analyzer = {
         const places: Array<{ where: string; text: string; layerIndex?: number }> = [];
         for (const env of config?.Env ?? []) places.push({ where: `ENV ${env.split('=')[0] ?? ''}`, text: env });
         for (const [key, value] of Object.entries(config?.Labels ?? {})) places.push({ where: `LABEL ${key}`, text: `${key}=${value}` });
+        for (const field of ['Entrypoint', 'Cmd'] as const) {
+          const argv = config?.[field];
+          if (argv?.length) places.push({ where: field === 'Cmd' ? 'CMD' : 'ENTRYPOINT', text: argv.join(' ') });
+        }
         let layer = 0;
         for (const [i, h] of (image.config.history ?? []).entries()) {
           const layerIndex = h.empty_layer ? undefined : layer++;
