@@ -43,7 +43,10 @@ async function digestFile(file: string, gunzip: boolean): Promise<string> {
 }
 
 export interface DebianImage {
-  /** OCI image layout directory holding the image under the name `minbase`. */
+  /**
+   * OCI image layout directory holding the image under the name `minbase`, and the stock base layer
+   * alone with `USER nobody` under `minbase-nonroot`.
+   */
   readonly layout: string;
   readonly manifestDigest: string;
   readonly layerDigests: readonly string[];
@@ -57,7 +60,7 @@ export interface DebianImage {
 export async function debianImage(): Promise<DebianImage | undefined> {
   const rootfs = await debianRootfs();
   if (!rootfs) return undefined;
-  const layout = path.join(CACHE_DIR, `layout-${SUITE}-minbase-v1`);
+  const layout = path.join(CACHE_DIR, `layout-${SUITE}-minbase-v2`);
   const marker = path.join(layout, 'imggate-test.json');
   if (await exists(marker)) {
     const { readFile } = await import('node:fs/promises');
@@ -118,6 +121,25 @@ export async function debianImage(): Promise<DebianImage | undefined> {
     }),
   );
   await writeFile(path.join(blobs, sha256(manifest).slice(7)), manifest);
+  const stockConfig = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { User: 'nobody', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/bash'] },
+      rootfs: { type: 'layers', diff_ids: [baseDiffId] },
+      history: [{ created_by: `debootstrap --variant=minbase ${SUITE}` }],
+    }),
+  );
+  await writeFile(path.join(blobs, sha256(stockConfig).slice(7)), stockConfig);
+  const stockManifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(stockConfig), size: stockConfig.length },
+      layers: [layers[0]],
+    }),
+  );
+  await writeFile(path.join(blobs, sha256(stockManifest).slice(7)), stockManifest);
   await writeFile(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeFile(
     path.join(layout, 'index.json'),
@@ -125,6 +147,12 @@ export async function debianImage(): Promise<DebianImage | undefined> {
       schemaVersion: 2,
       manifests: [
         { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha256(manifest), size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': 'minbase' } },
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: sha256(stockManifest),
+          size: stockManifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': 'minbase-nonroot' },
+        },
       ],
     }),
   );

@@ -43,6 +43,17 @@ describe('a real debootstrap minbase Debian image @integration', function () {
     assert.equal(helper?.createdBy, 'COPY helper /usr/local/bin/helper');
   });
 
+  it('passes as stock Debian with a non-root USER: its own setuid files are packaged, and no secret is found', async function () {
+    await skopeoCopy(`oci:${image?.layout}:minbase-nonroot`, `docker://${registry.host}/debian/minbase:nonroot`);
+    const r = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:nonroot`]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.verdict, 'pass');
+    assert.deepEqual(report.findings.filter((f) => f.blocking), []);
+    assert.ok(report.findings.filter((f) => f.check === 'setuid').length >= 8);
+    assert.deepEqual(report.findings.filter((f) => f.check === 'secret'), []);
+  });
+
   it('reads the same image from its OCI layout with the same findings', async function () {
     const fromRegistry = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
     const fromLayout = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase`]);
