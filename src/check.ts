@@ -4,6 +4,7 @@ import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
 import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
+import { loadOsv, type AdvisoryDb } from './packages/osv.js';
 import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
 import { combine, decide, sortFindings } from './policy/verdict.js';
@@ -41,6 +42,14 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   } catch (err) {
     return errorReport({ reference, digest: '', mediaType: '' }, err, started);
   }
+  let advisories: AdvisoryDb | undefined;
+  try {
+    const osv = options.osv ?? resolved.config.feeds.osv ?? [];
+    advisories = osv.length ? await loadOsv(osv) : undefined;
+  } catch (err) {
+    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
+  }
+  const now = options.now ?? new Date();
   let source: ImageSource | undefined;
   const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
     reference,
@@ -55,7 +64,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     image.digest = root.digest;
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
-    const ctx: ImageContext = { source, resolved, analyzers, rules, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
+    const ctx: ImageContext = { source, resolved, analyzers, rules, advisories, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
     if (parsed.kind === 'manifest') {
       return await checkManifest(ctx, { ...image }, root, parsed.manifest, undefined);
     }
@@ -91,6 +100,8 @@ interface ImageContext {
   readonly resolved: Resolved;
   readonly analyzers: CheckOptions['analyzers'] & object;
   readonly rules: RuleSet;
+  readonly advisories: AdvisoryDb | undefined;
+  readonly now: Date;
   /** Build history can hold secrets (ARG values, tokens in RUN lines); reports show it redacted. */
   readonly redactor: SecretMatcher;
   readonly signal: AbortSignal;
@@ -149,7 +160,8 @@ async function checkManifest(
     createdBy: history.length === manifest.layers.length ? redactHistory(ctx.redactor, history[index]?.created_by) : undefined,
     open: () => source.openBlob(descriptor),
   }));
-  const scan = await scanLayers(inputs, config, ctx.analyzers, { rules: ctx.rules, maxFileBytes: resolved.limits.maxFileBytes }, resolved.limits, {
+  const context = { rules: ctx.rules, maxFileBytes: resolved.limits.maxFileBytes, advisories: ctx.advisories, now: ctx.now };
+  const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
     signal: ctx.signal,
     progress: ctx.options.progress,
   });
@@ -162,7 +174,7 @@ async function checkManifest(
     uncompressedSize: scan.layers[i]?.uncompressedSize ?? 0,
     entries: scan.layers[i]?.entries ?? 0,
   }));
-  const findings = sortFindings(applyPolicy(scan.findings, ctx.rules, scopeOf(image.reference, ctx.source.kind)));
+  const findings = sortFindings(applyPolicy(scan.findings, ctx.rules, scopeOf(image.reference, ctx.source.kind), ctx.now));
   return {
     schema: SCHEMA,
     image: { ...section, layers },
@@ -171,6 +183,8 @@ async function checkManifest(
     signatures: [],
     analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
     policy: { digest: ctx.rules.digest },
+    ...(scan.inventory ? { inventory: scan.inventory } : {}),
+    ...(ctx.advisories ? { feeds: [{ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records }] } : {}),
     checkedAt: new Date(ctx.started).toISOString(),
     durationMs: Date.now() - ctx.started,
   };

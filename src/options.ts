@@ -30,6 +30,10 @@ export interface CheckOptions {
   readonly analyzers?: readonly Analyzer[];
   /** A rules directory, or rules already loaded; default: imggate.yaml's rules.dir, then the bundled rules/. */
   readonly rules?: string | RuleSet;
+  /** Directories of OSV advisories (JSON) to match installed packages against; default: imggate.yaml's feeds.osv. */
+  readonly osv?: readonly string[];
+  /** The date the check is as of (end-of-life and exception expiry); default now. */
+  readonly now?: Date;
   readonly signal?: AbortSignal;
   readonly progress?: ScanProgress;
   readonly env?: NodeJS.ProcessEnv;

@@ -51,6 +51,8 @@ Limits (override imggate.yaml):
 
 Configuration:
       --rules DIR            rules directory (default: imggate.yaml's rules.dir, then the bundled rules/)
+      --osv DIR              OSV advisories (a directory of OSV JSON) to match packages against; repeatable
+                             (default: imggate.yaml's feeds.osv)
   -c, --config FILE          imggate.yaml to use (default: $IMGGATE_CONFIG, then
                              $XDG_CONFIG_HOME/imggate/imggate.yaml)
 

@@ -86,6 +86,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
         concurrency: { type: 'string' },
         config: { type: 'string', short: 'c' },
         rules: { type: 'string' },
+        osv: { type: 'string', multiple: true },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -149,6 +150,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
     insecureRegistries: values['insecure-registry'] ?? [],
     ...(credentials ? { credentials } : {}),
     rules,
+    ...(values.osv ? { osv: values.osv } : {}),
     ...(showProgress ? { progress: progressPrinter(io.stderr) } : {}),
   };
   const report = await check(reference, options);

@@ -48,6 +48,7 @@ export const configSchema = z.strictObject({
     .default({}),
   store: z.strictObject({ dir: filePath.optional() }).default({}),
   rules: z.strictObject({ dir: filePath.optional() }).default({}),
+  feeds: z.strictObject({ osv: z.array(filePath).optional() }).default({}),
   limits: z
     .strictObject({
       maxLayerBytes: size.optional(),

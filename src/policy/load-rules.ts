@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
-import { policySchema, secretsFileSchema, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
+import { eolSchema, policySchema, secretsFileSchema, type EolFile, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
 
 /** The rules shipped with imggate: `rules/` beside the package. */
 export const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
@@ -37,6 +37,8 @@ export interface RuleSet {
   readonly skipPaths: ReadonlyArray<{ readonly glob: string; readonly reason: string; readonly regex: RegExp }>;
   /** Metadata of every rule, for reports and SARIF. */
   readonly info: ReadonlyMap<string, RuleInfo>;
+  /** Distribution end-of-life dates (`eol.yaml`). */
+  readonly eol: EolFile['distros'];
 }
 
 const checksFileSchema = z.strictObject({
@@ -92,6 +94,7 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
   const fileRules: FileRuleSpec[] = [];
   const skipPaths: Array<{ glob: string; reason: string; regex: RegExp }> = [];
   const info = new Map<string, RuleInfo>();
+  let eol: EolFile['distros'] = [];
   const addInfo = (rule: RuleInfo, file: string): void => {
     if (info.has(rule.id)) throw new ImggateError('CONFIG_INVALID', `${file}: rule id "${rule.id}" is defined twice`);
     info.set(rule.id, rule);
@@ -109,6 +112,10 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
       const parsed = checksFileSchema.safeParse(data);
       if (!parsed.success) throw problems(parsed.error, file);
       for (const rule of parsed.data.rules) addInfo(rule, file);
+    } else if (path.normalize(relative) === 'eol.yaml') {
+      const parsed = eolSchema.safeParse(data);
+      if (!parsed.success) throw problems(parsed.error, file);
+      eol = parsed.data.distros;
     } else if (relative.startsWith('secrets')) {
       const parsed = secretsFileSchema.safeParse(data);
       if (!parsed.success) throw problems(parsed.error, file);
@@ -124,11 +131,11 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
       }
       for (const skip of parsed.data.skipPaths ?? []) skipPaths.push({ ...skip, regex: globToRegExp(skip.glob) });
     } else {
-      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${base} (expected policy.yaml, checks.yaml or secrets/*.yaml)`);
+      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${base} (expected policy.yaml, checks.yaml, eol.yaml or secrets/*.yaml)`);
     }
   }
   const digest = `sha256:${hash.digest('hex')}`;
-  const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info };
+  const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info, eol };
   for (const name of Object.keys(ruleSet.policy.rules ?? {})) {
     if (!info.has(name)) throw new ImggateError('CONFIG_INVALID', `${path.join(dir, 'policy.yaml')}: rules.${name}: no such rule`);
   }

@@ -93,3 +93,23 @@ export const secretsFileSchema = z.strictObject({
   skipPaths: z.array(z.strictObject({ glob: z.string().min(1), reason: z.string().min(5) })).optional(),
 });
 export type SecretsFile = z.infer<typeof secretsFileSchema>;
+
+export const eolSchema = z.strictObject({
+  version: z.literal(1),
+  distros: z.array(
+    z.strictObject({
+      /** os-release ID. */
+      id: z.string().min(1),
+      releases: z.array(
+        z.strictObject({
+          /** os-release VERSION_ID, or its major (Debian) or major.minor (Alpine) part. */
+          version: z.string().min(1),
+          codename: z.string().optional(),
+          security: dateString.optional(),
+          eol: dateString,
+        }),
+      ),
+    }),
+  ),
+});
+export type EolFile = z.infer<typeof eolSchema>;

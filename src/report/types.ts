@@ -1,3 +1,5 @@
+import type { Inventory } from '../packages/types.js';
+
 /** The JSON report (`imggate.report/v1`); field names are a contract with users' scripts: shared/report-contract.md. */
 
 export type Severity = 'critical' | 'high' | 'medium' | 'low' | 'info';
@@ -79,6 +81,10 @@ export interface Report {
   readonly analyzers?: ReadonlyArray<{ readonly id: string; readonly version: number }>;
   /** The rules in force: the digest of every file under the rules directory. */
   readonly policy?: { readonly digest: string };
+  /** What the image holds: its OS release and installed packages. */
+  readonly inventory?: Inventory;
+  /** The advisory feeds the package findings were matched against. */
+  readonly feeds?: ReadonlyArray<{ readonly kind: string; readonly sources: readonly string[]; readonly records: number }>;
   readonly checkedAt: string;
   readonly durationMs: number;
 }

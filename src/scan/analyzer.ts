@@ -1,4 +1,6 @@
 import type { ImageConfig } from '../oci/schemas.js';
+import type { AdvisoryDb } from '../packages/osv.js';
+import type { Inventory } from '../packages/types.js';
 import type { RuleSet } from '../policy/load-rules.js';
 import type { PackageRef, Severity } from '../report/types.js';
 import type { FinalFilesystem } from './filesystem.js';
@@ -35,6 +37,8 @@ export interface RawFinding {
 
 export interface FindingSink {
   report(finding: RawFinding): void;
+  /** What the image holds (OS, packages), for the report and SBOMs. */
+  inventory?(inventory: Inventory): void;
 }
 
 export interface LayerMeta {
@@ -74,4 +78,8 @@ export interface AnalyzerContext {
   readonly rules: RuleSet;
   /** Most bytes of one file an analyzer may ask for. */
   readonly maxFileBytes: number;
+  /** Imported advisories, when any feed is configured. */
+  readonly advisories?: AdvisoryDb | undefined;
+  /** The day the check runs (for end-of-life dates and exception expiry). */
+  readonly now: Date;
 }

@@ -2,6 +2,7 @@ import { Readable, pipeline, type Transform } from 'node:stream';
 import { ImggateError, asImggateError } from '../errors.js';
 import { DigestVerifier } from '../oci/digest.js';
 import type { Descriptor, ImageConfig } from '../oci/schemas.js';
+import type { Inventory } from '../packages/types.js';
 import type { Finding } from '../report/types.js';
 import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, LayerMeta, RawFinding } from './analyzer.js';
 import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
@@ -43,6 +44,7 @@ export interface ScanProgress {
 
 export interface ScanResult {
   readonly findings: Finding[];
+  readonly inventory: Inventory | undefined;
   readonly layers: LayerStats[];
   readonly fs: LayeredFilesystem;
 }
@@ -69,7 +71,13 @@ export async function scanLayers(
 ): Promise<ScanResult> {
   const raw: RawFinding[] = [];
   const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(context), failed: false }));
-  const sinkFor = (): FindingSink => ({ report: (finding) => raw.push(finding) });
+  let inventory: Inventory | undefined;
+  const sinkFor = (): FindingSink => ({
+    report: (finding) => raw.push(finding),
+    inventory: (found) => {
+      inventory = inventory ? { ...inventory, ...found, packages: [...inventory.packages, ...found.packages] } : found;
+    },
+  });
   const guard = (placed: PlacedRun, what: string, fn: () => void): void => {
     if (placed.failed) return;
     try {
@@ -110,7 +118,7 @@ export async function scanLayers(
   for (const placed of runs) guard(placed, 'while concluding', () => placed.run.finish({ config, layers: meta, fs }, sinkFor()));
 
   const findings = raw.map((f) => place(f, layers, fs));
-  return { findings, layers: stats, fs };
+  return { findings, inventory, layers: stats, fs };
 }
 
 function place(f: RawFinding, layers: readonly LayerInput[], fs: LayeredFilesystem): Finding {
@@ -203,7 +211,8 @@ async function scanLayer(
           const request = placed.run.wants(entry);
           if (request) {
             wanted.push(placed);
-            contentBytes = Math.max(contentBytes, Math.min(request.contentBytes, limits.maxFileBytes));
+            // Analyzers bound what they ask for: content scanners by maxFileBytes, database readers by their own cap.
+            contentBytes = Math.max(contentBytes, request.contentBytes);
           }
         });
       }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { imggate } from '../harness/cli.js';
-import { debianImage, type DebianImage } from '../harness/debian.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { debianImage, debianRootfs, dpkgPackageCount, type DebianImage } from '../harness/debian.js';
 import { skopeoCopy } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import type { Report } from '../../src/report/types.js';
@@ -52,6 +55,56 @@ describe('a real debootstrap minbase Debian image @integration', function () {
     assert.deepEqual(report.findings.filter((f) => f.blocking), []);
     assert.ok(report.findings.filter((f) => f.check === 'setuid').length >= 8);
     assert.deepEqual(report.findings.filter((f) => f.check === 'secret'), []);
+  });
+
+  it('is fully inventoried: as many packages as dpkg-query lists in the rootfs, with os-release', async function () {
+    const r = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase`]);
+    const report = JSON.parse(r.stdout) as Report;
+    const rootfs = (await debianRootfs()) as string;
+    const expected = await dpkgPackageCount(rootfs);
+    const debs = report.inventory?.packages.filter((p) => p.ecosystem === 'deb') ?? [];
+    assert.equal(debs.length, expected);
+    assert.ok(expected > 50);
+    assert.equal(report.inventory?.os?.id, 'debian');
+    assert.equal(report.inventory?.os?.versionId, '12');
+    assert.ok(debs.every((p) => p.layerIndex === 0 && p.path === '/var/lib/dpkg/status'));
+    assert.ok(debs.some((p) => p.name === 'libc6' && p.source === 'glibc'));
+  });
+
+  it('flags packages that OSV advisories cover, with the fixed version, and only those', async function () {
+    const r = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase-nonroot`]);
+    const debs = (JSON.parse(r.stdout) as Report).inventory?.packages ?? [];
+    const bash = debs.find((p) => p.name === 'bash');
+    const tar = debs.find((p) => p.name === 'tar');
+    const libc = debs.find((p) => p.name === 'libc6');
+    assert.ok(bash && tar && libc);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-osv-'));
+    try {
+      const osv = (id: string, name: string, events: object[], severity?: string): object => ({
+        id,
+        modified: '2026-11-01T00:00:00Z',
+        aliases: [`CVE-2026-${id.slice(-4)}`],
+        affected: [{ package: { ecosystem: 'Debian:12', name }, ranges: [{ type: 'ECOSYSTEM', events }] }],
+        ...(severity ? { database_specific: { severity } } : {}),
+      });
+      const bashVersion = bash.sourceVersion ?? bash.version;
+      await writeFile(path.join(dir, 'a.json'), JSON.stringify(osv('TEST-0001', 'bash', [{ introduced: '0' }, { fixed: `${bashVersion}+deb12u9` }], 'HIGH')));
+      await writeFile(path.join(dir, 'b.json'), JSON.stringify(osv('TEST-0002', 'tar', [{ introduced: '0' }, { fixed: '1.0-1' }])));
+      await writeFile(path.join(dir, 'c.json'), JSON.stringify([osv('TEST-0003', 'glibc', [{ introduced: '0' }, { last_affected: libc.sourceVersion ?? libc.version }], 'low')]));
+      const checked = await imggate(['check', '--format', 'json', '--osv', dir, `oci:${image?.layout}:minbase-nonroot`]);
+      const report = JSON.parse(checked.stdout) as Report;
+      assert.equal(checked.code, 1, 'a high-severity vulnerable package blocks');
+      const vulns = report.findings.filter((f) => f.check === 'vulnerable-package');
+      assert.deepEqual(vulns.map((f) => `${f.rule} ${f.package?.name}`).sort(), ['TEST-0001 bash', 'TEST-0003 libc-bin', 'TEST-0003 libc6']);
+      const b = vulns.find((f) => f.rule === 'TEST-0001');
+      assert.equal(b?.package?.fixedVersion, `${bashVersion}+deb12u9`);
+      assert.equal(b?.severity, 'high');
+      assert.equal(b?.blocking, true);
+      assert.equal(vulns.find((f) => f.package?.name === 'libc6')?.package?.fixedVersion, undefined);
+      assert.deepEqual(report.feeds, [{ kind: 'osv', sources: [dir], records: 3 }]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('reads the same image from its OCI layout with the same findings', async function () {

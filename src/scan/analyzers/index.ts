@@ -1,11 +1,12 @@
 import type { Analyzer } from '../analyzer.js';
 import { hygieneAnalyzer } from './hygiene/index.js';
+import { packagesAnalyzer } from './packages/index.js';
 import { privilegesAnalyzer } from './privileges/index.js';
 import { rootUserAnalyzer } from './root-user/index.js';
 import { secretsAnalyzer } from './secrets/index.js';
 
 /** Every built-in analyzer. Adding a check means adding it here, never editing the engine. */
-export const BUILTIN_ANALYZERS: readonly Analyzer[] = [secretsAnalyzer, privilegesAnalyzer, rootUserAnalyzer, hygieneAnalyzer];
+export const BUILTIN_ANALYZERS: readonly Analyzer[] = [secretsAnalyzer, privilegesAnalyzer, rootUserAnalyzer, packagesAnalyzer, hygieneAnalyzer];
 
 /** Checks a set of analyzers before any runs: ids must be unique, versions positive integers. */
 export function validateAnalyzers(analyzers: readonly Analyzer[]): readonly Analyzer[] {

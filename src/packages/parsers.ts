@@ -1,0 +1,114 @@
+import type { OsInfo } from './types.js';
+
+export interface ParsedPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly source?: string;
+  readonly sourceVersion?: string;
+  readonly arch?: string;
+}
+
+/** `KEY=value` lines of os-release(5), quotes removed. */
+export function parseOsRelease(text: string): OsInfo | undefined {
+  const fields = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
+    if (m?.[1]) fields.set(m[1], (m[2] ?? '').replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1'));
+  }
+  const id = fields.get('ID');
+  if (!id) return undefined;
+  const versionId = fields.get('VERSION_ID');
+  const codename = fields.get('VERSION_CODENAME');
+  const prettyName = fields.get('PRETTY_NAME');
+  return { id, ...(versionId ? { versionId } : {}), ...(codename ? { codename } : {}), ...(prettyName ? { prettyName } : {}) };
+}
+
+/** RFC 822-style stanzas (dpkg status, Packages indexes): fields by name, continuation lines joined. */
+export function parseStanzas(text: string): Array<Map<string, string>> {
+  const out: Array<Map<string, string>> = [];
+  let current = new Map<string, string>();
+  let last: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.trim() === '') {
+      if (current.size) out.push(current);
+      current = new Map();
+      last = undefined;
+    } else if ((line.startsWith(' ') || line.startsWith('\t')) && last) {
+      current.set(last, `${current.get(last) ?? ''}\n${line.trim()}`);
+    } else {
+      const colon = line.indexOf(':');
+      if (colon <= 0) continue;
+      last = line.slice(0, colon);
+      current.set(last, line.slice(colon + 1).trim());
+    }
+  }
+  if (current.size) out.push(current);
+  return out;
+}
+
+/**
+ * Installed packages from dpkg's status database (or one `status.d/` file of a distroless image,
+ * whose stanzas carry no Status). `Source: name (version)` gives the source package and its version.
+ */
+export function parseDpkgStatus(text: string, requireStatus: boolean): ParsedPackage[] {
+  const out: ParsedPackage[] = [];
+  for (const stanza of parseStanzas(text)) {
+    const name = stanza.get('Package');
+    const version = stanza.get('Version');
+    const status = stanza.get('Status');
+    if (!name || !version) continue;
+    if (requireStatus && !(status ?? '').split(/\s+/).includes('installed')) continue;
+    if (status && !/\binstalled$/.test(status)) continue;
+    const source = /^(\S+)(?:\s+\((\S+)\))?$/.exec(stanza.get('Source') ?? '');
+    const arch = stanza.get('Architecture');
+    out.push({
+      name,
+      version,
+      ...(source?.[1] ? { source: source[1], sourceVersion: source[2] ?? version } : {}),
+      ...(arch ? { arch } : {}),
+    });
+  }
+  return out;
+}
+
+/** apk's `installed` database: `P:` name, `V:` version, `o:` origin (source), `A:` arch, blank line between. */
+export function parseApkInstalled(text: string): ParsedPackage[] {
+  const out: ParsedPackage[] = [];
+  let p: { name?: string; version?: string; source?: string; arch?: string } = {};
+  const flush = (): void => {
+    if (p.name && p.version) out.push({ name: p.name, version: p.version, ...(p.source ? { source: p.source, sourceVersion: p.version } : {}), ...(p.arch ? { arch: p.arch } : {}) });
+    p = {};
+  };
+  for (const line of text.split('\n')) {
+    if (line === '') flush();
+    else if (line.startsWith('P:')) p.name = line.slice(2);
+    else if (line.startsWith('V:')) p.version = line.slice(2);
+    else if (line.startsWith('o:')) p.source = line.slice(2);
+    else if (line.startsWith('A:')) p.arch = line.slice(2);
+  }
+  flush();
+  return out;
+}
+
+/** `name` and `version` of an npm package.json, when both are strings. */
+export function parseNpmPackageJson(text: string): ParsedPackage | undefined {
+  try {
+    const json = JSON.parse(text) as { name?: unknown; version?: unknown };
+    return typeof json.name === 'string' && typeof json.version === 'string' && json.name && json.version ? { name: json.name, version: json.version } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** `Name:` and `Version:` headers of a Python METADATA or PKG-INFO file. */
+export function parsePythonMetadata(text: string): ParsedPackage | undefined {
+  const head = text.split(/\r?\n\r?\n/)[0] ?? '';
+  const name = /^Name:\s*(.+)$/m.exec(head)?.[1]?.trim();
+  const version = /^Version:\s*(.+)$/m.exec(head)?.[1]?.trim();
+  return name && version ? { name, version } : undefined;
+}
+
+/** PEP 503 normalised name: lowercase, runs of `-_.` as one `-`. */
+export function normalizePythonName(name: string): string {
+  return name.toLowerCase().replace(/[-_.]+/g, '-');
+}

@@ -1,0 +1,135 @@
+import { posix } from 'node:path';
+import { affects, osvCoordinates } from '../../../packages/osv.js';
+import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
+import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
+import type { Ecosystem } from '../../../packages/versions/index.js';
+import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
+
+const DB_BYTES = 64 * 1024 * 1024;
+const MANIFEST_BYTES = 1024 * 1024;
+
+interface Source {
+  readonly ecosystem: Ecosystem;
+  readonly bytes: number;
+  parse(entry: EntryInfo, content: Buffer | undefined): ParsedPackage[];
+}
+
+/** Which files are package databases or manifests, and how each is read. */
+function sourceOf(path: string): Source | undefined {
+  if (path === '/var/lib/dpkg/status') return { ecosystem: 'deb', bytes: DB_BYTES, parse: (_e, c) => parseDpkgStatus(c?.toString('utf8') ?? '', true) };
+  if (path.startsWith('/var/lib/dpkg/status.d/') && !path.endsWith('.md5sums')) return { ecosystem: 'deb', bytes: MANIFEST_BYTES, parse: (_e, c) => parseDpkgStatus(c?.toString('utf8') ?? '', false) };
+  if (path === '/lib/apk/db/installed') return { ecosystem: 'apk', bytes: DB_BYTES, parse: (_e, c) => parseApkInstalled(c?.toString('utf8') ?? '') };
+  if (/\/node_modules\/(?:@[^/]+\/)?[^/@][^/]*\/package\.json$/.test(path)) {
+    return { ecosystem: 'npm', bytes: MANIFEST_BYTES, parse: (_e, c) => [parseNpmPackageJson(c?.toString('utf8') ?? '')].filter((p): p is ParsedPackage => p !== undefined) };
+  }
+  if (/\.dist-info\/METADATA$/.test(path) || /\.egg-info\/PKG-INFO$/.test(path) || (/\.egg-info$/.test(path) && !path.endsWith('/'))) {
+    return {
+      ecosystem: 'pypi',
+      bytes: MANIFEST_BYTES,
+      parse: (_e, c) => {
+        const p = parsePythonMetadata(c?.toString('utf8') ?? '');
+        return p ? [{ ...p, name: normalizePythonName(p.name) }] : [];
+      },
+    };
+  }
+  const gem = /\/specifications\/([^/]+)-([0-9][^/-]*)\.gemspec$/.exec(path);
+  if (gem?.[1] && gem[2]) {
+    const name = gem[1];
+    const version = gem[2];
+    return { ecosystem: 'gem', bytes: 0, parse: () => [{ name, version }] };
+  }
+  return undefined;
+}
+
+const OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release'];
+
+/**
+ * The inventory of what is installed (OS release, dpkg, apk, npm, Python and Ruby packages) in the
+ * final filesystem, each package with the layer that installed its version; then what the
+ * advisories and the end-of-life table say of it.
+ */
+export const packagesAnalyzer: Analyzer = {
+  id: 'packages',
+  version: 1,
+  description: 'installed packages, their advisories, and the distribution’s end of life',
+  create(context: AnalyzerContext): AnalyzerRun {
+    const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
+    const osCopies: Array<{ path: string; layerIndex: number; info: OsInfo | undefined }> = [];
+    return {
+      wants(entry) {
+        if (entry.type !== 'file') return undefined;
+        if (OS_RELEASE.includes(entry.path)) return { contentBytes: 64 * 1024 };
+        const source = sourceOf(entry.path);
+        return source ? { contentBytes: source.bytes } : undefined;
+      },
+      analyzeEntry(entry, content, truncated) {
+        if (OS_RELEASE.includes(entry.path)) {
+          osCopies.push({ path: entry.path, layerIndex: entry.layerIndex, info: content ? parseOsRelease(content.toString('utf8')) : undefined });
+          return;
+        }
+        const source = sourceOf(entry.path);
+        if (!source) return;
+        if (truncated) throw new Error(`${entry.path} is larger than ${source.bytes} bytes; its packages cannot be listed`);
+        const list = copies.get(entry.path) ?? [];
+        list.push({ layerIndex: entry.layerIndex, ecosystem: source.ecosystem, packages: source.parse(entry, content) });
+        copies.set(entry.path, list);
+      },
+      finish(image: ImageView, sink: FindingSink) {
+        const os = OS_RELEASE.map((p) => osCopies.find((c) => c.path === p && image.fs.isInFinal(c.path, c.layerIndex))).find((c) => c?.info)?.info;
+        const packages: InstalledPackage[] = [];
+        for (const [path, list] of copies) {
+          const final = list.find((c) => image.fs.isInFinal(path, c.layerIndex));
+          if (!final) continue;
+          const byLayer = [...list].sort((a, b) => a.layerIndex - b.layerIndex);
+          for (const p of final.packages) {
+            const first = byLayer.find((c) => c.packages.some((q) => q.name === p.name && q.version === p.version));
+            packages.push({ ecosystem: final.ecosystem, ...p, path: image.fs.resolvedPath(path, final.layerIndex), layerIndex: first?.layerIndex ?? final.layerIndex });
+          }
+        }
+        packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
+        sink.inventory?.({ ...(os ? { os } : {}), packages });
+        reportEol(os, context, sink);
+        if (!context.advisories) return;
+        for (const pkg of packages) {
+          const coords = osvCoordinates(pkg, os);
+          if (!coords) continue;
+          const version = pkg.ecosystem === 'deb' || pkg.ecosystem === 'apk' ? (pkg.sourceVersion ?? pkg.version) : pkg.version;
+          for (const record of context.advisories.lookup(coords.ecosystem, coords.name)) {
+            const match = affects(record, coords, pkg.ecosystem, version);
+            if (!match) continue;
+            const alias = (record.aliases ?? []).find((a) => a.startsWith('CVE-'));
+            sink.report({
+              check: 'vulnerable-package',
+              rule: record.id,
+              severity: match.severity,
+              blocking: false,
+              message: `${pkg.name} ${pkg.version} is affected by ${record.id}${alias && alias !== record.id ? ` (${alias})` : ''}${match.fixed ? `; fixed in ${match.fixed}` : '; no fixed version yet'}${match.severityKnown ? '' : '; the advisory gives no severity'}`,
+              path: posix.normalize(pkg.path),
+              layerIndex: pkg.layerIndex,
+              package: { ecosystem: pkg.ecosystem, name: pkg.name, version: pkg.version, ...(match.fixed ? { fixedVersion: match.fixed } : {}) },
+            });
+          }
+        }
+      },
+    };
+  },
+};
+
+function reportEol(os: OsInfo | undefined, context: AnalyzerContext, sink: FindingSink): void {
+  if (!os?.versionId) return;
+  const distro = context.rules.eol.find((d) => d.id === os.id);
+  if (!distro) return;
+  const versionId = os.versionId;
+  const release = distro.releases.find((r) => r.version === versionId || versionId.startsWith(`${r.version}.`));
+  const name = `${os.prettyName ?? `${os.id} ${versionId}`}`;
+  if (!release) {
+    sink.report({ check: 'eol-distro', rule: 'unknown-os', severity: 'info', blocking: false, message: `${name} is not in the end-of-life table (rules/eol.yaml)` });
+    return;
+  }
+  const today = context.now.toISOString().slice(0, 10);
+  if (release.eol < today) {
+    sink.report({ check: 'eol-distro', rule: 'eol-distro', severity: 'high', blocking: true, message: `${name} reached its end of life on ${release.eol}: it gets no security updates` });
+  } else if (release.security && release.security < today) {
+    sink.report({ check: 'eol-distro', rule: 'eol-distro-lts', severity: 'low', blocking: false, message: `${name} left regular security support on ${release.security}; LTS support ends ${release.eol}` });
+  }
+}
