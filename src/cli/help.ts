@@ -5,6 +5,7 @@ Usage:
 
 Commands:
   check REF     Pull REF by digest, verify every byte, scan its layers, decide pass/fail
+  sbom REF      Write the image's package inventory as a CycloneDX JSON SBOM
   rules check   Validate a rules directory and run every rule's examples
   help [CMD]    Show help for imggate or a command
   version       Print the version
@@ -26,7 +27,9 @@ against its descriptor (and each layer's uncompressed content against its diffID
 once through the analyzers, and prints the verdict.
 
 Output:
-  -f, --format FORMAT        table (default), json (the imggate.report/v1 document) or sarif (SARIF 2.1.0)
+  -f, --format FORMAT        table (default), json (the imggate.report/v1 document), sarif (SARIF 2.1.0)
+                             or cyclonedx (the package inventory as a CycloneDX 1.5 SBOM)
+      --sbom FILE            also write the CycloneDX SBOM to FILE
   -o, --output FILE          write the report in FORMAT to FILE; the summary still goes to the terminal
   -q, --quiet                print nothing but errors; use the exit code
       --no-progress          no layer progress on stderr (it is shown only on a terminal anyway)
@@ -67,4 +70,12 @@ export const RULES_HELP = `Usage: imggate rules check [DIR]
 Validates a rules directory (default: the bundled rules/): policy.yaml, checks.yaml and secrets/*.yaml.
 Every problem is reported with its file and field; then every secret rule's examples are run: each
 positive example must be found by its rule, each negative must not. Exits 0 when all is well, 1 otherwise.
+`;
+
+export const SBOM_HELP = `Usage: imggate sbom [options] REF
+
+Pulls and verifies REF exactly as check does, and prints its inventory (OS release; dpkg, apk, npm,
+Python and RubyGems packages, each with its purl, the file it was read from and its layer) as a
+CycloneDX 1.5 JSON SBOM. Exits 0 when the image could be read, 2 otherwise, whatever the verdict.
+Takes the options of check; -o FILE writes the SBOM to FILE.
 `;

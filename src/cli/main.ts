@@ -11,8 +11,9 @@ import type { ScanProgress } from '../scan/engine.js';
 import { checkRuleExamples } from '../policy/examples.js';
 import { loadRules } from '../policy/load-rules.js';
 import { toSarif } from '../report/sarif.js';
+import { toCycloneDx } from '../report/sbom.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { CHECK_HELP, MAIN_HELP, RULES_HELP } from './help.js';
+import { CHECK_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP } from './help.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -35,6 +36,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       case 'help':
         if (rest[0] === 'check') io.stdout.write(CHECK_HELP);
         else if (rest[0] === 'rules') io.stdout.write(RULES_HELP);
+        else if (rest[0] === 'sbom') io.stdout.write(SBOM_HELP);
         else io.stdout.write(MAIN_HELP);
         return command === undefined ? EXIT.usage : 0;
       case '-V':
@@ -46,6 +48,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         return await runCheck(rest, io);
       case 'rules':
         return await runRules(rest, io);
+      case 'sbom':
+        return await runCheck(['--format', 'cyclonedx', ...rest], io, 'sbom');
       default:
         io.stderr.write(`imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
         return EXIT.usage;
@@ -62,7 +66,7 @@ function usage(message: string): ImggateError {
   return new ImggateError('USAGE', message);
 }
 
-async function runCheck(args: readonly string[], io: Io): Promise<number> {
+async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom' = 'check'): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -87,6 +91,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
         config: { type: 'string', short: 'c' },
         rules: { type: 'string' },
         osv: { type: 'string', multiple: true },
+        sbom: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -95,13 +100,15 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    io.stdout.write(CHECK_HELP);
+    io.stdout.write(command === 'sbom' ? SBOM_HELP : CHECK_HELP);
     return 0;
   }
   if (positionals.length !== 1) throw usage(positionals.length ? `check takes one image reference, got ${positionals.length}` : 'check needs an image reference');
   const reference = positionals[0] as string;
   const format = values.format;
-  if (format !== 'table' && format !== 'json' && format !== 'sarif') throw usage(`--format must be table, json or sarif, not "${format}"`);
+  if (format !== 'table' && format !== 'json' && format !== 'sarif' && format !== 'cyclonedx') {
+    throw usage(`--format must be table, json, sarif or cyclonedx, not "${format}"`);
+  }
   if (values.platform && values['all-platforms']) throw usage('--platform and --all-platforms exclude each other');
 
   const limits: Partial<Limits> = {};
@@ -160,7 +167,19 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
       ? `${JSON.stringify(report, null, 2)}\n`
       : format === 'sarif'
         ? `${JSON.stringify(toSarif(report, rules.info, VERSION), null, 2)}\n`
-        : `${renderTable(report)}\n`;
+        : format === 'cyclonedx'
+          ? toCycloneDx(report)
+          : `${renderTable(report)}\n`;
+  if (values.sbom) await writeFile(values.sbom, toCycloneDx(report));
+  if (command === 'sbom') {
+    if (report.verdict === 'error') {
+      io.stderr.write(`imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the image could not be read'}\n`);
+      return EXIT.error;
+    }
+    if (values.output) await writeFile(values.output, rendered);
+    else io.stdout.write(rendered);
+    return 0;
+  }
   if (values.output) {
     await writeFile(values.output, rendered);
     if (!values.quiet) io.stdout.write(`${renderTable(report)}\n`);
@@ -168,7 +187,7 @@ async function runCheck(args: readonly string[], io: Io): Promise<number> {
     io.stdout.write(rendered);
   }
   if (report.verdict === 'error' && (values.quiet || format === 'json' || values.output)) {
-    io.stderr.write(`imggate: ${report.error?.message ?? 'the check could not conclude'}\n`);
+    io.stderr.write(`imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the check could not conclude'}\n`);
   }
   return exitCodeFor(report.verdict);
 }
