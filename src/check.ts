@@ -4,6 +4,7 @@ import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
 import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
+import { DEFAULT_FEED_MAX_AGE_MS, loadDistroFeeds, type DistroFeed } from './feeds/index.js';
 import { loadOsv, type AdvisoryDb } from './packages/osv.js';
 import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
@@ -50,6 +51,12 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     return errorReport({ reference, digest: '', mediaType: '' }, err, started);
   }
   const now = options.now ?? new Date();
+  let distroFeeds: DistroFeed[];
+  try {
+    distroFeeds = await loadDistroFeeds(resolved.config, options.env);
+  } catch (err) {
+    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
+  }
   let source: ImageSource | undefined;
   const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
     reference,
@@ -64,7 +71,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     image.digest = root.digest;
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
-    const ctx: ImageContext = { source, resolved, analyzers, rules, advisories, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
+    const ctx: ImageContext = { source, resolved, analyzers, rules, advisories, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
     if (parsed.kind === 'manifest') {
       return await checkManifest(ctx, { ...image }, root, parsed.manifest, undefined);
     }
@@ -101,6 +108,7 @@ interface ImageContext {
   readonly analyzers: CheckOptions['analyzers'] & object;
   readonly rules: RuleSet;
   readonly advisories: AdvisoryDb | undefined;
+  readonly distroFeeds: readonly DistroFeed[];
   readonly now: Date;
   /** Build history can hold secrets (ARG values, tokens in RUN lines); reports show it redacted. */
   readonly redactor: SecretMatcher;
@@ -160,7 +168,14 @@ async function checkManifest(
     createdBy: history.length === manifest.layers.length ? redactHistory(ctx.redactor, history[index]?.created_by) : undefined,
     open: () => source.openBlob(descriptor),
   }));
-  const context = { rules: ctx.rules, maxFileBytes: resolved.limits.maxFileBytes, advisories: ctx.advisories, now: ctx.now };
+  const context = {
+    rules: ctx.rules,
+    maxFileBytes: resolved.limits.maxFileBytes,
+    advisories: ctx.advisories,
+    distroFeeds: ctx.distroFeeds,
+    feedMaxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
+    now: ctx.now,
+  };
   const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
     signal: ctx.signal,
     progress: ctx.options.progress,
@@ -184,7 +199,7 @@ async function checkManifest(
     analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
     policy: { digest: ctx.rules.digest },
     ...(scan.inventory ? { inventory: scan.inventory } : {}),
-    ...(ctx.advisories ? { feeds: [{ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records }] } : {}),
+    ...feedsSection(ctx),
     checkedAt: new Date(ctx.started).toISOString(),
     durationMs: Date.now() - ctx.started,
   };
@@ -219,4 +234,16 @@ export function scopeOf(reference: string, kind: ImageSource['kind']): string {
   const base = at >= 0 ? reference.slice(0, at) : reference;
   const colon = base.lastIndexOf(':');
   return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
+}
+
+/** Which feed snapshots the package findings rest on. */
+function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
+  const feeds: NonNullable<Report['feeds']>[number][] = [];
+  if (ctx.advisories) feeds.push({ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records });
+  for (const f of ctx.distroFeeds) {
+    for (const s of f.suites) {
+      if (s.snapshot) feeds.push({ kind: 'debian', sources: [`${s.snapshot.mirror}dists/${s.suite}`], records: Object.keys(s.snapshot.packages).length, digest: s.snapshot.digest, fetchedAt: s.snapshot.fetchedAt, verified: s.snapshot.verified });
+    }
+  }
+  return feeds.length ? { feeds } : {};
 }

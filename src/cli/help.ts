@@ -7,6 +7,7 @@ Commands:
   check REF     Pull REF by digest, verify every byte, scan its layers, decide pass/fail
   sbom REF      Write the image's package inventory as a CycloneDX JSON SBOM
   rules check   Validate a rules directory and run every rule's examples
+  feeds update  Fetch the configured distribution package indexes into the store
   help [CMD]    Show help for imggate or a command
   version       Print the version
 
@@ -78,4 +79,14 @@ Pulls and verifies REF exactly as check does, and prints its inventory (OS relea
 Python and RubyGems packages, each with its purl, the file it was read from and its layer) as a
 CycloneDX 1.5 JSON SBOM. Exits 0 when the image could be read, 2 otherwise, whatever the verdict.
 Takes the options of check; -o FILE writes the SBOM to FILE.
+`;
+
+export const FEEDS_HELP = `Usage: imggate feeds update [-c imggate.yaml]
+
+For every feeds.debian entry of imggate.yaml, fetches <codename>, <codename>-updates and
+<codename>-security from the mirror the user configured (no host is built in): InRelease, verified with
+gpgv when a keyring is configured, then the Packages index of each component and architecture, each
+checked against the SHA256 the Release lists. Snapshots go to the store (store.dir/feeds/), with the
+InRelease digest and the fetch time; check reports the snapshots it used, and a snapshot older than
+feeds.maxAge (default 7d) makes the check inconclusive.
 `;

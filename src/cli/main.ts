@@ -8,12 +8,13 @@ import type { CheckOptions, Limits } from '../options.js';
 import { formatBytes, renderTable } from '../report/table.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
+import { updateFeeds } from '../feeds/index.js';
 import { checkRuleExamples } from '../policy/examples.js';
 import { loadRules } from '../policy/load-rules.js';
 import { toSarif } from '../report/sarif.js';
 import { toCycloneDx } from '../report/sbom.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { CHECK_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP } from './help.js';
+import { CHECK_HELP, FEEDS_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP } from './help.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         if (rest[0] === 'check') io.stdout.write(CHECK_HELP);
         else if (rest[0] === 'rules') io.stdout.write(RULES_HELP);
         else if (rest[0] === 'sbom') io.stdout.write(SBOM_HELP);
+        else if (rest[0] === 'feeds') io.stdout.write(FEEDS_HELP);
         else io.stdout.write(MAIN_HELP);
         return command === undefined ? EXIT.usage : 0;
       case '-V':
@@ -48,6 +50,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         return await runCheck(rest, io);
       case 'rules':
         return await runRules(rest, io);
+      case 'feeds':
+        return await runFeeds(rest, io);
       case 'sbom':
         return await runCheck(['--format', 'cyclonedx', ...rest], io, 'sbom');
       default:
@@ -190,6 +194,35 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
     io.stderr.write(`imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the check could not conclude'}\n`);
   }
   return exitCodeFor(report.verdict);
+}
+
+async function runFeeds(args: readonly string[], io: Io): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h', default: false } } });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
+  const [sub] = parsed.positionals;
+  if (parsed.values.help || sub === undefined) {
+    io.stdout.write(FEEDS_HELP);
+    return sub === undefined && !parsed.values.help ? EXIT.usage : 0;
+  }
+  if (sub !== 'update' || parsed.positionals.length > 1) throw usage(`unknown feeds command "${parsed.positionals.join(' ')}"`);
+  const { config } = await loadConfig(parsed.values.config, io.env);
+  if (!config.feeds.debian?.length) {
+    io.stderr.write('imggate: no feeds.debian configured in imggate.yaml; nothing to update\n');
+    return EXIT.usage;
+  }
+  try {
+    for (const r of await updateFeeds(config, io.env)) {
+      io.stdout.write(`${r.suite}: ${r.packages} packages, InRelease ${r.digest}${r.verified ? ', signature verified' : ', NOT verified (no keyring configured)'} → ${r.file}\n`);
+    }
+  } catch (err) {
+    io.stderr.write(`imggate: feeds update failed: ${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+    return EXIT.error;
+  }
+  return 0;
 }
 
 async function runRules(args: readonly string[], io: Io): Promise<number> {

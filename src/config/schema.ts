@@ -48,7 +48,28 @@ export const configSchema = z.strictObject({
     .default({}),
   store: z.strictObject({ dir: filePath.optional() }).default({}),
   rules: z.strictObject({ dir: filePath.optional() }).default({}),
-  feeds: z.strictObject({ osv: z.array(filePath).optional() }).default({}),
+  feeds: z
+    .strictObject({
+      osv: z.array(filePath).optional(),
+      /** Debian-style archives: no host is built in; the user names the mirror. */
+      debian: z
+        .array(
+          z.strictObject({
+            mirror: z.url(),
+            /** Where `<codename>-security` lives, if not on the same mirror (as with security.debian.org). */
+            securityMirror: z.url().optional(),
+            codename: z.string().regex(/^[a-z][a-z0-9-]*$/),
+            components: z.array(z.string()).default(['main']),
+            architectures: z.array(z.string()).default(['amd64']),
+            /** An OpenPGP keyring (e.g. debian-archive-keyring.gpg) to verify InRelease with gpgv; without it nothing is verified. */
+            keyring: filePath.optional(),
+          }),
+        )
+        .optional(),
+      /** A feed snapshot older than this makes the check inconclusive (exit 2) unless the policy waives `stale-feed`. */
+      maxAge: duration.optional(),
+    })
+    .default({}),
   limits: z
     .strictObject({
       maxLayerBytes: size.optional(),

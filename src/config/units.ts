@@ -13,12 +13,12 @@ export function parseSize(text: string | number): number | undefined {
   return Number.isSafeInteger(value) ? value : undefined;
 }
 
-const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
-/** `90s`, `15m`, `1h30m`, or a bare number of seconds: milliseconds, or undefined. */
+/** `90s`, `15m`, `1h30m`, `7d`, or a bare number of seconds: milliseconds, or undefined. */
 export function parseDuration(text: string | number): number | undefined {
   if (typeof text === 'number') return text >= 0 ? Math.round(text * 1000) : undefined;
-  const parts = [...text.trim().matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/g)];
+  const parts = [...text.trim().matchAll(/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h|d)/g)];
   if (/^[0-9]+$/.test(text.trim())) return Number(text.trim()) * 1000;
   if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text.trim()) return undefined;
   return Math.round(parts.reduce((sum, p) => sum + Number(p[1]) * (DURATION_UNITS[p[2] as string] ?? 0), 0));

@@ -1,8 +1,12 @@
 import type { Finding, Report, Severity, Verdict } from '../report/types.js';
 import { SEVERITIES } from '../report/types.js';
 
-/** Fail when any finding blocks; the policy in force has already decided which do. */
+/**
+ * Fail when any finding blocks; the policy in force has already decided which do. A blocking
+ * `feed` finding (a missing or stale feed) means the answer is unknown: inconclusive, not failed.
+ */
 export function decide(findings: readonly Finding[]): Verdict {
+  if (findings.some((f) => f.blocking && f.check === 'feed')) return 'error';
   return findings.some((f) => f.blocking) ? 'fail' : 'pass';
 }
 

@@ -84,7 +84,14 @@ export interface Report {
   /** What the image holds: its OS release and installed packages. */
   readonly inventory?: Inventory;
   /** The advisory feeds the package findings were matched against. */
-  readonly feeds?: ReadonlyArray<{ readonly kind: string; readonly sources: readonly string[]; readonly records: number }>;
+  readonly feeds?: ReadonlyArray<{
+    readonly kind: string;
+    readonly sources: readonly string[];
+    readonly records: number;
+    readonly digest?: string;
+    readonly fetchedAt?: string;
+    readonly verified?: boolean;
+  }>;
   readonly checkedAt: string;
   readonly durationMs: number;
 }

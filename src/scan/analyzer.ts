@@ -1,4 +1,5 @@
 import type { ImageConfig } from '../oci/schemas.js';
+import type { DistroFeed } from '../feeds/index.js';
 import type { AdvisoryDb } from '../packages/osv.js';
 import type { Inventory } from '../packages/types.js';
 import type { RuleSet } from '../policy/load-rules.js';
@@ -80,6 +81,9 @@ export interface AnalyzerContext {
   readonly maxFileBytes: number;
   /** Imported advisories, when any feed is configured. */
   readonly advisories?: AdvisoryDb | undefined;
+  /** Distribution package indexes from the store, and how old a snapshot may be. */
+  readonly distroFeeds?: readonly DistroFeed[] | undefined;
+  readonly feedMaxAgeMs?: number | undefined;
   /** The day the check runs (for end-of-life dates and exception expiry). */
   readonly now: Date;
 }

@@ -3,6 +3,7 @@ import { affects, osvCoordinates } from '../../../packages/osv.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
+import { compareDpkg } from '../../../packages/versions/dpkg.js';
 import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
 
 const DB_BYTES = 64 * 1024 * 1024;
@@ -89,6 +90,7 @@ export const packagesAnalyzer: Analyzer = {
         packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
         sink.inventory?.({ ...(os ? { os } : {}), packages });
         reportEol(os, context, sink);
+        reportOutdated(os, packages, context, sink);
         if (!context.advisories) return;
         for (const pkg of packages) {
           const coords = osvCoordinates(pkg, os);
@@ -131,5 +133,67 @@ function reportEol(os: OsInfo | undefined, context: AnalyzerContext, sink: Findi
     sink.report({ check: 'eol-distro', rule: 'eol-distro', severity: 'high', blocking: true, message: `${name} reached its end of life on ${release.eol}: it gets no security updates` });
   } else if (release.security && release.security < today) {
     sink.report({ check: 'eol-distro', rule: 'eol-distro-lts', severity: 'low', blocking: false, message: `${name} left regular security support on ${release.security}; LTS support ends ${release.eol}` });
+  }
+}
+
+/**
+ * Installed Debian packages that the distribution's own suites have newer versions of: a newer one in
+ * `-security` is a missed security update (high); in `-updates` or the point release, a stable
+ * update (low). A configured feed without a snapshot, or with one older than the allowed age, makes
+ * the answer unknown, and says so as a `feed` finding.
+ */
+function reportOutdated(os: OsInfo | undefined, packages: readonly InstalledPackage[], context: AnalyzerContext, sink: FindingSink): void {
+  if (os?.id !== 'debian' || !os.codename) return;
+  const feed = context.distroFeeds?.find((f) => f.feed.codename === os.codename);
+  if (!feed) return;
+  const maxAge = context.feedMaxAgeMs ?? 7 * 86_400_000;
+  for (const { suite, snapshot } of feed.suites) {
+    if (!snapshot) {
+      sink.report({ check: 'feed', rule: 'feed-missing', severity: 'high', blocking: true, message: `no snapshot of ${suite} in the store: run imggate feeds update; outdated packages are unknown` });
+    } else if (context.now.getTime() - Date.parse(snapshot.fetchedAt) > maxAge) {
+      sink.report({ check: 'feed', rule: 'stale-feed', severity: 'high', blocking: true, message: `the ${suite} snapshot is from ${snapshot.fetchedAt}, older than the allowed feed age; run imggate feeds update` });
+    }
+  }
+  const security = feed.suites.find((s) => s.role === 'security')?.snapshot;
+  const stable = feed.suites.filter((s) => s.role !== 'security' && s.snapshot);
+  for (const pkg of packages) {
+    if (pkg.ecosystem !== 'deb') continue;
+    const newer = (candidate: string | undefined): boolean => {
+      try {
+        return candidate !== undefined && compareDpkg(candidate, pkg.version) > 0;
+      } catch {
+        return false;
+      }
+    };
+    const fix = security?.packages[pkg.name];
+    if (newer(fix)) {
+      sink.report({
+        check: 'outdated-package',
+        rule: 'security-update',
+        severity: 'high',
+        blocking: true,
+        message: `${pkg.name} ${pkg.version} has a security update: ${fix} in ${os.codename}-security`,
+        path: pkg.path,
+        layerIndex: pkg.layerIndex,
+        package: { ecosystem: 'deb', name: pkg.name, version: pkg.version, fixedVersion: fix as string },
+      });
+      continue;
+    }
+    const best = stable
+      .map((s) => ({ suite: s.suite, version: s.snapshot?.packages[pkg.name] }))
+      .filter((c) => newer(c.version))
+      .sort((a, b) => compareDpkg(b.version as string, a.version as string))[0];
+    if (best) {
+      sink.report({
+        check: 'outdated-package',
+        rule: 'stable-update',
+        severity: 'low',
+        blocking: false,
+        message: `${pkg.name} ${pkg.version} has a newer version ${best.version} in ${best.suite}`,
+        path: pkg.path,
+        layerIndex: pkg.layerIndex,
+        package: { ecosystem: 'deb', name: pkg.name, version: pkg.version, fixedVersion: best.version as string },
+      });
+    }
   }
 }
