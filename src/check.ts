@@ -239,7 +239,7 @@ export function scopeOf(reference: string, kind: ImageSource['kind']): string {
 /** Which feed snapshots the package findings rest on. */
 function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
   const feeds: NonNullable<Report['feeds']>[number][] = [];
-  if (ctx.advisories) feeds.push({ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records });
+  if (ctx.advisories) feeds.push({ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records, digest: ctx.advisories.digest });
   for (const f of ctx.distroFeeds) {
     for (const s of f.suites) {
       if (s.snapshot) feeds.push({ kind: 'debian', sources: [`${s.snapshot.mirror}dists/${s.suite}`], records: Object.keys(s.snapshot.packages).length, digest: s.snapshot.digest, fetchedAt: s.snapshot.fetchedAt, verified: s.snapshot.verified });

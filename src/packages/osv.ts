@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
@@ -40,6 +41,8 @@ export type OsvRecord = z.infer<typeof osvSchema>;
 export interface AdvisoryDb {
   readonly records: number;
   readonly sources: readonly string[];
+  /** sha256 over every file's relative name and bytes, in order: which snapshot of the advisories was used. */
+  readonly digest: string;
   lookup(ecosystem: string, name: string): readonly OsvRecord[];
 }
 
@@ -47,6 +50,7 @@ export interface AdvisoryDb {
 export async function loadOsv(dirs: readonly string[]): Promise<AdvisoryDb> {
   const index = new Map<string, OsvRecord[]>();
   let records = 0;
+  const hash = createHash('sha256');
   const walk = async (dir: string): Promise<string[]> => {
     const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
       throw new ImggateError('CONFIG_NOT_FOUND', `cannot read OSV directory ${dir}: ${(err as Error).message}`, { cause: err });
@@ -62,8 +66,10 @@ export async function loadOsv(dirs: readonly string[]): Promise<AdvisoryDb> {
   for (const dir of dirs) {
     for (const file of (await walk(dir)).sort()) {
       let json: unknown;
+      const bytes = await readFile(file);
+      hash.update(`${path.relative(dir, file)}\0${bytes.length}\0`).update(bytes);
       try {
-        json = JSON.parse(await readFile(file, 'utf8'));
+        json = JSON.parse(bytes.toString('utf8'));
       } catch (err) {
         throw new ImggateError('CONFIG_INVALID', `${file}: not JSON`, { cause: err });
       }
@@ -81,7 +87,7 @@ export async function loadOsv(dirs: readonly string[]): Promise<AdvisoryDb> {
       }
     }
   }
-  return { records, sources: dirs, lookup: (ecosystem, name) => index.get(`${ecosystem}\0${packageKey(ecosystem, name)}`) ?? [] };
+  return { records, sources: dirs, digest: `sha256:${hash.digest('hex')}`, lookup: (ecosystem, name) => index.get(`${ecosystem}\0${packageKey(ecosystem, name)}`) ?? [] };
 }
 
 function packageKey(ecosystem: string, name: string): string {
