@@ -20,6 +20,8 @@ export interface EntryInfo extends Pick<TarHeader, 'type' | 'mode' | 'uid' | 'gi
 export interface EntryRequest {
   /** Read up to this many bytes of content (0: header only). */
   readonly contentBytes: number;
+  /** See every chunk of the content as it streams (`analyzeChunk`), whatever its size. */
+  readonly stream?: boolean;
 }
 
 /** A finding before the engine places it: the engine adds layer digest, createdBy and inFinalFilesystem. */
@@ -60,6 +62,8 @@ export interface AnalyzerRun {
   wants(entry: EntryInfo): EntryRequest | undefined;
   /** Called for each wanted entry, in layer order within a layer (layers may interleave). */
   analyzeEntry(entry: EntryInfo, content: Buffer | undefined, truncated: boolean, sink: FindingSink): void;
+  /** For entries asked for with `stream`: each chunk of content in order, before `analyzeEntry`. */
+  analyzeChunk?(entry: EntryInfo, chunk: Buffer, offset: number): void;
   finish(image: ImageView, sink: FindingSink): void;
 }
 

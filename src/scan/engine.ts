@@ -204,6 +204,7 @@ async function scanLayer(
       };
       entries.push(entry);
       const wanted: PlacedRun[] = [];
+      const streaming: PlacedRun[] = [];
       let contentBytes = 0;
       for (const placed of runs) {
         if (placed.failed) continue;
@@ -211,13 +212,26 @@ async function scanLayer(
           const request = placed.run.wants(entry);
           if (request) {
             wanted.push(placed);
+            if (request.stream && placed.run.analyzeChunk) streaming.push(placed);
             // Analyzers bound what they ask for: content scanners by maxFileBytes, database readers by their own cap.
             contentBytes = Math.max(contentBytes, request.contentBytes);
           }
         });
       }
       if (wanted.length === 0) continue;
-      const content = contentBytes > 0 && header.type === 'file' ? await body.read(contentBytes) : undefined;
+      let content: Buffer | undefined;
+      if (header.type === 'file' && streaming.length > 0) {
+        const kept: Buffer[] = [];
+        let offset = 0;
+        for await (const chunk of body.chunks()) {
+          for (const placed of streaming) guard(placed, `on ${path}`, () => placed.run.analyzeChunk?.(entry, chunk, offset));
+          if (offset < contentBytes) kept.push(Buffer.from(chunk.subarray(0, contentBytes - offset)));
+          offset += chunk.length;
+        }
+        content = contentBytes > 0 ? Buffer.concat(kept) : undefined;
+      } else if (contentBytes > 0 && header.type === 'file') {
+        content = await body.read(contentBytes);
+      }
       const truncated = content !== undefined && header.size > content.length;
       for (const placed of wanted) guard(placed, `on ${path}`, () => placed.run.analyzeEntry(entry, content, truncated, sink));
     }

@@ -83,3 +83,77 @@ describe('package inventory and advisories on an image in a real registry @integ
     assert.match(report.error?.message ?? '', /x\.json is not an OSV record: .*modified/);
   });
 });
+
+/** A minimal ELF file carrying Go 1.18+ build information, as Go's linker lays it out. */
+function syntheticGoBinary(goVersion: string, modinfo: string): Buffer {
+  const varint = (n: number): Buffer => {
+    const out: number[] = [];
+    let v = n;
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v = Math.floor(v / 128);
+    }
+    out.push(v);
+    return Buffer.from(out);
+  };
+  const header = Buffer.alloc(32);
+  header.write('\xff Go buildinf:', 0, 'latin1');
+  header[14] = 8;
+  header[15] = 2;
+  const sentinel = Buffer.from('3077af0c9274080241e1c107e6d618e6', 'hex');
+  const info = Buffer.concat([sentinel, Buffer.from(modinfo), sentinel]);
+  return Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46]), Buffer.alloc(70_000, 0x90), header, varint(goVersion.length), Buffer.from(goVersion), varint(info.length), info, Buffer.alloc(1000)]);
+}
+
+describe('Go binaries in an image @integration', function () {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(async () => registry?.stop());
+
+  it('reads the toolchain and modules of Go binaries as they stream, a real one included', async function () {
+    const { readFile } = await import('node:fs/promises');
+    const { which } = await import('../harness/process.js');
+    const real = (await which('umoci')) ? await readFile('/usr/bin/umoci') : undefined;
+    const synthetic = syntheticGoBinary(
+      'go1.21.3',
+      'path\texample.com/app/cmd/app\nmod\texample.com/app\t(devel)\t\ndep\tgolang.org/x/net\tv0.10.0\th1:abc=\ndep\tgithub.com/old/dep\tv1.0.0\th1:x=\n=>\tgithub.com/fork/dep\tv1.0.1\th1:y=\nbuild\tGOOS=linux\n',
+    );
+    const image = await buildImage({
+      layers: [
+        {
+          entries: [
+            { name: 'usr/local/bin/app', content: synthetic, mode: 0o755 },
+            ...(real ? [{ name: 'usr/bin/umoci', content: real, mode: 0o755 }] : []),
+            { name: 'usr/local/bin/script.sh', content: `#!/bin/sh\n${'echo hi\n'.repeat(1000)}`, mode: 0o755 },
+          ],
+        },
+      ],
+    });
+    await pushImage(registry.host, 'go/app', 'v1', image);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-go-osv-'));
+    try {
+      await writeFile(
+        path.join(dir, 'go.json'),
+        JSON.stringify([
+          { id: 'GO-TEST-net', modified: '2026-01-01T00:00:00Z', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'Go', name: 'golang.org/x/net' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '0.17.0' }] }] }] },
+          { id: 'GO-TEST-std', modified: '2026-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'Go', name: 'stdlib' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '1.21.0' }, { fixed: '1.21.4' }] }] }] },
+        ]),
+      );
+      const report = await check(`${registry.host}/go/app:v1`, { osv: [dir] });
+      assert.notEqual(report.verdict, 'error', report.error?.message);
+      const go = report.inventory?.packages.filter((p) => p.ecosystem === 'golang').map((p) => `${p.path} ${p.name}@${p.version}`);
+      assert.deepEqual(go, [
+        '/usr/local/bin/app github.com/fork/dep@v1.0.1',
+        '/usr/local/bin/app golang.org/x/net@v0.10.0',
+        '/usr/local/bin/app stdlib@1.21.3',
+        ...(real ? ['/usr/bin/umoci stdlib@1.19.8'] : []),
+      ].sort((a, b) => a.split(' ')[1]!.localeCompare(b.split(' ')[1]!) || a.localeCompare(b)));
+      const vulns = report.findings.filter((f) => f.check === 'vulnerable-package').map((f) => `${f.rule} ${f.path} ${f.package?.fixedVersion}`);
+      assert.deepEqual(vulns.sort(), ['GO-TEST-net /usr/local/bin/app 0.17.0', 'GO-TEST-std /usr/local/bin/app 1.21.4']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

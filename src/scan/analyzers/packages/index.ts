@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { affects, osvCoordinates } from '../../../packages/osv.js';
+import { GoBuildInfoScanner } from '../../../packages/go-buildinfo.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
@@ -56,14 +57,34 @@ export const packagesAnalyzer: Analyzer = {
   create(context: AnalyzerContext): AnalyzerRun {
     const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
     const osCopies: Array<{ path: string; layerIndex: number; info: OsInfo | undefined }> = [];
+    const goScanners = new Map<EntryInfo, GoBuildInfoScanner>();
     return {
       wants(entry) {
         if (entry.type !== 'file') return undefined;
         if (OS_RELEASE.includes(entry.path)) return { contentBytes: 64 * 1024 };
+        // Executables may be Go binaries; their build information is found as they stream.
+        if ((entry.mode & 0o111) !== 0 && entry.size >= 4096) {
+          goScanners.set(entry, new GoBuildInfoScanner());
+          return { contentBytes: 0, stream: true };
+        }
         const source = sourceOf(entry.path);
         return source ? { contentBytes: source.bytes } : undefined;
       },
+      analyzeChunk(entry, chunk) {
+        goScanners.get(entry)?.push(chunk);
+      },
       analyzeEntry(entry, content, truncated) {
+        const go = goScanners.get(entry);
+        if (go) {
+          goScanners.delete(entry);
+          const info = go.result();
+          if (info) {
+            const list = copies.get(entry.path) ?? [];
+            list.push({ layerIndex: entry.layerIndex, ecosystem: 'golang', packages: [{ name: 'stdlib', version: info.goVersion.replace(/^go/, '').split(' ')[0] ?? info.goVersion }, ...info.modules] });
+            copies.set(entry.path, list);
+          }
+          return;
+        }
         if (OS_RELEASE.includes(entry.path)) {
           osCopies.push({ path: entry.path, layerIndex: entry.layerIndex, info: content ? parseOsRelease(content.toString('utf8')) : undefined });
           return;
