@@ -41,6 +41,12 @@ export function parseMaven(version: string): Item {
   const v = version.toLowerCase();
   let start = 0;
   let isDigit = false;
+  const openList = (): void => {
+    const sub: Item[] = [];
+    list.push({ kind: 'list', items: sub });
+    list = sub;
+    stack.push(sub);
+  };
   const push = (text: string, digit: boolean, followedByDigit: boolean): void => {
     if (text === '') list.push({ kind: 'int', value: 0n });
     else list.push(digit ? { kind: 'int', value: BigInt(text) } : stringItem(text, followedByDigit));
@@ -53,35 +59,21 @@ export function parseMaven(version: string): Item {
     } else if (c === '-') {
       push(v.slice(start, i), isDigit, false);
       start = i + 1;
-      const sub: Item[] = [];
-      list.push({ kind: 'list', items: sub });
-      list = sub;
-      stack.push(sub);
+      openList();
     } else if (c >= '0' && c <= '9') {
       if (!isDigit && i > start) {
         // A qualifier after other items gets a list of its own: 1.0.0.X1 sorts as 1.0.0-X1.
-        if (list.length > 0) {
-          const wrap: Item[] = [];
-          list.push({ kind: 'list', items: wrap });
-          list = wrap;
-          stack.push(wrap);
-        }
+        if (list.length > 0) openList();
         push(v.slice(start, i), false, true);
         start = i;
-        const sub: Item[] = [];
-        list.push({ kind: 'list', items: sub });
-        list = sub;
-        stack.push(sub);
+        openList();
       }
       isDigit = true;
     } else {
       if (isDigit && i > start) {
         push(v.slice(start, i), true, false);
         start = i;
-        const sub: Item[] = [];
-        list.push({ kind: 'list', items: sub });
-        list = sub;
-        stack.push(sub);
+        openList();
       }
       isDigit = false;
     }
