@@ -157,3 +157,49 @@ describe('Go binaries in an image @integration', function () {
     }
   });
 });
+
+describe('Java archives in an image @integration', function () {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(async () => registry?.stop());
+
+  it('reads pom.properties of jars made by Python’s zipfile, nested Spring Boot style jars included', async function () {
+    const { run } = await import('../harness/process.js');
+    const { readFile } = await import('node:fs/promises');
+    const work = await mkdtemp(path.join(os.tmpdir(), 'imggate-jar-'));
+    try {
+      const script = `
+import zipfile, io, sys
+def jar(entries):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries: z.writestr(name, data)
+    return buf.getvalue()
+inner = jar([('META-INF/maven/org.yaml/snakeyaml/pom.properties', 'version=1.33\\ngroupId=org.yaml\\nartifactId=snakeyaml\\n'), ('org/yaml/X.class', b'\\xca\\xfe')])
+outer = jar([('META-INF/MANIFEST.MF', 'Main-Class: app\\n'), ('META-INF/maven/com.example/app/pom.properties', 'groupId=com.example\\nartifactId=app\\nversion=2.0.0\\n'), ('BOOT-INF/lib/snakeyaml-1.33.jar', inner)])
+open(sys.argv[1], 'wb').write(outer)
+`;
+      const file = path.join(work, 'app.jar');
+      const r = await run('python3', ['-c', script, file]);
+      assert.equal(r.code, 0, r.stderr);
+      const image = await buildImage({ layers: [{ entries: [{ name: 'app/app.jar', content: await readFile(file) }] }] });
+      await pushImage(registry.host, 'java/app', 'v1', image);
+      await writeFile(
+        path.join(work, 'maven.json'),
+        JSON.stringify({ id: 'GHSA-snakeyaml', modified: '2026-01-01T00:00:00Z', database_specific: { severity: 'HIGH' }, affected: [{ package: { ecosystem: 'Maven', name: 'org.yaml:snakeyaml' }, ranges: [{ type: 'ECOSYSTEM', events: [{ introduced: '0' }, { fixed: '2.0' }] }] }] }),
+      );
+      const report = await check(`${registry.host}/java/app:v1`, { osv: [work] });
+      assert.deepEqual(report.inventory?.packages.map((p) => `${p.ecosystem}:${p.name}@${p.version} ${p.path}`), [
+        'maven:com.example:app@2.0.0 /app/app.jar',
+        'maven:org.yaml:snakeyaml@1.33 /app/app.jar',
+      ]);
+      const vuln = report.findings.find((f) => f.check === 'vulnerable-package');
+      assert.equal(vuln?.package?.fixedVersion, '2.0');
+      assert.equal(vuln?.package?.name, 'org.yaml:snakeyaml');
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});

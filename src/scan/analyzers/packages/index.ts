@@ -1,6 +1,7 @@
 import { posix } from 'node:path';
 import { affects, osvCoordinates } from '../../../packages/osv.js';
 import { GoBuildInfoScanner } from '../../../packages/go-buildinfo.js';
+import { jarPackages } from '../../../packages/jar.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
@@ -9,6 +10,8 @@ import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, Im
 
 const DB_BYTES = 64 * 1024 * 1024;
 const MANIFEST_BYTES = 1024 * 1024;
+/** Java archives are read whole (a zip's directory is at its end); larger ones are reported as not inventoried. */
+const JAR_BYTES = 128 * 1024 * 1024;
 
 interface Source {
   readonly ecosystem: Ecosystem;
@@ -33,6 +36,9 @@ function sourceOf(path: string): Source | undefined {
         return p ? [{ ...p, name: normalizePythonName(p.name) }] : [];
       },
     };
+  }
+  if (/\.(jar|war|ear)$/.test(path)) {
+    return { ecosystem: 'maven', bytes: JAR_BYTES, parse: (_e, c) => (c ? jarPackages(c).map(({ inner: _inner, ...p }) => p) : []) };
   }
   const gem = /\/specifications\/([^/]+)-([0-9][^/-]*)\.gemspec$/.exec(path);
   if (gem?.[1] && gem[2]) {
@@ -62,18 +68,19 @@ export const packagesAnalyzer: Analyzer = {
       wants(entry) {
         if (entry.type !== 'file') return undefined;
         if (OS_RELEASE.includes(entry.path)) return { contentBytes: 64 * 1024 };
+        const source = sourceOf(entry.path);
+        if (source) return { contentBytes: source.bytes };
         // Executables may be Go binaries; their build information is found as they stream.
         if ((entry.mode & 0o111) !== 0 && entry.size >= 4096) {
           goScanners.set(entry, new GoBuildInfoScanner());
           return { contentBytes: 0, stream: true };
         }
-        const source = sourceOf(entry.path);
-        return source ? { contentBytes: source.bytes } : undefined;
+        return undefined;
       },
       analyzeChunk(entry, chunk) {
         goScanners.get(entry)?.push(chunk);
       },
-      analyzeEntry(entry, content, truncated) {
+      analyzeEntry(entry, content, truncated, sink) {
         const go = goScanners.get(entry);
         if (go) {
           goScanners.delete(entry);
@@ -91,6 +98,19 @@ export const packagesAnalyzer: Analyzer = {
         }
         const source = sourceOf(entry.path);
         if (!source) return;
+        if (truncated && source.ecosystem === 'maven') {
+          sink.report({
+            check: 'inventory',
+            rule: 'inventory-incomplete',
+            severity: 'medium',
+            blocking: false,
+            message: `${entry.path} is larger than ${source.bytes} bytes; the packages inside it were not listed`,
+            path: entry.path,
+            layerIndex: entry.layerIndex,
+          });
+          return;
+        }
+        // A package database cut short would hide packages: fail closed.
         if (truncated) throw new Error(`${entry.path} is larger than ${source.bytes} bytes; its packages cannot be listed`);
         const list = copies.get(entry.path) ?? [];
         list.push({ layerIndex: entry.layerIndex, ecosystem: source.ecosystem, packages: source.parse(entry, content) });
