@@ -64,7 +64,7 @@ export interface AnalyzerRun {
   analyzeEntry(entry: EntryInfo, content: Buffer | undefined, truncated: boolean, sink: FindingSink): void;
   /** For entries asked for with `stream`: each chunk of content in order, before `analyzeEntry`. */
   analyzeChunk?(entry: EntryInfo, chunk: Buffer, offset: number): void;
-  finish(image: ImageView, sink: FindingSink): void;
+  finish(image: ImageView, sink: FindingSink): void | Promise<void>;
 }
 
 /**

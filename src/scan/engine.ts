@@ -115,7 +115,15 @@ export async function scanLayers(
   for (const layerChanges of changes) fs.apply(layerChanges);
 
   const meta: LayerMeta[] = layers.map((l) => ({ index: l.index, digest: l.descriptor.digest, createdBy: l.createdBy }));
-  for (const placed of runs) guard(placed, 'while concluding', () => placed.run.finish({ config, layers: meta, fs }, sinkFor()));
+  for (const placed of runs) {
+    let pending: void | Promise<void> = undefined;
+    guard(placed, 'while concluding', () => {
+      pending = placed.run.finish({ config, layers: meta, fs }, sinkFor());
+    });
+    await Promise.resolve(pending).catch((err: unknown) => guard(placed, 'while concluding', () => {
+      throw err;
+    }));
+  }
 
   const findings = raw.map((f) => place(f, layers, fs));
   return { findings, inventory, layers: stats, fs };

@@ -203,3 +203,58 @@ open(sys.argv[1], 'wb').write(outer)
     }
   });
 });
+
+describe('rpm databases in an image @integration', function () {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(async () => registry?.stop());
+
+  it('lists the packages of an rpmdb.sqlite made by the real rpm, and says when a database cannot be read', async function () {
+    const { run, which } = await import('../harness/process.js');
+    const { readFile, mkdir } = await import('node:fs/promises');
+    if (!(await which('rpmbuild'))) this.skip();
+    const top = await mkdtemp(path.join(os.tmpdir(), 'imggate-rpm-'));
+    try {
+      for (const d of ['SPECS', 'RPMS', 'BUILD', 'SOURCES', 'SRPMS', 'db']) await mkdir(path.join(top, d));
+      const specs: Array<[string, string]> = [
+        ['hello', 'Name: hello-tool\nVersion: 1.2.3\nRelease: 4.fc39\nEpoch: 1\nSummary: t\nLicense: MIT\nBuildArch: noarch\n%description\nt\n%files\n'],
+        ['lib', 'Name: libthing\nVersion: 0.9\nRelease: 1.fc39\nSummary: t\nLicense: MIT\nBuildArch: noarch\n%description\nt\n%files\n'],
+      ];
+      const define = ['--define', `_topdir ${top}`, '--define', '_db_backend sqlite', '--define', `_dbpath ${path.join(top, 'db')}`];
+      for (const [name, spec] of specs) {
+        await writeFile(path.join(top, 'SPECS', `${name}.spec`), spec);
+        const built = await run('rpmbuild', [...define, '-bb', path.join(top, 'SPECS', `${name}.spec`)]);
+        assert.equal(built.code, 0, built.stderr);
+      }
+      assert.equal((await run('rpm', [...define, '--initdb'])).code, 0);
+      const { readdir } = await import('node:fs/promises');
+      const rpms = (await readdir(path.join(top, 'RPMS', 'noarch'))).map((f) => path.join(top, 'RPMS', 'noarch', f));
+      const installed = await run('rpm', [...define, '-i', '--justdb', '--nodeps', ...rpms]);
+      assert.equal(installed.code, 0, installed.stderr);
+      const db = await readFile(path.join(top, 'db', 'rpmdb.sqlite'));
+      const image = await buildImage({
+        layers: [
+          {
+            entries: [
+              { name: 'etc/os-release', content: 'ID=fedora\nVERSION_ID=39\nPRETTY_NAME="Fedora Linux 39"\n' },
+              { name: 'usr/lib/sysimage/rpm/rpmdb.sqlite', content: db },
+            ],
+          },
+        ],
+      });
+      await pushImage(registry.host, 'rpm/app', 'v1', image);
+      const report = await check(`${registry.host}/rpm/app:v1`);
+      assert.notEqual(report.verdict, 'error', report.error?.message);
+      assert.deepEqual(report.inventory?.packages.map((p) => `${p.ecosystem}:${p.name}@${p.version} ${p.arch}`), ['rpm:hello-tool@1:1.2.3-4.fc39 noarch', 'rpm:libthing@0.9-1.fc39 noarch']);
+
+      const legacy = await buildImage({ layers: [{ entries: [{ name: 'var/lib/rpm/Packages', content: Buffer.alloc(8192, 0x61) }] }] });
+      await pushImage(registry.host, 'rpm/legacy', 'v1', legacy);
+      const old = await check(`${registry.host}/rpm/legacy:v1`);
+      assert.equal(old.findings.find((f) => f.check === 'inventory')?.rule, 'inventory-incomplete');
+    } finally {
+      await rm(top, { recursive: true, force: true });
+    }
+  });
+});

@@ -2,6 +2,7 @@ import { posix } from 'node:path';
 import { affects, osvCoordinates } from '../../../packages/osv.js';
 import { GoBuildInfoScanner } from '../../../packages/go-buildinfo.js';
 import { jarPackages } from '../../../packages/jar.js';
+import { parseRpmSqlite } from '../../../packages/rpmdb.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
@@ -50,6 +51,8 @@ function sourceOf(path: string): Source | undefined {
 }
 
 const OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release'];
+const RPMDB_SQLITE = ['/var/lib/rpm/rpmdb.sqlite', '/usr/lib/sysimage/rpm/rpmdb.sqlite'];
+const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr/lib/sysimage/rpm/Packages.db'];
 
 /**
  * The inventory of what is installed (OS release, dpkg, apk, npm, Python and Ruby packages) in the
@@ -64,10 +67,12 @@ export const packagesAnalyzer: Analyzer = {
     const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
     const osCopies: Array<{ path: string; layerIndex: number; info: OsInfo | undefined }> = [];
     const goScanners = new Map<EntryInfo, GoBuildInfoScanner>();
+    const rpmdbs: Array<{ path: string; layerIndex: number; bytes: Buffer | undefined }> = [];
     return {
       wants(entry) {
         if (entry.type !== 'file') return undefined;
         if (OS_RELEASE.includes(entry.path)) return { contentBytes: 64 * 1024 };
+        if (RPMDB_SQLITE.includes(entry.path) || RPMDB_LEGACY.includes(entry.path)) return { contentBytes: DB_BYTES };
         const source = sourceOf(entry.path);
         if (source) return { contentBytes: source.bytes };
         // Executables may be Go binaries; their build information is found as they stream.
@@ -90,6 +95,10 @@ export const packagesAnalyzer: Analyzer = {
             list.push({ layerIndex: entry.layerIndex, ecosystem: 'golang', packages: [{ name: 'stdlib', version: info.goVersion.replace(/^go/, '').split(' ')[0] ?? info.goVersion }, ...info.modules] });
             copies.set(entry.path, list);
           }
+          return;
+        }
+        if (RPMDB_SQLITE.includes(entry.path) || RPMDB_LEGACY.includes(entry.path)) {
+          rpmdbs.push({ path: entry.path, layerIndex: entry.layerIndex, bytes: truncated ? undefined : content });
           return;
         }
         if (OS_RELEASE.includes(entry.path)) {
@@ -116,7 +125,25 @@ export const packagesAnalyzer: Analyzer = {
         list.push({ layerIndex: entry.layerIndex, ecosystem: source.ecosystem, packages: source.parse(entry, content) });
         copies.set(entry.path, list);
       },
-      finish(image: ImageView, sink: FindingSink) {
+      async finish(image: ImageView, sink: FindingSink) {
+        for (const db of rpmdbs) {
+          if (!image.fs.isInFinal(db.path, db.layerIndex)) continue;
+          if (!db.bytes || RPMDB_LEGACY.includes(db.path)) {
+            sink.report({
+              check: 'inventory',
+              rule: 'inventory-incomplete',
+              severity: 'medium',
+              blocking: false,
+              message: `${db.path} is ${db.bytes ? 'a Berkeley DB or NDB rpm database, which imggate does not read yet' : `larger than ${DB_BYTES} bytes`}; its packages were not listed`,
+              path: db.path,
+              layerIndex: db.layerIndex,
+            });
+            continue;
+          }
+          const earlier = rpmdbs.filter((d) => d.path === db.path && d.layerIndex < db.layerIndex && d.bytes);
+          const older = await Promise.all(earlier.map(async (d) => ({ layerIndex: d.layerIndex, packages: await parseRpmSqlite(d.bytes as Buffer) })));
+          copies.set(db.path, [...older.map((o) => ({ ...o, ecosystem: 'rpm' as const })), { layerIndex: db.layerIndex, ecosystem: 'rpm', packages: await parseRpmSqlite(db.bytes) }]);
+        }
         const os = OS_RELEASE.map((p) => osCopies.find((c) => c.path === p && image.fs.isInFinal(c.path, c.layerIndex))).find((c) => c?.info)?.info;
         const packages: InstalledPackage[] = [];
         for (const [path, list] of copies) {
