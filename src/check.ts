@@ -242,7 +242,7 @@ function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
   if (ctx.advisories) feeds.push({ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records, digest: ctx.advisories.digest });
   for (const f of ctx.distroFeeds) {
     for (const s of f.suites) {
-      if (s.snapshot) feeds.push({ kind: 'debian', sources: [`${s.snapshot.mirror}dists/${s.suite}`], records: Object.keys(s.snapshot.packages).length, digest: s.snapshot.digest, fetchedAt: s.snapshot.fetchedAt, verified: s.snapshot.verified });
+      if (s.snapshot) feeds.push({ kind: f.distro, sources: [f.distro === 'debian' ? `${s.snapshot.mirror}dists/${s.suite}` : `${s.snapshot.mirror}${s.suite}`], records: Object.keys(s.snapshot.packages).length, digest: s.snapshot.digest, fetchedAt: s.snapshot.fetchedAt, verified: s.snapshot.verified });
     }
   }
   return feeds.length ? { feeds } : {};

@@ -66,6 +66,19 @@ export const configSchema = z.strictObject({
           }),
         )
         .optional(),
+      /** Alpine repositories: `<mirror>/<branch>/<repository>/<arch>/APKINDEX.tar.gz`. */
+      alpine: z
+        .array(
+          z.strictObject({
+            mirror: z.url(),
+            branch: z.string().regex(/^v\d+\.\d+$|^edge$/),
+            repositories: z.array(z.string()).default(['main', 'community']),
+            architectures: z.array(z.string()).default(['x86_64']),
+            /** A directory of signing keys (`/etc/apk/keys`); without it nothing is verified. */
+            keys: filePath.optional(),
+          }),
+        )
+        .optional(),
       /** A feed snapshot older than this makes the check inconclusive (exit 2) unless the policy waives `stale-feed`. */
       maxAge: duration.optional(),
     })

@@ -1,9 +1,12 @@
 import type { ConfigFile } from '../config/schema.js';
-import { fetchSuite, suitesOf, type DebianFeed } from './debian.js';
+import { fetchAlpine } from './alpine.js';
+import { fetchSuite, suitesOf } from './debian.js';
 import { defaultStoreDir, loadSuiteSnapshot, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
 
 export interface DistroFeed {
-  readonly feed: DebianFeed;
+  readonly distro: 'debian' | 'alpine';
+  /** Debian codename (`bookworm`) or Alpine branch (`v3.19`). */
+  readonly release: string;
   readonly suites: ReadonlyArray<{ readonly suite: string; readonly role: 'release' | 'updates' | 'security'; readonly snapshot: SuiteSnapshot | undefined }>;
 }
 
@@ -20,7 +23,10 @@ export async function loadDistroFeeds(config: ConfigFile, env: NodeJS.ProcessEnv
   for (const feed of config.feeds.debian ?? []) {
     const suites = [];
     for (const { suite, role } of suitesOf(feed)) suites.push({ suite, role, snapshot: await loadSuiteSnapshot(dir, feed.codename, suite) });
-    out.push({ feed, suites });
+    out.push({ distro: 'debian', release: feed.codename, suites });
+  }
+  for (const feed of config.feeds.alpine ?? []) {
+    out.push({ distro: 'alpine', release: feed.branch, suites: [{ suite: feed.branch, role: 'updates', snapshot: await loadSuiteSnapshot(dir, feed.branch, feed.branch, 'alpine') }] });
   }
   return out;
 }
@@ -43,6 +49,11 @@ export async function updateFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = p
       const file = await saveSuiteSnapshot(dir, feed.codename, snapshot);
       results.push({ suite, file, packages: Object.keys(snapshot.packages).length, digest: snapshot.digest, verified: snapshot.verified });
     }
+  }
+  for (const feed of config.feeds.alpine ?? []) {
+    const snapshot = await fetchAlpine(feed, now);
+    const file = await saveSuiteSnapshot(dir, feed.branch, snapshot);
+    results.push({ suite: `alpine ${feed.branch}`, file, packages: Object.keys(snapshot.packages).length, digest: snapshot.digest, verified: snapshot.verified });
   }
   return results;
 }

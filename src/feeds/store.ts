@@ -10,7 +10,7 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export const suiteSnapshotSchema = z.object({
-  kind: z.literal('debian-suite'),
+  kind: z.enum(['debian-suite', 'alpine-branch']),
   mirror: z.string(),
   suite: z.string(),
   /** sha256 of the InRelease file: which state of the archive this is. */
@@ -24,13 +24,13 @@ export const suiteSnapshotSchema = z.object({
 });
 export type SuiteSnapshot = z.infer<typeof suiteSnapshotSchema>;
 
-function snapshotPath(storeDir: string, codename: string, suite: string): string {
-  return path.join(storeDir, 'feeds', 'debian', codename, `${suite}.json`);
+function snapshotPath(storeDir: string, release: string, suite: string, distro: string): string {
+  return path.join(storeDir, 'feeds', distro, release, `${suite}.json`);
 }
 
 /** Writes a snapshot atomically (write, then rename), so a reader never sees half of one. */
-export async function saveSuiteSnapshot(storeDir: string, codename: string, snapshot: SuiteSnapshot): Promise<string> {
-  const file = snapshotPath(storeDir, codename, snapshot.suite);
+export async function saveSuiteSnapshot(storeDir: string, release: string, snapshot: SuiteSnapshot): Promise<string> {
+  const file = snapshotPath(storeDir, release, snapshot.suite, snapshot.kind === 'alpine-branch' ? 'alpine' : 'debian');
   await mkdir(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
   await writeFile(tmp, JSON.stringify(snapshot));
@@ -38,8 +38,8 @@ export async function saveSuiteSnapshot(storeDir: string, codename: string, snap
   return file;
 }
 
-export async function loadSuiteSnapshot(storeDir: string, codename: string, suite: string): Promise<SuiteSnapshot | undefined> {
-  const file = snapshotPath(storeDir, codename, suite);
+export async function loadSuiteSnapshot(storeDir: string, release: string, suite: string, distro: 'debian' | 'alpine' = 'debian'): Promise<SuiteSnapshot | undefined> {
+  const file = snapshotPath(storeDir, release, suite, distro);
   let text: string;
   try {
     text = await readFile(file, 'utf8');

@@ -6,6 +6,7 @@ import { parseRpmSqlite } from '../../../packages/rpmdb.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
+import { compareApk } from '../../../packages/versions/apk.js';
 import { compareDpkg } from '../../../packages/versions/dpkg.js';
 import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
 
@@ -205,15 +206,22 @@ function reportEol(os: OsInfo | undefined, context: AnalyzerContext, sink: Findi
 }
 
 /**
- * Installed Debian packages that the distribution's own suites have newer versions of: a newer one in
- * `-security` is a missed security update (high); in `-updates` or the point release, a stable
- * update (low). A configured feed without a snapshot, or with one older than the allowed age, makes
+ * Installed packages that the distribution's own suites have newer versions of: a newer one in
+ * Debian's `-security` is a missed security update (high); in `-updates`, the point release, or an
+ * Alpine branch index (which does not tell security fixes apart), a stable update (low). A configured feed without a snapshot, or with one older than the allowed age, makes
  * the answer unknown, and says so as a `feed` finding.
  */
 function reportOutdated(os: OsInfo | undefined, packages: readonly InstalledPackage[], context: AnalyzerContext, sink: FindingSink): void {
-  if (os?.id !== 'debian' || !os.codename) return;
-  const feed = context.distroFeeds?.find((f) => f.feed.codename === os.codename);
-  if (!feed) return;
+  const branch = os?.id === 'alpine' ? /^(\d+\.\d+)/.exec(os.versionId ?? '')?.[1] : undefined;
+  const feed =
+    os?.id === 'debian' && os.codename
+      ? context.distroFeeds?.find((f) => f.distro === 'debian' && f.release === os.codename)
+      : branch
+        ? context.distroFeeds?.find((f) => f.distro === 'alpine' && f.release === `v${branch}`)
+        : undefined;
+  if (!feed || !os) return;
+  const ecosystem = feed.distro === 'debian' ? 'deb' : 'apk';
+  const compare = feed.distro === 'debian' ? compareDpkg : compareApk;
   const maxAge = context.feedMaxAgeMs ?? 7 * 86_400_000;
   for (const { suite, snapshot } of feed.suites) {
     if (!snapshot) {
@@ -225,10 +233,10 @@ function reportOutdated(os: OsInfo | undefined, packages: readonly InstalledPack
   const security = feed.suites.find((s) => s.role === 'security')?.snapshot;
   const stable = feed.suites.filter((s) => s.role !== 'security' && s.snapshot);
   for (const pkg of packages) {
-    if (pkg.ecosystem !== 'deb') continue;
+    if (pkg.ecosystem !== ecosystem) continue;
     const newer = (candidate: string | undefined): boolean => {
       try {
-        return candidate !== undefined && compareDpkg(candidate, pkg.version) > 0;
+        return candidate !== undefined && compare(candidate, pkg.version) > 0;
       } catch {
         return false;
       }
@@ -243,14 +251,14 @@ function reportOutdated(os: OsInfo | undefined, packages: readonly InstalledPack
         message: `${pkg.name} ${pkg.version} has a security update: ${fix} in ${os.codename}-security`,
         path: pkg.path,
         layerIndex: pkg.layerIndex,
-        package: { ecosystem: 'deb', name: pkg.name, version: pkg.version, fixedVersion: fix as string },
+        package: { ecosystem, name: pkg.name, version: pkg.version, fixedVersion: fix as string },
       });
       continue;
     }
     const best = stable
       .map((s) => ({ suite: s.suite, version: s.snapshot?.packages[pkg.name] }))
       .filter((c) => newer(c.version))
-      .sort((a, b) => compareDpkg(b.version as string, a.version as string))[0];
+      .sort((a, b) => compare(b.version as string, a.version as string))[0];
     if (best) {
       sink.report({
         check: 'outdated-package',
@@ -260,7 +268,7 @@ function reportOutdated(os: OsInfo | undefined, packages: readonly InstalledPack
         message: `${pkg.name} ${pkg.version} has a newer version ${best.version} in ${best.suite}`,
         path: pkg.path,
         layerIndex: pkg.layerIndex,
-        package: { ecosystem: 'deb', name: pkg.name, version: pkg.version, fixedVersion: best.version as string },
+        package: { ecosystem, name: pkg.name, version: pkg.version, fixedVersion: best.version as string },
       });
     }
   }
