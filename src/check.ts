@@ -4,7 +4,7 @@ import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
 import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
-import { DEFAULT_FEED_MAX_AGE_MS, loadDistroFeeds, type DistroFeed } from './feeds/index.js';
+import { DEFAULT_FEED_MAX_AGE_MS, loadDistroFeeds, loadStoredAdvisories, type DistroFeed } from './feeds/index.js';
 import { loadOsv, type AdvisoryDb } from './packages/osv.js';
 import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
@@ -44,9 +44,15 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     return errorReport({ reference, digest: '', mediaType: '' }, err, started);
   }
   let advisories: AdvisoryDb | undefined;
+  let advisoriesMissing = false;
   try {
-    const osv = options.osv ?? resolved.config.feeds.osv ?? [];
-    advisories = osv.length ? await loadOsv(osv) : undefined;
+    if (options.osv?.length) {
+      advisories = await loadOsv(options.osv);
+    } else {
+      const stored = await loadStoredAdvisories(resolved.config, options.env);
+      advisoriesMissing = stored === 'missing';
+      advisories = stored === 'missing' ? undefined : stored;
+    }
   } catch (err) {
     return errorReport({ reference, digest: '', mediaType: '' }, err, started);
   }
@@ -71,7 +77,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     image.digest = root.digest;
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
-    const ctx: ImageContext = { source, resolved, analyzers, rules, advisories, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
+    const ctx: ImageContext = { source, resolved, analyzers, rules, advisories, advisoriesMissing, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
     if (parsed.kind === 'manifest') {
       return await checkManifest(ctx, { ...image }, root, parsed.manifest, undefined);
     }
@@ -108,6 +114,7 @@ interface ImageContext {
   readonly analyzers: CheckOptions['analyzers'] & object;
   readonly rules: RuleSet;
   readonly advisories: AdvisoryDb | undefined;
+  readonly advisoriesMissing: boolean;
   readonly distroFeeds: readonly DistroFeed[];
   readonly now: Date;
   /** Build history can hold secrets (ARG values, tokens in RUN lines); reports show it redacted. */
@@ -172,6 +179,7 @@ async function checkManifest(
     rules: ctx.rules,
     maxFileBytes: resolved.limits.maxFileBytes,
     advisories: ctx.advisories,
+    advisoriesMissing: ctx.advisoriesMissing,
     distroFeeds: ctx.distroFeeds,
     feedMaxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
     now: ctx.now,
@@ -239,7 +247,10 @@ export function scopeOf(reference: string, kind: ImageSource['kind']): string {
 /** Which feed snapshots the package findings rest on. */
 function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
   const feeds: NonNullable<Report['feeds']>[number][] = [];
-  if (ctx.advisories) feeds.push({ kind: 'osv', sources: ctx.advisories.sources, records: ctx.advisories.records, digest: ctx.advisories.digest });
+  if (ctx.advisories) {
+    const a = ctx.advisories;
+    feeds.push({ kind: 'osv', sources: a.sources, records: a.records, digest: a.digest, ...(a.fetchedAt ? { fetchedAt: a.fetchedAt } : {}) });
+  }
   for (const f of ctx.distroFeeds) {
     for (const s of f.suites) {
       if (s.snapshot) feeds.push({ kind: f.distro, sources: [f.distro === 'debian' ? `${s.snapshot.mirror}dists/${s.suite}` : `${s.snapshot.mirror}${s.suite}`], records: Object.keys(s.snapshot.packages).length, digest: s.snapshot.digest, fetchedAt: s.snapshot.fetchedAt, verified: s.snapshot.verified });

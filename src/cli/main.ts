@@ -210,13 +210,14 @@ async function runFeeds(args: readonly string[], io: Io): Promise<number> {
   }
   if (sub !== 'update' || parsed.positionals.length > 1) throw usage(`unknown feeds command "${parsed.positionals.join(' ')}"`);
   const { config } = await loadConfig(parsed.values.config, io.env);
-  if (!config.feeds.debian?.length && !config.feeds.alpine?.length) {
-    io.stderr.write('imggate: no feeds.debian or feeds.alpine configured in imggate.yaml; nothing to update\n');
+  if (!config.feeds.debian?.length && !config.feeds.alpine?.length && !config.feeds.osv?.length) {
+    io.stderr.write('imggate: no feeds (osv, debian, alpine) configured in imggate.yaml; nothing to update\n');
     return EXIT.usage;
   }
   try {
     for (const r of await updateFeeds(config, io.env)) {
-      io.stdout.write(`${r.suite}: ${r.packages} packages, ${r.suite.startsWith('alpine ') ? 'APKINDEX' : 'InRelease'} ${r.digest}${r.verified ? ', signature verified' : ', NOT verified (no keyring configured)'} → ${r.file}\n`);
+      if (r.suite === 'osv') io.stdout.write(`osv: ${r.packages} advisories imported, digest ${r.digest} → ${r.file}\n`);
+      else io.stdout.write(`${r.suite}: ${r.packages} packages, ${r.suite.startsWith('alpine ') ? 'APKINDEX' : 'InRelease'} ${r.digest}${r.verified ? ', signature verified' : ', NOT verified (no keyring configured)'} → ${r.file}\n`);
     }
   } catch (err) {
     io.stderr.write(`imggate: feeds update failed: ${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);

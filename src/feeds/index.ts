@@ -1,7 +1,8 @@
 import type { ConfigFile } from '../config/schema.js';
 import { fetchAlpine } from './alpine.js';
 import { fetchSuite, suitesOf } from './debian.js';
-import { defaultStoreDir, loadSuiteSnapshot, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
+import { indexOsv, osvSchema, readOsvRecords, type AdvisoryDb } from '../packages/osv.js';
+import { defaultStoreDir, loadOsvSnapshot, loadSuiteSnapshot, saveOsvSnapshot, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
 
 export interface DistroFeed {
   readonly distro: 'debian' | 'alpine';
@@ -39,6 +40,18 @@ export interface UpdateResult {
   readonly verified: boolean;
 }
 
+/**
+ * The configured OSV advisories as the store holds them: undefined when none are configured, `missing`
+ * when they are but `imggate feeds update` has not imported them.
+ */
+export async function loadStoredAdvisories(config: ConfigFile, env: NodeJS.ProcessEnv = process.env): Promise<AdvisoryDb | 'missing' | undefined> {
+  if (!config.feeds.osv?.length) return undefined;
+  const snapshot = await loadOsvSnapshot(storeDirOf(config, env));
+  if (!snapshot) return 'missing';
+  const records = snapshot.records.map((r) => osvSchema.parse(r));
+  return indexOsv(records, { sources: snapshot.sources, digest: snapshot.digest, fetchedAt: snapshot.fetchedAt });
+}
+
 /** Fetches every suite of every configured Debian feed into the store. */
 export async function updateFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): Promise<UpdateResult[]> {
   const dir = storeDirOf(config, env);
@@ -49,6 +62,11 @@ export async function updateFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = p
       const file = await saveSuiteSnapshot(dir, feed.codename, snapshot);
       results.push({ suite, file, packages: Object.keys(snapshot.packages).length, digest: snapshot.digest, verified: snapshot.verified });
     }
+  }
+  if (config.feeds.osv?.length) {
+    const { records, digest } = await readOsvRecords(config.feeds.osv);
+    const file = await saveOsvSnapshot(dir, { kind: 'osv', fetchedAt: now.toISOString(), digest, sources: config.feeds.osv, records });
+    results.push({ suite: 'osv', file, packages: records.length, digest, verified: false });
   }
   for (const feed of config.feeds.alpine ?? []) {
     const snapshot = await fetchAlpine(feed, now);

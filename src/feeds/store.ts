@@ -51,3 +51,39 @@ export async function loadSuiteSnapshot(storeDir: string, release: string, suite
   if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file} is not a feed snapshot; run imggate feeds update`);
   return parsed.data;
 }
+
+const osvSnapshotSchema = z.object({
+  kind: z.literal('osv'),
+  fetchedAt: z.string(),
+  digest: z.string(),
+  sources: z.array(z.string()),
+  records: z.array(z.unknown()),
+});
+export type OsvSnapshot = z.infer<typeof osvSnapshotSchema>;
+
+function osvPath(storeDir: string): string {
+  return path.join(storeDir, 'feeds', 'osv', 'advisories.json');
+}
+
+export async function saveOsvSnapshot(storeDir: string, snapshot: OsvSnapshot): Promise<string> {
+  const file = osvPath(storeDir);
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(snapshot));
+  await rename(tmp, file);
+  return file;
+}
+
+export async function loadOsvSnapshot(storeDir: string): Promise<OsvSnapshot | undefined> {
+  const file = osvPath(storeDir);
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const parsed = osvSnapshotSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file} is not an OSV snapshot; run imggate feeds update`);
+  return parsed.data;
+}

@@ -1,17 +1,18 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import { describeIssues } from '../oci/schemas.js';
 import type { Severity } from '../report/types.js';
 import { normalizePythonName } from './parsers.js';
+import { extract, members } from './zip.js';
 import type { InstalledPackage, OsInfo } from './types.js';
 import { compareVersions, type Ecosystem } from './versions/index.js';
 
 const event = z.object({ introduced: z.string().optional(), fixed: z.string().optional(), last_affected: z.string().optional(), limit: z.string().optional() }).loose();
 
-const osvSchema = z
+export const osvSchema = z
   .object({
     id: z.string().min(1),
     modified: z.string(),
@@ -43,51 +44,82 @@ export interface AdvisoryDb {
   readonly sources: readonly string[];
   /** sha256 over every file's relative name and bytes, in order: which snapshot of the advisories was used. */
   readonly digest: string;
+  /** When the snapshot was imported into the store (absent for advisories read directly). */
+  readonly fetchedAt?: string;
   lookup(ecosystem: string, name: string): readonly OsvRecord[];
 }
 
-/** Reads every `*.json` under the directories (recursively): OSV records, one per file or an array. */
-export async function loadOsv(dirs: readonly string[]): Promise<AdvisoryDb> {
-  const index = new Map<string, OsvRecord[]>();
-  let records = 0;
-  const hash = createHash('sha256');
-  const walk = async (dir: string): Promise<string[]> => {
-    const entries = await readdir(dir, { withFileTypes: true }).catch((err: unknown) => {
-      throw new ImggateError('CONFIG_NOT_FOUND', `cannot read OSV directory ${dir}: ${(err as Error).message}`, { cause: err });
+/** Every `*.json` document under a directory (recursively) or inside a `.zip` (OSV's per-ecosystem `all.zip`). */
+async function documents(source: string): Promise<Array<{ name: string; bytes: Buffer }>> {
+  const info = await stat(source).catch((err: unknown) => {
+    throw new ImggateError('CONFIG_NOT_FOUND', `cannot read OSV source ${source}: ${(err as Error).message}`, { cause: err });
+  });
+  if (info.isFile()) {
+    if (!source.endsWith('.zip')) return [{ name: path.basename(source), bytes: await readFile(source) }];
+    const zip = await readFile(source);
+    const entries = members(zip).filter((m) => m.name.endsWith('.json'));
+    if (entries.length === 0) throw new ImggateError('CONFIG_INVALID', `${source} is not a zip of OSV JSON files`);
+    return entries.map((m) => {
+      const bytes = extract(zip, m);
+      if (!bytes) throw new ImggateError('CONFIG_INVALID', `${source}: ${m.name} cannot be extracted`);
+      return { name: `${path.basename(source)}!/${m.name}`, bytes };
     });
-    const out: string[] = [];
-    for (const e of entries) {
+  }
+  const out: Array<{ name: string; bytes: Buffer }> = [];
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of (await readdir(dir, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
       const p = path.join(dir, e.name);
-      if (e.isDirectory()) out.push(...(await walk(p)));
-      else if (e.isFile() && e.name.endsWith('.json')) out.push(p);
+      if (e.isDirectory()) await walk(p);
+      else if (e.isFile() && e.name.endsWith('.json')) out.push({ name: path.relative(source, p), bytes: await readFile(p) });
     }
-    return out;
   };
-  for (const dir of dirs) {
-    for (const file of (await walk(dir)).sort()) {
+  await walk(source);
+  return out;
+}
+
+/** Parses and indexes OSV records; withdrawn ones are left out. */
+export function indexOsv(records: readonly OsvRecord[], meta: { sources: readonly string[]; digest: string; fetchedAt?: string }): AdvisoryDb {
+  const index = new Map<string, OsvRecord[]>();
+  for (const record of records) {
+    for (const affected of record.affected ?? []) {
+      const key = `${affected.package.ecosystem}\0${packageKey(affected.package.ecosystem, affected.package.name)}`;
+      const list = index.get(key) ?? [];
+      if (!list.includes(record)) list.push(record);
+      index.set(key, list);
+    }
+  }
+  return { records: records.length, ...meta, lookup: (ecosystem, name) => index.get(`${ecosystem}\0${packageKey(ecosystem, name)}`) ?? [] };
+}
+
+/** Reads OSV records from directories of JSON files or OSV zips, validating each; the digest covers every byte read. */
+export async function readOsvRecords(sources: readonly string[]): Promise<{ records: OsvRecord[]; digest: string }> {
+  const hash = createHash('sha256');
+  const records: OsvRecord[] = [];
+  for (const source of sources) {
+    for (const doc of await documents(source)) {
+      hash.update(`${doc.name}\0${doc.bytes.length}\0`).update(doc.bytes);
       let json: unknown;
-      const bytes = await readFile(file);
-      hash.update(`${path.relative(dir, file)}\0${bytes.length}\0`).update(bytes);
       try {
-        json = JSON.parse(bytes.toString('utf8'));
+        json = JSON.parse(doc.bytes.toString('utf8'));
       } catch (err) {
-        throw new ImggateError('CONFIG_INVALID', `${file}: not JSON`, { cause: err });
+        throw new ImggateError('CONFIG_INVALID', `${path.join(source, doc.name)}: not JSON`, { cause: err });
       }
       for (const [i, item] of (Array.isArray(json) ? json : [json]).entries()) {
         const parsed = osvSchema.safeParse(item);
-        if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file}${Array.isArray(json) ? `[${i}]` : ''} is not an OSV record: ${describeIssues(parsed.error).join('; ')}`);
-        if (parsed.data.withdrawn) continue;
-        records++;
-        for (const affected of parsed.data.affected ?? []) {
-          const key = `${affected.package.ecosystem}\0${packageKey(affected.package.ecosystem, affected.package.name)}`;
-          const list = index.get(key) ?? [];
-          if (!list.includes(parsed.data)) list.push(parsed.data);
-          index.set(key, list);
+        if (!parsed.success) {
+          throw new ImggateError('CONFIG_INVALID', `${path.join(source, doc.name)}${Array.isArray(json) ? `[${i}]` : ''} is not an OSV record: ${describeIssues(parsed.error).join('; ')}`);
         }
+        if (!parsed.data.withdrawn) records.push(parsed.data);
       }
     }
   }
-  return { records, sources: dirs, digest: `sha256:${hash.digest('hex')}`, lookup: (ecosystem, name) => index.get(`${ecosystem}\0${packageKey(ecosystem, name)}`) ?? [] };
+  return { records, digest: `sha256:${hash.digest('hex')}` };
+}
+
+/** Reads OSV sources straight into an index (for `--osv`; configured feeds go through the store). */
+export async function loadOsv(sources: readonly string[]): Promise<AdvisoryDb> {
+  const { records, digest } = await readOsvRecords(sources);
+  return indexOsv(records, { sources, digest });
 }
 
 function packageKey(ecosystem: string, name: string): string {

@@ -85,6 +85,8 @@ export interface AnalyzerContext {
   readonly maxFileBytes: number;
   /** Imported advisories, when any feed is configured. */
   readonly advisories?: AdvisoryDb | undefined;
+  /** Advisories are configured but were never imported into the store. */
+  readonly advisoriesMissing?: boolean;
   /** Distribution package indexes from the store, and how old a snapshot may be. */
   readonly distroFeeds?: readonly DistroFeed[] | undefined;
   readonly feedMaxAgeMs?: number | undefined;

@@ -258,3 +258,34 @@ describe('rpm databases in an image @integration', function () {
     }
   });
 });
+
+describe('OSV advisories imported into the store @integration', function () {
+  it('imports a zip of OSV records with feeds update, matches from the store, and is inconclusive before the import', async function () {
+    const { run } = await import('../harness/process.js');
+    const { writeOciLayout } = await import('../harness/images.js');
+    const { imggate } = await import('../harness/cli.js');
+    const work = await mkdtemp(path.join(os.tmpdir(), 'imggate-osvzip-'));
+    try {
+      const record = JSON.stringify({ id: 'GHSA-zip-lodash', modified: '2026-01-01T00:00:00Z', database_specific: { severity: 'CRITICAL' }, affected: [{ package: { ecosystem: 'npm', name: 'lodash' }, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '4.17.21' }] }] }] });
+      const zip = path.join(work, 'all.zip');
+      const made = await run('python3', ['-c', 'import zipfile,sys\nwith zipfile.ZipFile(sys.argv[1],"w",zipfile.ZIP_DEFLATED) as z: z.writestr("GHSA-zip-lodash.json", sys.argv[2])', zip, record]);
+      assert.equal(made.code, 0, made.stderr);
+      const image = await buildImage({ layers: [{ entries: [{ name: 'app/node_modules/lodash/package.json', content: '{"name":"lodash","version":"4.17.15"}' }] }] });
+      await writeOciLayout(path.join(work, 'img'), 'v1', image);
+      const config = path.join(work, 'imggate.yaml');
+      await writeFile(config, `store:\n  dir: ${path.join(work, 'store')}\nfeeds:\n  osv: [${zip}]\n`);
+      const before = await imggate(['check', '--format', 'json', '--config', config, `oci:${path.join(work, 'img')}:v1`]);
+      assert.equal(before.code, 2, 'configured but never imported: inconclusive');
+      const update = await imggate(['feeds', 'update', '--config', config]);
+      assert.equal(update.code, 0, update.stderr);
+      assert.match(update.stdout, /^osv: 1 advisories imported, digest sha256:[a-f0-9]{64}/m);
+      const after = await imggate(['check', '--format', 'json', '--config', config, `oci:${path.join(work, 'img')}:v1`]);
+      const report = JSON.parse(after.stdout) as { findings: Array<{ rule: string; severity: string }>; feeds: Array<{ kind: string; fetchedAt?: string }> };
+      assert.equal(after.code, 1);
+      assert.deepEqual(report.findings.filter((f) => f.rule === 'GHSA-zip-lodash').map((f) => f.severity), ['critical']);
+      assert.ok(report.feeds.find((f) => f.kind === 'osv')?.fetchedAt);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+    }
+  });
+});

@@ -160,6 +160,12 @@ export const packagesAnalyzer: Analyzer = {
         sink.inventory?.({ ...(os ? { os } : {}), packages });
         reportEol(os, context, sink);
         reportOutdated(os, packages, context, sink);
+        const maxAge = context.feedMaxAgeMs ?? 7 * 86_400_000;
+        if (context.advisoriesMissing) {
+          sink.report({ check: 'feed', rule: 'feed-missing', severity: 'high', blocking: true, message: 'the configured OSV advisories were never imported: run imggate feeds update; vulnerable packages are unknown' });
+        } else if (context.advisories?.fetchedAt && context.now.getTime() - Date.parse(context.advisories.fetchedAt) > maxAge) {
+          sink.report({ check: 'feed', rule: 'stale-feed', severity: 'high', blocking: true, message: `the OSV advisories were imported on ${context.advisories.fetchedAt}, longer ago than the allowed feed age; run imggate feeds update` });
+        }
         if (!context.advisories) return;
         for (const pkg of packages) {
           const coords = osvCoordinates(pkg, os);
