@@ -9,6 +9,35 @@ export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env): string {
   return path.join(env['XDG_DATA_HOME'] || path.join(os.homedir(), '.local', 'share'), 'imggate');
 }
 
+/** Writes atomically (write, then rename), so a reader never sees half a snapshot. */
+async function writeAtomic(file: string, data: unknown): Promise<string> {
+  await mkdir(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify(data));
+  await rename(tmp, file);
+  return file;
+}
+
+/** A stored snapshot, validated; undefined when there is none. */
+async function readSnapshot<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file} is not ${what}; run imggate feeds update`);
+  return parsed.data;
+}
+
 export const suiteSnapshotSchema = z.object({
   kind: z.enum(['debian-suite', 'alpine-branch']),
   mirror: z.string(),
@@ -28,28 +57,12 @@ function snapshotPath(storeDir: string, release: string, suite: string, distro: 
   return path.join(storeDir, 'feeds', distro, release, `${suite}.json`);
 }
 
-/** Writes a snapshot atomically (write, then rename), so a reader never sees half of one. */
-export async function saveSuiteSnapshot(storeDir: string, release: string, snapshot: SuiteSnapshot): Promise<string> {
-  const file = snapshotPath(storeDir, release, snapshot.suite, snapshot.kind === 'alpine-branch' ? 'alpine' : 'debian');
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(snapshot));
-  await rename(tmp, file);
-  return file;
+export function saveSuiteSnapshot(storeDir: string, release: string, snapshot: SuiteSnapshot): Promise<string> {
+  return writeAtomic(snapshotPath(storeDir, release, snapshot.suite, snapshot.kind === 'alpine-branch' ? 'alpine' : 'debian'), snapshot);
 }
 
-export async function loadSuiteSnapshot(storeDir: string, release: string, suite: string, distro: 'debian' | 'alpine' = 'debian'): Promise<SuiteSnapshot | undefined> {
-  const file = snapshotPath(storeDir, release, suite, distro);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const parsed = suiteSnapshotSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file} is not a feed snapshot; run imggate feeds update`);
-  return parsed.data;
+export function loadSuiteSnapshot(storeDir: string, release: string, suite: string, distro: 'debian' | 'alpine' = 'debian'): Promise<SuiteSnapshot | undefined> {
+  return readSnapshot(snapshotPath(storeDir, release, suite, distro), suiteSnapshotSchema, 'a feed snapshot');
 }
 
 const osvSnapshotSchema = z.object({
@@ -65,25 +78,10 @@ function osvPath(storeDir: string): string {
   return path.join(storeDir, 'feeds', 'osv', 'advisories.json');
 }
 
-export async function saveOsvSnapshot(storeDir: string, snapshot: OsvSnapshot): Promise<string> {
-  const file = osvPath(storeDir);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  await writeFile(tmp, JSON.stringify(snapshot));
-  await rename(tmp, file);
-  return file;
+export function saveOsvSnapshot(storeDir: string, snapshot: OsvSnapshot): Promise<string> {
+  return writeAtomic(osvPath(storeDir), snapshot);
 }
 
-export async function loadOsvSnapshot(storeDir: string): Promise<OsvSnapshot | undefined> {
-  const file = osvPath(storeDir);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
-  }
-  const parsed = osvSnapshotSchema.safeParse(JSON.parse(text));
-  if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file} is not an OSV snapshot; run imggate feeds update`);
-  return parsed.data;
+export function loadOsvSnapshot(storeDir: string): Promise<OsvSnapshot | undefined> {
+  return readSnapshot(osvPath(storeDir), osvSnapshotSchema, 'an OSV snapshot');
 }
