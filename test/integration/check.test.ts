@@ -293,3 +293,58 @@ describe('imggate check against a real registry @integration', function () {
     assert.match(r.stdout, /DIGEST_MISMATCH/);
   });
 });
+
+describe('hostile layers through the whole check @integration', function () {
+  let registry: TestRegistry;
+  before(async () => {
+    registry = await startRegistry();
+  });
+  after(async () => registry?.stop());
+
+  const push = async (name: string, layer: Buffer, diffId: string): Promise<string> => {
+    const { gzipSync } = await import('node:zlib');
+    const image = await buildImage({ layers: [{ entries: [{ name: 'placeholder', content: 'x' }] }] });
+    const data = gzipSync(layer);
+    const blob = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(data), size: data.length, data };
+    const config = JSON.parse(image.config.data.toString()) as { rootfs: { diff_ids: string[] } };
+    config.rootfs.diff_ids = [diffId];
+    const configData = Buffer.from(JSON.stringify(config));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(configData), size: configData.length },
+        layers: [{ mediaType: blob.mediaType, digest: blob.digest, size: blob.size }],
+      }),
+    );
+    const client = new RegistryClient(registry.host);
+    await client.pushBlob(`hostile/${name}`, configData, 'application/vnd.oci.image.config.v1+json');
+    await client.pushBlob(`hostile/${name}`, data, blob.mediaType);
+    await client.pushManifest(`hostile/${name}`, 'v1', manifest, 'application/vnd.oci.image.manifest.v1+json');
+    return `${registry.host}/hostile/${name}:v1`;
+  };
+
+  it('fails closed on a tar with a bad checksum, a truncated tar, and a doubly compressed layer', async function () {
+    const { makeTar } = await import('../helpers/tar-writer.js');
+    const { gzipSync } = await import('node:zlib');
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['badsum', makeTar([{ name: 'a', content: 'b', badChecksum: true }]), /TAR_INVALID: .*bad checksum/],
+      ['truncated', makeTar([{ name: 'a', content: 'x'.repeat(5000) }]).subarray(0, 2048), /TAR_INVALID: .*short/],
+      ['double', gzipSync(makeTar([{ name: 'a', content: 'b' }])), /TAR_INVALID/],
+    ];
+    for (const [name, tar, pattern] of cases) {
+      const ref = await push(name, tar, sha256(tar));
+      const r = await imggate(['check', ref]);
+      assert.equal(r.code, 2, `${name}: ${r.stdout}`);
+      assert.match(r.stdout, pattern, name);
+    }
+  });
+
+  it('applies a ../ path where the runtime would: inside the root', async function () {
+    const { makeTar } = await import('../helpers/tar-writer.js');
+    const tar = makeTar([{ name: '../../../usr/local/bin/escape', content: 'x', mode: 0o4755 }]);
+    const report = await check(await push('traversal', tar, sha256(tar)));
+    assert.equal(report.findings.find((f) => f.check === 'setuid')?.path, '/usr/local/bin/escape');
+    assert.equal(report.verdict, 'fail');
+  });
+});
