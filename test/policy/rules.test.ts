@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { applyPolicy } from '../../src/policy/apply.js';
+import { decide } from '../../src/policy/verdict.js';
 import { checkRuleExamples } from '../../src/policy/examples.js';
 import { loadRules, type RuleSet } from '../../src/policy/load-rules.js';
 import { SecretMatcher } from '../../src/scan/analyzers/secrets/matcher.js';
@@ -112,6 +113,14 @@ describe('applyPolicy', function () {
     assert.equal(later[0]?.blocking, true);
     assert.equal(later[1]?.rule, 'exception-expired');
     assert.equal(applyPolicy([finding({ severity: 'high' })], rules, 'other.example/a', now)[0]?.blocking, true, 'out of scope');
+  });
+
+  it('makes a blocking feed finding inconclusive, and lets the policy say a stale feed is acceptable', async function () {
+    const stale = finding({ check: 'feed', rule: 'stale-feed', severity: 'high', path: undefined });
+    const strict = await withPolicy('version: 1\n');
+    assert.equal(decide(applyPolicy([stale], strict, 'r/x')), 'error');
+    const lenient = await withPolicy('version: 1\nchecks:\n  feed: { block: false }\n');
+    assert.equal(decide(applyPolicy([stale], lenient, 'r/x')), 'pass');
   });
 
   it('never waives digest, layer or analyzer errors', async function () {
