@@ -75,6 +75,19 @@ describe('registry authentication @integration', function () {
     });
   });
 
+  it('pulls a public image anonymously when config.json names a helper that is not installed', async function () {
+    const open = await startRegistry();
+    try {
+      await pushImage(open.host, 'public/app', 'v1', await image());
+      const dir = path.join(tmp, 'docker-missing-helper');
+      await writeDockerConfig(dir, { credsStore: 'not-installed-anywhere' });
+      const r = await imggate(['check', `${open.host}/public/app:v1`], { env: { DOCKER_CONFIG: dir } });
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+    } finally {
+      await open.stop();
+    }
+  });
+
   describe('Bearer (token server)', function () {
     let tokens: TokenServer;
     let registry: TestRegistry;

@@ -126,6 +126,12 @@ function runHelper(name: string, registry: string): Promise<Credential | undefin
   return new Promise((resolve, reject) => {
     const child = execFile(`docker-credential-${name}`, ['get'], { timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout) => {
       if (err) {
+        // A helper named in config.json but not installed (Docker Desktop removed, say): no credentials,
+        // so public images still pull anonymously, as they would with no helper configured.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          resolve(undefined);
+          return;
+        }
         if (/credentials not found/i.test(stdout) || /credentials not found/i.test(String(err.message))) {
           reject(new ImggateError('NOT_FOUND', `docker-credential-${name} has no credentials for ${registry}`));
           return;
