@@ -29,40 +29,19 @@ const INTEGRITY = new Set(['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'DIFF_ID_MISMATCH
 export async function check(reference: string, options: CheckOptions = {}): Promise<Report> {
   const started = Date.now();
   let resolved: Resolved;
+  let timeout: AbortSignal;
+  let inputs: CheckInputs;
   try {
     resolved = resolveOptions(reference, options);
+    timeout = AbortSignal.timeout(resolved.limits.timeoutMs);
+    inputs = await loadInputs(options, resolved);
   } catch (err) {
     return errorReport({ reference, digest: '', mediaType: '' }, err, started);
   }
-  const timeout = AbortSignal.timeout(resolved.limits.timeoutMs);
+  const { rules, advisories, advisoriesMissing, distroFeeds } = inputs;
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const analyzers = validateAnalyzers(options.analyzers ?? BUILTIN_ANALYZERS);
-  let rules: RuleSet;
-  try {
-    rules = typeof options.rules === 'object' ? options.rules : await loadRules(options.rules ?? resolved.config.rules.dir ?? undefined);
-  } catch (err) {
-    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
-  }
-  let advisories: AdvisoryDb | undefined;
-  let advisoriesMissing = false;
-  try {
-    if (options.osv?.length) {
-      advisories = await loadOsv(options.osv);
-    } else {
-      const stored = await loadStoredAdvisories(resolved.config, options.env);
-      advisoriesMissing = stored === 'missing';
-      advisories = stored === 'missing' ? undefined : stored;
-    }
-  } catch (err) {
-    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
-  }
   const now = options.now ?? new Date();
-  let distroFeeds: DistroFeed[];
-  try {
-    distroFeeds = await loadDistroFeeds(resolved.config, options.env);
-  } catch (err) {
-    return errorReport({ reference, digest: '', mediaType: '' }, err, started);
-  }
   let source: ImageSource | undefined;
   const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
     reference,
@@ -106,6 +85,25 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   } finally {
     await source?.close();
   }
+}
+
+/** What a check reads besides the image: the rules, and the feed snapshots package findings rest on. */
+interface CheckInputs {
+  readonly rules: RuleSet;
+  readonly advisories: AdvisoryDb | undefined;
+  readonly advisoriesMissing: boolean;
+  readonly distroFeeds: DistroFeed[];
+}
+
+async function loadInputs(options: CheckOptions, resolved: Resolved): Promise<CheckInputs> {
+  const rules = typeof options.rules === 'object' ? options.rules : await loadRules(options.rules ?? resolved.config.rules.dir ?? undefined);
+  const stored = options.osv?.length ? await loadOsv(options.osv) : await loadStoredAdvisories(resolved.config, options.env);
+  return {
+    rules,
+    advisories: stored === 'missing' ? undefined : stored,
+    advisoriesMissing: stored === 'missing',
+    distroFeeds: await loadDistroFeeds(resolved.config, options.env),
+  };
 }
 
 interface ImageContext {
