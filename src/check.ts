@@ -14,6 +14,7 @@ import type { Finding, ImageSection, LayerSummary, Report } from './report/types
 import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js';
 import { scanLayers, type LayerInput } from './scan/engine.js';
 import { openSource, type ImageSource } from './source/index.js';
+import { repositoryNameOf } from './registry/reference.js';
 import type { FetchedManifest } from './source/types.js';
 
 const SCHEMA = 'imggate.report/v1' as const;
@@ -151,6 +152,7 @@ async function checkManifest(
     digest: fetched.digest,
     ...(platform ? { platform: formatPlatform(platform) } : {}),
     configDigest: manifest.config.digest,
+    size: fetched.bytes.length,
   };
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== manifest.layers.length) {
@@ -234,12 +236,8 @@ function redactHistory(redactor: SecretMatcher, createdBy: string | undefined): 
 }
 
 /** What policy scopes match against: `registry/repository` for registry images, the reference otherwise. */
-export function scopeOf(reference: string, kind: ImageSource['kind']): string {
-  if (kind !== 'registry') return reference;
-  const at = reference.indexOf('@');
-  const base = at >= 0 ? reference.slice(0, at) : reference;
-  const colon = base.lastIndexOf(':');
-  return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
+export function scopeOf(reference: string, kind: ImageSource['kind'] | undefined): string {
+  return kind === 'registry' ? repositoryNameOf(reference) : reference;
 }
 
 /** Which feed snapshots the package findings rest on. */

@@ -31,7 +31,8 @@ export type RegistryErrorCode =
   | 'HTTP_ERROR'
   | 'NETWORK'
   | 'TOO_MANY_REDIRECTS'
-  | 'TIMEOUT';
+  | 'TIMEOUT'
+  | 'PRECONDITION_FAILED';
 
 export type SourceErrorCode = 'SOURCE_INVALID' | 'SOURCE_NOT_FOUND' | 'SOURCE_AMBIGUOUS';
 
@@ -46,7 +47,12 @@ export type LayerErrorCode =
 
 export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_NOT_FOUND' | 'USAGE';
 
-export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LayerErrorCode | ConfigErrorCode;
+/** Keys, signed statements and their bundles. */
+export type AttestErrorCode = 'KEY_INVALID' | 'KEY_PASSWORD' | 'BUNDLE_INVALID' | 'SIGNATURE_INVALID' | 'STATEMENT_INVALID';
+
+export type StoreErrorCode = 'STORE_FAILED';
+
+export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode;
 
 export function isImggateError(err: unknown): err is ImggateError<ErrorCode> {
   return err instanceof ImggateError;

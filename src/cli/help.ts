@@ -6,6 +6,10 @@ Usage:
 Commands:
   check REF     Pull REF by digest, verify every byte, scan its layers, decide pass/fail
   sbom REF      Write the image's package inventory as a CycloneDX JSON SBOM
+  verify-attestation REF --key gate.pub
+                Exit 0 only if a valid signed PASSED verdict exists for REF's exact digest
+  history REF   List the verdicts the store holds for REF
+  keys generate Write a new gate signing key pair (ECDSA P-256)
   rules check   Validate a rules directory and run every rule's examples
   feeds update  Fetch the configured distribution package indexes into the store
   help [CMD]    Show help for imggate or a command
@@ -53,6 +57,14 @@ Limits (override imggate.yaml):
       --timeout DURATION             give up (verdict error) after DURATION (e.g. 10m)
       --concurrency N                layers streamed at once
 
+Recording (each verdict is kept in the store, store.dir/imggate.db):
+      --key FILE             the gate's signing key (default: attest.key, then keys/gate.key if present);
+                             an encrypted key's password comes from $IMGGATE_KEY_PASSWORD
+      --no-attest            do not sign, even with a key
+      --no-push              do not push the signed verdict next to a registry image
+      --attestation-out FILE also write the signed verdict (a Sigstore bundle) to FILE, e.g. before push
+      --no-store             do not record the verdict in the store
+
 Configuration:
       --rules DIR            rules directory (default: imggate.yaml's rules.dir, then the bundled rules/)
       --osv DIR              OSV advisories (a directory of OSV JSON) to match packages against; repeatable
@@ -89,4 +101,39 @@ gpgv when a keyring is configured, then the Packages index of each component and
 checked against the SHA256 the Release lists. Snapshots go to the store (store.dir/feeds/), with the
 InRelease digest and the fetch time; check reports the snapshots it used, and a snapshot older than
 feeds.maxAge (default 7d) makes the check inconclusive.
+`;
+
+export const VERIFY_ATTESTATION_HELP = `Usage: imggate verify-attestation [options] REF --key gate.pub
+
+What a deploy step runs. Resolves REF to its manifest digest (for an index, the platform's manifest),
+finds the Sigstore bundles attached to exactly that digest as OCI referrers (the referrers API, or the
+sha256-<hex> tag where the registry lacks it), verifies each against the key, and exits 0 only when the
+newest acceptable SLSA verification summary says PASSED. 1 when none does, 2 on errors.
+
+      --key FILE             the gate's public key (PEM); required
+      --max-age DURATION     only verdicts at most this old (e.g. 24h)
+      --policy-digest D      only verdicts made under this rules digest (sha256:…)
+      --current-policy       only verdicts made under the rules in force here (--rules, rules.dir)
+      --bundle FILE          consider this bundle (from check --attestation-out) too; repeatable.
+                             With a bare sha256:… digest as REF, only these files are read.
+      --platform OS/ARCH     the platform of an index to look at (default: this host's)
+  -f, --format FORMAT        table (default) or json
+      --creds, --username, --password-stdin, --insecure-registry, -c/--config: as for check
+`;
+
+export const HISTORY_HELP = `Usage: imggate history [options] REF
+
+Lists the verdicts the store (store.dir/imggate.db) holds for REF, newest first: a reference as check
+printed it (registry/repo:tag), a repository (all its tags), or a digest (sha256:…, or REF@sha256:…).
+
+  -f, --format FORMAT        table (default) or json
+  -n, --limit N              at most N verdicts (default 20)
+  -c, --config FILE          imggate.yaml (for store.dir)
+`;
+
+export const KEYS_HELP = `Usage: imggate keys generate [--output-key-prefix PREFIX] [--force]
+
+Writes PREFIX.key (PKCS#8 PEM, mode 0600; encrypted with $IMGGATE_KEY_PASSWORD when it is set) and
+PREFIX.pub (the public key, for verify-attestation and cosign verify-attestation --key). PREFIX defaults
+to keys/gate. An existing key is never overwritten unless --force is given.
 `;

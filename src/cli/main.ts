@@ -14,7 +14,12 @@ import { loadRules } from '../policy/load-rules.js';
 import { toSarif } from '../report/sarif.js';
 import { toCycloneDx } from '../report/sbom.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { CHECK_HELP, FEEDS_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP } from './help.js';
+import { credentialsFrom, usage } from './common.js';
+import { CHECK_HELP, FEEDS_HELP, HISTORY_HELP, KEYS_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP, VERIFY_ATTESTATION_HELP } from './help.js';
+import { loadGateKey, runKeys } from './keys.js';
+import { runHistory, runVerifyAttestation } from './verdicts.js';
+import { recordVerdict } from '../record.js';
+import { openStore } from '../store/index.js';
 import { VERSION } from './version.js';
 
 export interface Io {
@@ -39,6 +44,9 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         else if (rest[0] === 'rules') io.stdout.write(RULES_HELP);
         else if (rest[0] === 'sbom') io.stdout.write(SBOM_HELP);
         else if (rest[0] === 'feeds') io.stdout.write(FEEDS_HELP);
+        else if (rest[0] === 'verify-attestation') io.stdout.write(VERIFY_ATTESTATION_HELP);
+        else if (rest[0] === 'history') io.stdout.write(HISTORY_HELP);
+        else if (rest[0] === 'keys') io.stdout.write(KEYS_HELP);
         else io.stdout.write(MAIN_HELP);
         return command === undefined ? EXIT.usage : 0;
       case '-V':
@@ -54,6 +62,12 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         return await runFeeds(rest, io);
       case 'sbom':
         return await runCheck(['--format', 'cyclonedx', ...rest], io, 'sbom');
+      case 'verify-attestation':
+        return await runVerifyAttestation(rest, io);
+      case 'history':
+        return await runHistory(rest, io);
+      case 'keys':
+        return await runKeys(rest, io);
       default:
         io.stderr.write(`imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
         return EXIT.usage;
@@ -66,9 +80,6 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
   }
 }
 
-function usage(message: string): ImggateError {
-  return new ImggateError('USAGE', message);
-}
 
 async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom' = 'check'): Promise<number> {
   let parsed;
@@ -96,6 +107,11 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
         rules: { type: 'string' },
         osv: { type: 'string', multiple: true },
         sbom: { type: 'string' },
+        key: { type: 'string' },
+        'no-attest': { type: 'boolean', default: false },
+        'no-push': { type: 'boolean', default: false },
+        'attestation-out': { type: 'string' },
+        'no-store': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     });
@@ -139,15 +155,7 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
     Object.assign(limits, { concurrency: n });
   }
 
-  let credentials: CheckOptions['credentials'];
-  if (values.creds !== undefined) {
-    const colon = values.creds.indexOf(':');
-    if (colon <= 0) throw usage('--creds takes USER:PASSWORD');
-    credentials = { username: values.creds.slice(0, colon), password: values.creds.slice(colon + 1) };
-  } else if (values.username !== undefined) {
-    if (!values['password-stdin']) throw usage('--username needs --password-stdin (passwords on the command line leak into process lists; or use --creds)');
-    credentials = { username: values.username, password: (await readAll(io.stdin)).replace(/\r?\n$/, '') };
-  }
+  const credentials = await credentialsFrom(values, io);
 
   const { config } = await loadConfig(values.config, io.env);
   const rules = await loadRules(values.rules ?? config.rules.dir ?? undefined);
@@ -164,7 +172,29 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
     ...(values.osv ? { osv: values.osv } : {}),
     ...(showProgress ? { progress: progressPrinter(io.stderr) } : {}),
   };
-  const report = await check(reference, options);
+  const recording = command === 'check';
+  if (values['attestation-out'] && values['no-attest']) throw usage('--attestation-out and --no-attest exclude each other');
+  // Key and store are opened before the image is pulled: a wrong password should not cost a pull.
+  const key = recording && !values['no-attest'] ? await loadGateKey(values.key, config, io.env) : undefined;
+  const store = recording && !values['no-store'] ? openStore(config, io.env) : undefined;
+  let report: Report;
+  let problems: readonly string[] = [];
+  try {
+    report = await check(reference, options);
+    if (recording) {
+      ({ report, problems } = await recordVerdict(report, {
+        config,
+        checkOptions: options,
+        key,
+        push: !values['no-push'] && config.attest.push !== false,
+        attestationOut: values['attestation-out'],
+        store,
+        rulesDir: rules.dir,
+      }));
+    }
+  } finally {
+    await store?.close();
+  }
 
   const rendered =
     format === 'json'
@@ -193,7 +223,12 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
   if (report.verdict === 'error' && (values.quiet || format === 'json' || values.output)) {
     io.stderr.write(`imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the check could not conclude'}\n`);
   }
-  return exitCodeFor(report.verdict);
+  for (const problem of problems) io.stderr.write(`imggate: ${problem}\n`);
+  if (recording && !key && !values['no-attest'] && !values.quiet) {
+    io.stderr.write(`imggate: the verdict was not signed: no gate key (--key, attest.key or ${'keys/gate.key'}; 'imggate keys generate' makes one)\n`);
+  }
+  // A verdict that was asked to be recorded and was not is an error: the deploy step would not find it.
+  return problems.length ? EXIT.error : exitCodeFor(report.verdict);
 }
 
 async function runFeeds(args: readonly string[], io: Io): Promise<number> {
@@ -259,9 +294,4 @@ function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {
   };
 }
 
-async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
-  return Buffer.concat(chunks).toString('utf8');
-}
 

@@ -47,6 +47,19 @@ export const configSchema = z.strictObject({
     .strictObject({ dockerConfig: z.union([filePath, z.literal(false)]).optional() })
     .default({}),
   store: z.strictObject({ dir: filePath.optional() }).default({}),
+  /** Signed verdicts: the gate's key, and where the statements say they come from. */
+  attest: z
+    .strictObject({
+      /** PEM ECDSA P-256 private key; default `keys/gate.key` when it exists. Its password: $IMGGATE_KEY_PASSWORD. */
+      key: filePath.optional(),
+      /** Push the signed verdict next to a registry image as an OCI referrer (default true). */
+      push: z.boolean().optional(),
+      /** The VSA's verifier.id: a URI naming this gate. */
+      verifierId: z.string().min(1).optional(),
+      /** The VSA's policy.uri; default the rules directory as a file: URI. */
+      policyUri: z.string().min(1).optional(),
+    })
+    .default({}),
   rules: z.strictObject({ dir: filePath.optional() }).default({}),
   feeds: z
     .strictObject({

@@ -3,7 +3,7 @@ import { pipeline } from 'node:stream';
 import { ImggateError, type RegistryErrorCode } from '../errors.js';
 import { DigestVerifier, digestOf, parseDigest, verifyBytes } from '../oci/digest.js';
 import { MAX_MANIFEST_BYTES } from '../oci/manifest.js';
-import { MANIFEST_ACCEPT } from '../oci/media-types.js';
+import { MANIFEST_ACCEPT, MediaType } from '../oci/media-types.js';
 import type { Descriptor } from '../oci/schemas.js';
 import { parseChallenges, type Challenge } from './auth/challenge.js';
 import type { CredentialProvider } from './auth/credentials.js';
@@ -26,10 +26,19 @@ export interface FetchedManifest {
   readonly bytes: Buffer;
   readonly digest: string;
   readonly contentType: string | undefined;
+  /** The registry's ETag, for conditional updates of a tag (the referrers tag schema). */
+  readonly etag?: string | undefined;
+}
+
+/** What a manifest PUT answered. */
+export interface PushedManifest {
+  readonly digest: string;
+  /** The `OCI-Subject` header: set when the registry indexed the manifest's subject itself (referrers API). */
+  readonly ociSubject: string | undefined;
 }
 
 type Action = 'pull' | 'push';
-type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
 
 /**
  * A client for one registry host, speaking the OCI distribution API. Every manifest and blob it
@@ -66,16 +75,40 @@ export class RegistryClient {
     await this.#expectOk(response, what);
     const bytes = await readBody(response.body, MAX_MANIFEST_BYTES, what, 'MANIFEST_TOO_LARGE');
     const contentType = headerValue(response.headers['content-type']);
+    const etag = headerValue(response.headers['etag']);
     if (reference.includes(':')) {
       verifyBytes(bytes, { digest: reference }, 'manifest');
-      return { bytes, digest: reference, contentType };
+      return { bytes, digest: reference, contentType, etag };
     }
     const digest = digestOf(bytes);
     const claimed = headerValue(response.headers['docker-content-digest']);
     if (claimed !== undefined && claimed.startsWith('sha256:') && claimed !== digest) {
       throw new ImggateError('DIGEST_MISMATCH', `${what}: registry says ${claimed} but the bytes hash to ${digest}`);
     }
-    return { bytes, digest, contentType };
+    return { bytes, digest, contentType, etag };
+  }
+
+  /**
+   * The OCI 1.1 referrers API: the index of manifests whose subject is `digest`, or undefined when the
+   * registry does not implement the API (404), in which case the referrers tag schema applies.
+   */
+  async getReferrers(repository: string, digest: string, artifactType?: string): Promise<Buffer | undefined> {
+    parseDigest(digest);
+    const query = artifactType ? `?artifactType=${encodeURIComponent(artifactType)}` : '';
+    const what = `referrers of ${repository}@${digest}`;
+    const response = await this.#request('GET', repository, `referrers/${digest}${query}`, 'pull', { accept: MediaType.ociIndex });
+    if (response.status === 404) {
+      response.body.resume();
+      return undefined;
+    }
+    await this.#expectOk(response, what);
+    const contentType = headerValue(response.headers['content-type']) ?? '';
+    // A registry without the API may answer its catch-all route with a 200 page that is not an index.
+    if (!contentType.startsWith(MediaType.ociIndex)) {
+      response.body.resume();
+      return undefined;
+    }
+    return readBody(response.body, MAX_MANIFEST_BYTES, what, 'MANIFEST_TOO_LARGE');
   }
 
   /** Whether a manifest exists, by HEAD; returns its digest when the registry says. */
@@ -169,10 +202,24 @@ export class RegistryClient {
 
   /** PUTs a manifest under a tag or its digest; returns the digest of the bytes. */
   async pushManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
-    const response = await this.#request('PUT', repository, `manifests/${reference}`, 'push', { 'content-type': mediaType }, bytes);
+    return (await this.putManifest(repository, reference, bytes, mediaType)).digest;
+  }
+
+  /**
+   * PUTs a manifest and says whether the registry indexed its subject. `ifMatch` makes the update
+   * conditional where the registry honours it (412 becomes PRECONDITION_FAILED); others ignore it.
+   */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string, ifMatch?: string): Promise<PushedManifest> {
+    const headers: Record<string, string> = { 'content-type': mediaType };
+    if (ifMatch) headers['if-match'] = ifMatch;
+    const response = await this.#request('PUT', repository, `manifests/${reference}`, 'push', headers, bytes);
+    if (response.status === 412) {
+      response.body.resume();
+      throw new ImggateError('PRECONDITION_FAILED', `manifest ${repository}:${reference} changed since it was read`);
+    }
     response.body.resume();
     await this.#expectOk(response, `manifest ${repository}:${reference}`, 201);
-    return digestOf(bytes);
+    return { digest: digestOf(bytes), ociSubject: headerValue(response.headers['oci-subject']) };
   }
 
   async #request(

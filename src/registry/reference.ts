@@ -87,3 +87,11 @@ export function isLoopbackHost(registry: string): boolean {
   const host = registry.replace(/:[0-9]+$/, '').replace(/^\[(.*)\]$/, '$1');
   return host === 'localhost' || host === '::1' || /^127\.[0-9]+\.[0-9]+\.[0-9]+$/.test(host);
 }
+
+/** `host/repo:tag@digest` → `host/repo`: what policy scopes and attestation subjects name. */
+export function repositoryNameOf(reference: string): string {
+  const at = reference.indexOf('@');
+  const base = at >= 0 ? reference.slice(0, at) : reference;
+  const colon = base.lastIndexOf(':');
+  return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
+}

@@ -44,6 +44,10 @@ export function renderTable(report: Report): string {
     lines.push(`      layers   ${report.image.layers.length} (${formatBytes(bytes)} compressed, ${entries} entries)`);
   }
   if (report.error) lines.push(`      error    ${report.error.code}: ${report.error.message}`);
+  for (const a of report.attestations ?? []) {
+    const where = [a.manifest ? `referrer ${a.manifest} (${a.via === 'api' ? 'referrers API' : 'referrers tag'})` : '', a.file ?? ''].filter(Boolean).join(', ');
+    lines.push(`      attested ${a.predicateType}${where ? ` → ${where}` : ' (signed, kept in the store)'}`);
+  }
   if (report.platforms) {
     for (const p of report.platforms) {
       lines.push('');

@@ -54,6 +54,8 @@ export interface ImageSection {
   readonly mediaType: string;
   readonly source?: 'registry' | 'oci' | 'oci-archive' | 'docker-archive';
   readonly configDigest?: string;
+  /** Bytes of the manifest `digest` names. */
+  readonly size?: number;
   readonly layers?: readonly LayerSummary[];
 }
 
@@ -62,6 +64,21 @@ export interface SignatureResult {
   readonly verified: boolean;
   readonly signer?: string;
   readonly reason?: string;
+  /** The signature's own digest (its manifest or bundle), listed as an input attestation in the VSA. */
+  readonly digest?: string;
+  readonly uri?: string;
+}
+
+/** An attestation recorded for this report: signed, and pushed next to the image or written to a file. */
+export interface AttestationRecord {
+  readonly predicateType: string;
+  /** The digest of the Sigstore bundle's bytes. */
+  readonly bundleDigest: string;
+  /** The referrer manifest in the registry, when pushed. */
+  readonly manifest?: string;
+  /** How the referrer is found: the registry's referrers API or the referrers tag. */
+  readonly via?: 'api' | 'tag';
+  readonly file?: string;
 }
 
 export interface ReportError {
@@ -92,6 +109,8 @@ export interface Report {
     readonly fetchedAt?: string;
     readonly verified?: boolean;
   }>;
+  /** The signed statements recorded for this verdict (`check` with a gate key). */
+  readonly attestations?: readonly AttestationRecord[];
   readonly checkedAt: string;
   readonly durationMs: number;
 }

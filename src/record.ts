@@ -1,0 +1,156 @@
+import { writeFile } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import { KeySigner, signStatement } from './attest/sign.js';
+import type { SigningKey } from './attest/keys.js';
+import { DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, reportStatement, VSA_PREDICATE_TYPE, verificationSummary, type Statement } from './attest/statement.js';
+import { BUNDLE_MEDIA_TYPE } from './attest/media-types.js';
+import type { ConfigFile } from './config/schema.js';
+import { ImggateError, isImggateError } from './errors.js';
+import { digestOf } from './oci/digest.js';
+import { resolveOptions, type CheckOptions } from './options.js';
+import { RegistryClient } from './registry/client.js';
+import { parseReference, repositoryNameOf } from './registry/reference.js';
+import { attachArtifact } from './registry/referrers.js';
+import type { AttestationRecord, Report } from './report/types.js';
+import type { VerdictStore } from './store/types.js';
+import { VERSION } from './cli/version.js';
+
+export interface RecordOptions {
+  readonly config: ConfigFile;
+  /** The options the check ran with: registry credentials and settings for the push. */
+  readonly checkOptions?: CheckOptions;
+  /** The gate's key; without it nothing is signed, the verdict is only stored. */
+  readonly key?: SigningKey | undefined;
+  /** Push the signed statements next to registry images (default true). */
+  readonly push?: boolean;
+  /** Write the VSA bundle here too (CI before push). */
+  readonly attestationOut?: string | undefined;
+  readonly store?: VerdictStore | undefined;
+  readonly rulesDir?: string | undefined;
+  readonly now?: Date;
+}
+
+export interface Recorded {
+  /** The report with `attestations` filled in for each checked manifest. */
+  readonly report: Report;
+  /** What could not be done (a push refused, a store that failed); each one fails the run. */
+  readonly problems: readonly string[];
+}
+
+/**
+ * Records a verdict: for every manifest the report checked, signs a VSA and a report statement,
+ * pushes both next to the image, writes the VSA bundle to a file when asked, and keeps everything in
+ * the store. Nothing here changes the verdict; problems are returned for the caller to fail on.
+ */
+export async function recordVerdict(report: Report, options: RecordOptions): Promise<Recorded> {
+  const problems: string[] = [];
+  const leaves = report.platforms ?? [report];
+  if (options.attestationOut && leaves.length !== 1) {
+    problems.push(`--attestation-out writes one bundle, and this check covered ${leaves.length} platforms`);
+  }
+  const recorded: Report[] = [];
+  for (const leaf of leaves) recorded.push(await recordOne(leaf, options, problems));
+  const out = report.platforms ? { ...report, platforms: recorded } : (recorded[0] as Report);
+  return { report: out, problems };
+}
+
+async function recordOne(report: Report, options: RecordOptions, problems: string[]): Promise<Report> {
+  if (!report.image.digest) {
+    // Nothing was pinned (the reference did not resolve): there is no subject to attest or file under.
+    return report;
+  }
+  const attestations: AttestationRecord[] = [];
+  let vsaBundle: Buffer | undefined;
+  let reportBundle: Buffer | undefined;
+  if (options.key) {
+    const signer = new KeySigner(options.key);
+    const ctx = {
+      verifierId: options.config.attest.verifierId ?? DEFAULT_VERIFIER_ID,
+      verifierVersion: VERSION,
+      policyUri: options.config.attest.policyUri ?? (options.rulesDir ? pathToFileURL(options.rulesDir).href : 'imggate:rules'),
+    };
+    const statements: Array<[Statement, string]> = [
+      [verificationSummary(report, ctx), VSA_PREDICATE_TYPE],
+      [reportStatement(report), REPORT_PREDICATE_TYPE],
+    ];
+    const bundles: Buffer[] = [];
+    for (const [statement] of statements) bundles.push(await signStatement(statement, signer));
+    [vsaBundle, reportBundle] = bundles;
+    const pushTo = options.push !== false && report.image.source === 'registry' ? report.image : undefined;
+    for (const [i, [, predicateType]] of statements.entries()) {
+      const bundle = bundles[i] as Buffer;
+      let record: AttestationRecord = { predicateType, bundleDigest: digestOf(bundle) };
+      if (pushTo) {
+        try {
+          const attached = await pushBundle(report, bundle, predicateType, options);
+          record = { ...record, manifest: attached.manifest.digest, via: attached.via };
+        } catch (err) {
+          problems.push(`pushing the ${predicateType === VSA_PREDICATE_TYPE ? 'verification summary' : 'report'} attestation for ${report.image.digest} failed: ${describe(err)}`);
+        }
+      }
+      if (i === 0 && options.attestationOut) {
+        try {
+          await writeFile(options.attestationOut, bundle);
+          record = { ...record, file: options.attestationOut };
+        } catch (err) {
+          problems.push(`writing ${options.attestationOut} failed: ${describe(err)}`);
+        }
+      }
+      attestations.push(record);
+    }
+  } else if (options.attestationOut) {
+    problems.push('--attestation-out needs the gate key (attest.key, or keys/gate.key; imggate keys generate makes one)');
+  }
+  const withAttestations: Report = attestations.length ? { ...report, attestations } : report;
+  if (options.store) {
+    try {
+      await options.store.add({
+        digest: report.image.digest,
+        reference: report.image.reference,
+        repository: report.image.source === 'registry' ? repositoryNameOf(report.image.reference) : report.image.reference,
+        platform: report.image.platform,
+        verdict: report.verdict,
+        policyDigest: report.policy?.digest,
+        checkedAt: report.checkedAt,
+        report: withAttestations,
+        bundle: vsaBundle,
+        reportBundle,
+        attestations: attestations.length ? attestations : undefined,
+      });
+    } catch (err) {
+      problems.push(describe(err));
+    }
+  }
+  return withAttestations;
+}
+
+async function pushBundle(report: Report, bundle: Buffer, predicateType: string, options: RecordOptions) {
+  const ref = parseReference(report.image.reference);
+  const resolved = resolveOptions(report.image.reference, options.checkOptions ?? { config: options.config });
+  const settings = resolved.registry(ref.registry);
+  const client = new RegistryClient(ref.registry, { credentials: resolved.credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}` });
+  try {
+    if (report.image.size === undefined) throw new ImggateError('MANIFEST_INVALID', 'the report does not say the manifest size');
+    return await attachArtifact(
+      client,
+      ref.repository,
+      { mediaType: report.image.mediaType, digest: report.image.digest, size: report.image.size },
+      {
+        artifactType: BUNDLE_MEDIA_TYPE,
+        blob: bundle,
+        blobMediaType: BUNDLE_MEDIA_TYPE,
+        annotations: {
+          'dev.sigstore.bundle.content': 'dsse-envelope',
+          'dev.sigstore.bundle.predicateType': predicateType,
+          'org.opencontainers.image.created': (options.now ?? new Date()).toISOString(),
+        },
+      },
+    );
+  } finally {
+    client.close();
+  }
+}
+
+function describe(err: unknown): string {
+  return isImggateError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+}

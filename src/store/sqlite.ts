@@ -1,0 +1,137 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { ImggateError, type StoreErrorCode } from '../errors.js';
+import type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from './types.js';
+
+const SCHEMA_VERSION = 1;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE verdicts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     digest TEXT NOT NULL,
+     reference TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     platform TEXT,
+     verdict TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'error')),
+     policy_digest TEXT,
+     checked_at TEXT NOT NULL,
+     report TEXT NOT NULL,
+     bundle TEXT,
+     report_bundle TEXT,
+     attestation TEXT
+   );
+   CREATE INDEX verdicts_digest ON verdicts (digest, checked_at);
+   CREATE INDEX verdicts_reference ON verdicts (reference, checked_at);
+   CREATE INDEX verdicts_repository ON verdicts (repository, checked_at);`,
+];
+
+interface Row {
+  id: number;
+  digest: string;
+  reference: string;
+  repository: string;
+  platform: string | null;
+  verdict: 'pass' | 'fail' | 'error';
+  policy_digest: string | null;
+  checked_at: string;
+  report: string;
+  bundle: string | null;
+  report_bundle: string | null;
+  attestation: string | null;
+}
+
+/**
+ * The embedded store: one SQLite file (`store.dir/imggate.db`) in WAL mode, so checks running in
+ * parallel processes each append their verdict without losing another's.
+ */
+export class SqliteStore implements VerdictStore {
+  readonly file: string;
+  readonly #db: Database.Database;
+
+  constructor(file: string) {
+    this.file = file;
+    try {
+      if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+      this.#db = new Database(file);
+      this.#db.pragma('journal_mode = WAL');
+      this.#db.pragma('busy_timeout = 10000');
+      this.#migrate();
+    } catch (err) {
+      throw new ImggateError<StoreErrorCode>('STORE_FAILED', `cannot open the store ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  #migrate(): void {
+    const version = this.#db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer imggate (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+    const apply = this.#db.transaction(() => {
+      for (let v = version; v < SCHEMA_VERSION; v++) this.#db.exec(MIGRATIONS[v] as string);
+      this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    });
+    if (version < SCHEMA_VERSION) apply.immediate();
+  }
+
+  add(v: NewVerdict): number {
+    try {
+      const info = this.#db
+        .prepare(
+          `INSERT INTO verdicts (digest, reference, repository, platform, verdict, policy_digest, checked_at, report, bundle, report_bundle, attestation)
+           VALUES (@digest, @reference, @repository, @platform, @verdict, @policyDigest, @checkedAt, @report, @bundle, @reportBundle, @attestation)`,
+        )
+        .run({
+          digest: v.digest,
+          reference: v.reference,
+          repository: v.repository,
+          platform: v.platform ?? null,
+          verdict: v.verdict,
+          policyDigest: v.policyDigest ?? null,
+          checkedAt: v.checkedAt,
+          report: JSON.stringify(v.report),
+          bundle: v.bundle?.toString('utf8') ?? null,
+          reportBundle: v.reportBundle?.toString('utf8') ?? null,
+          attestation: v.attestations ? JSON.stringify(v.attestations) : null,
+        });
+      return Number(info.lastInsertRowid);
+    } catch (err) {
+      throw new ImggateError<StoreErrorCode>('STORE_FAILED', `cannot record the verdict in ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  list(query: VerdictQuery): StoredVerdict[] {
+    const where: string[] = [];
+    const params: Record<string, string | number> = { limit: query.limit ?? 50 };
+    if (query.digest) {
+      where.push('digest = @digest');
+      params['digest'] = query.digest;
+    }
+    if (query.reference) {
+      where.push('reference = @reference');
+      params['reference'] = query.reference;
+    }
+    if (query.repository) {
+      where.push('repository = @repository');
+      params['repository'] = query.repository;
+    }
+    const sql = `SELECT * FROM verdicts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY checked_at DESC, id DESC LIMIT @limit`;
+    const rows = this.#db.prepare(sql).all(params) as Row[];
+    return rows.map((r) => ({
+      id: r.id,
+      digest: r.digest,
+      reference: r.reference,
+      repository: r.repository,
+      ...(r.platform ? { platform: r.platform } : {}),
+      verdict: r.verdict,
+      ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
+      checkedAt: r.checked_at,
+      report: JSON.parse(r.report) as StoredVerdict['report'],
+      ...(r.bundle ? { bundle: Buffer.from(r.bundle, 'utf8') } : {}),
+      ...(r.report_bundle ? { reportBundle: Buffer.from(r.report_bundle, 'utf8') } : {}),
+      ...(r.attestation ? { attestations: JSON.parse(r.attestation) as StoredVerdict['attestations'] } : {}),
+    }));
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
