@@ -9,8 +9,14 @@ export interface TamperProxy {
  * A reverse proxy in front of a registry that flips one byte in the bodies of GET responses whose
  * path `shouldTamper` picks, keeping the length: what a compromised mirror or a bad cache would serve.
  */
-export async function startTamperProxy(upstream: string, shouldTamper: (path: string) => boolean): Promise<TamperProxy> {
+export async function startTamperProxy(upstream: string, shouldTamper: (path: string) => boolean, options: { refuseWrites?: boolean } = {}): Promise<TamperProxy> {
   const server = http.createServer((req, res) => {
+    if (options.refuseWrites && req.method !== 'GET' && req.method !== 'HEAD') {
+      // What a registry answers a token or robot account that may pull but not push.
+      req.resume();
+      res.writeHead(403, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'DENIED', message: 'requested access to the resource is denied' }] }));
+      return;
+    }
     const forward = http.request(
       { host: upstream.split(':')[0], port: Number(upstream.split(':')[1]), path: req.url, method: req.method, headers: { ...req.headers, host: upstream } },
       (up) => {
