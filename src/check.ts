@@ -15,6 +15,10 @@ import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js'
 import { scanLayers, type LayerInput } from './scan/engine.js';
 import { openSource, type ImageSource } from './source/index.js';
 import { repositoryNameOf } from './registry/reference.js';
+import { trustScopeFor } from './policy/load-trust.js';
+import { findSignatures } from './source/signatures.js';
+import { evaluateTrust, type Subject, type TrustResult } from './verify/evaluate.js';
+import type { SignedSubject } from './verify/types.js';
 import type { FetchedManifest } from './source/types.js';
 
 const SCHEMA = 'imggate.report/v1' as const;
@@ -57,7 +61,10 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     image.digest = root.digest;
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
-    const ctx: ImageContext = { source, resolved, analyzers, rules, advisories, advisoriesMissing, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started };
+    const ctx: ImageContext = {
+      source, resolved, analyzers, rules, advisories, advisoriesMissing, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started,
+      ...(parsed.kind === 'index' ? { index: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType } } : {}),
+    };
     if (parsed.kind === 'manifest') {
       return await checkManifest(ctx, { ...image }, root, parsed.manifest, undefined);
     }
@@ -121,6 +128,8 @@ interface ImageContext {
   readonly signal: AbortSignal;
   readonly options: CheckOptions;
   readonly started: number;
+  /** The index the reference resolved to, when it was one: its signatures cover the platform manifests it lists. */
+  readonly index?: { readonly digest: string; readonly bytes: Buffer; readonly mediaType: string };
 }
 
 async function checkChild(ctx: ImageContext, index: { reference: string; digest: string }, descriptor: Descriptor): Promise<Report> {
@@ -197,13 +206,17 @@ async function checkManifest(
     uncompressedSize: scan.layers[i]?.uncompressedSize ?? 0,
     entries: scan.layers[i]?.entries ?? 0,
   }));
-  const findings = sortFindings(applyPolicy(scan.findings, ctx.rules, scopeOf(image.reference, ctx.source.kind), ctx.now));
+  const scope = scopeOf(image.reference, ctx.source.kind);
+  const trust = await verifyTrust(ctx, scope, { digest: fetched.digest, bytes: fetched.bytes, mediaType: image.mediaType, repository: scope });
+  // Trust findings keep the blocking their scope's level gave them (enforce or audit); policy does not re-rate them.
+  const findings = sortFindings([...applyPolicy(scan.findings, ctx.rules, scope, ctx.now), ...trust.findings]);
   return {
     schema: SCHEMA,
     image: { ...section, layers },
     verdict: decide(findings),
     findings,
-    signatures: [],
+    signatures: trust.signatures,
+    ...(trust.scope.level !== 'skip' ? { trust: { level: trust.scope.level, scope: trust.scope.origin } } : {}),
     analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
     policy: { digest: ctx.rules.digest },
     ...(scan.inventory ? { inventory: scan.inventory } : {}),
@@ -253,4 +266,28 @@ function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
     }
   }
   return feeds.length ? { feeds } : {};
+}
+
+/**
+ * Verifies the signatures of the manifest about to be reported (and of the index it came from) under
+ * the trust scope that matches the image. Runs on the digest already pinned: nothing is re-resolved.
+ */
+async function verifyTrust(ctx: ImageContext, scope: string, manifest: SignedSubject): Promise<TrustResult> {
+  if (trustScopeFor(ctx.rules.trust, scope).level === 'skip') return evaluateTrust(ctx.rules.trust, scope, [], ctx.now);
+  const store = ctx.source.signatureStore?.();
+  const targets: Array<{ subject: SignedSubject; role: Subject['role'] }> = [{ subject: manifest, role: 'manifest' }];
+  if (ctx.index) targets.push({ subject: { ...ctx.index, repository: manifest.repository }, role: 'index' });
+  const subjects: Subject[] = [];
+  for (const { subject, role } of targets) {
+    if (!store) {
+      subjects.push({ subject, role, evidence: [], discoveryError: `a ${ctx.source.kind} image carries no signatures imggate reads; check it in its registry` });
+      continue;
+    }
+    try {
+      subjects.push({ subject, role, evidence: await findSignatures(store.client, store.repository, subject.digest) });
+    } catch (err) {
+      subjects.push({ subject, role, evidence: [], discoveryError: err instanceof Error ? err.message : String(err) });
+    }
+  }
+  return evaluateTrust(ctx.rules.trust, scope, subjects, ctx.now);
 }

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
+import { loadTrust, NO_TRUST_POLICY, type TrustPolicy } from './load-trust.js';
 import { eolSchema, policySchema, secretsFileSchema, type EolFile, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
 
 /** The rules shipped with imggate: `rules/` beside the package. */
@@ -39,6 +40,8 @@ export interface RuleSet {
   readonly info: ReadonlyMap<string, RuleInfo>;
   /** Distribution end-of-life dates (`eol.yaml`). */
   readonly eol: EolFile['distros'];
+  /** Who must have signed what (`trust.yaml`); without the file, nothing is verified. */
+  readonly trust: TrustPolicy;
 }
 
 const checksFileSchema = z.strictObject({
@@ -95,6 +98,7 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
   const skipPaths: Array<{ glob: string; reason: string; regex: RegExp }> = [];
   const info = new Map<string, RuleInfo>();
   let eol: EolFile['distros'] = [];
+  let trust: TrustPolicy = NO_TRUST_POLICY;
   const addInfo = (rule: RuleInfo, file: string): void => {
     if (info.has(rule.id)) throw new ImggateError('CONFIG_INVALID', `${file}: rule id "${rule.id}" is defined twice`);
     info.set(rule.id, rule);
@@ -112,6 +116,8 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
       const parsed = checksFileSchema.safeParse(data);
       if (!parsed.success) throw problems(parsed.error, file);
       for (const rule of parsed.data.rules) addInfo(rule, file);
+    } else if (path.normalize(relative) === 'trust.yaml') {
+      trust = await loadTrust(file, data, hash);
     } else if (path.normalize(relative) === 'eol.yaml') {
       const parsed = eolSchema.safeParse(data);
       if (!parsed.success) throw problems(parsed.error, file);
@@ -131,11 +137,11 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
       }
       for (const skip of parsed.data.skipPaths ?? []) skipPaths.push({ ...skip, regex: globToRegExp(skip.glob) });
     } else {
-      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${base} (expected policy.yaml, checks.yaml, eol.yaml or secrets/*.yaml)`);
+      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${base} (expected policy.yaml, checks.yaml, eol.yaml, trust.yaml or secrets/*.yaml)`);
     }
   }
   const digest = `sha256:${hash.digest('hex')}`;
-  const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info, eol };
+  const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info, eol, trust };
   for (const name of Object.keys(ruleSet.policy.rules ?? {})) {
     if (!info.has(name)) throw new ImggateError('CONFIG_INVALID', `${path.join(dir, 'policy.yaml')}: rules.${name}: no such rule`);
   }

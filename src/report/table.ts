@@ -44,6 +44,10 @@ export function renderTable(report: Report): string {
     lines.push(`      layers   ${report.image.layers.length} (${formatBytes(bytes)} compressed, ${entries} entries)`);
   }
   if (report.error) lines.push(`      error    ${report.error.code}: ${report.error.message}`);
+  if (report.trust) lines.push(`      trust    ${report.trust.level} (${report.trust.scope}): ${report.signatures.filter((x) => x.verified).length} of ${report.signatures.length} signature(s) verified`);
+  for (const sig of report.signatures) {
+    lines.push(`      ${sig.verified ? 'signed  ' : 'rejected'} ${sig.format}${sig.signer ? ` by ${sig.signer}` : ''} ${sig.uri ?? ''}${sig.verified ? '' : `: ${clip(sig.reason ?? '', 140)}`}`);
+  }
   for (const a of report.attestations ?? []) {
     const where = [a.manifest ? `referrer ${a.manifest} (${a.via === 'api' ? 'referrers API' : 'referrers tag'})` : '', a.file ?? ''].filter(Boolean).join(', ');
     lines.push(`      attested ${a.predicateType}${where ? ` → ${where}` : ' (signed, kept in the store)'}`);

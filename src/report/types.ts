@@ -66,7 +66,12 @@ export interface SignatureResult {
   readonly reason?: string;
   /** The signature's own digest (its manifest or bundle), listed as an input attestation in the VSA. */
   readonly digest?: string;
+  /** Where it was found: the `.sig` tag or the referrer manifest. */
   readonly uri?: string;
+  /** The digest it signs: the manifest, or the index the manifest was selected from. */
+  readonly subject?: string;
+  /** Who signed, as verified: key file, certificate identity and issuer, or certificate subject. */
+  readonly identity?: string | undefined;
 }
 
 /** An attestation recorded for this report: signed, and pushed next to the image or written to a file. */
@@ -109,6 +114,8 @@ export interface Report {
     readonly fetchedAt?: string;
     readonly verified?: boolean;
   }>;
+  /** The trust scope that applied (trust.yaml or Notation's trustpolicy.json) and its level. */
+  readonly trust?: { readonly level: 'enforce' | 'audit'; readonly scope: string };
   /** The signed statements recorded for this verdict (`check` with a gate key). */
   readonly attestations?: readonly AttestationRecord[];
   readonly checkedAt: string;

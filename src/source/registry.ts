@@ -47,6 +47,11 @@ export class RegistrySource implements ImageSource {
     return this.#first((c) => c.openBlob(this.ref.repository, descriptor));
   }
 
+  signatureStore(): { client: RegistryClient; repository: string } {
+    // Mirrors serve content by digest; signatures and referrers are the image's own registry's word.
+    return { client: this.#clients[this.#clients.length - 1] as RegistryClient, repository: this.ref.repository };
+  }
+
   async close(): Promise<void> {
     for (const client of this.#clients) client.close();
   }

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../oci/schemas.js';
-import type { FetchedManifest } from '../registry/client.js';
+import type { FetchedManifest, RegistryClient } from '../registry/client.js';
 
 export type SourceKind = 'registry' | 'oci' | 'oci-archive' | 'docker-archive';
 
@@ -19,5 +19,7 @@ export interface ImageSource {
   fetchManifest(descriptor: Descriptor): Promise<FetchedManifest>;
   fetchBlob(descriptor: Descriptor, maxBytes: number): Promise<Buffer>;
   openBlob(descriptor: Descriptor): Promise<Readable>;
+  /** Where signatures of this image live (its own registry, never a mirror); none for local sources. */
+  signatureStore?(): { readonly client: RegistryClient; readonly repository: string };
   close(): Promise<void>;
 }

@@ -1,0 +1,94 @@
+import { z } from 'zod';
+
+export const TRUST_LEVELS = ['enforce', 'audit', 'skip'] as const;
+export type TrustLevel = (typeof TRUST_LEVELS)[number];
+
+/** Exact or regular-expression match, as cosign's --certificate-identity / --certificate-identity-regexp. */
+const matcher = z.union([z.strictObject({ exact: z.string().min(1) }), z.strictObject({ regexp: z.string().min(1) })]);
+
+const cosignSigner = z.strictObject({
+  /** PEM public key (ECDSA P-256/P-384, Ed25519, RSA), relative to the project root (the rules directory's parent). */
+  key: z.string().min(1),
+  /**
+   * What the simple-signing payload's `docker-reference` must be: the image's repository (default,
+   * refuses a signature copied from another repository), or anything.
+   */
+  dockerReference: z.enum(['repository', 'any']).default('repository'),
+});
+
+const keylessSigner = z.strictObject({
+  /** A Sigstore trusted_root.json (Fulcio CAs, Rekor keys, TSAs), read offline. */
+  trustedRoot: z.string().min(1),
+  identity: matcher,
+  issuer: matcher,
+});
+
+const notationSigner = z.strictObject({
+  /** Directories (or files) of PEM CA certificates: a Notation trust store (`x509/ca/<name>`). */
+  trustStores: z.array(z.string().min(1)).min(1),
+  /** `x509.subject: C=…, O=…, CN=…` lines, as in Notation's trustedIdentities; `*` for any. */
+  trustedIdentities: z.array(z.string().min(1)).min(1),
+});
+
+export const signerSchema = z.union([
+  z.strictObject({ cosign: cosignSigner }),
+  z.strictObject({ keyless: keylessSigner }),
+  z.strictObject({ notation: notationSigner }),
+]);
+export type SignerSpec = z.infer<typeof signerSchema>;
+
+export const trustScopeSchema = z.strictObject({
+  /** Image reference globs (`registry/repository`; `*` within a segment, `**` across). */
+  match: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+  level: z.enum(TRUST_LEVELS),
+  /** Names under `signers`; any of them, or `threshold` distinct ones, must have signed the digest. */
+  signers: z.array(z.string().min(1)).default([]),
+  threshold: z.number().int().min(1).default(1),
+});
+export type TrustScopeSpec = z.infer<typeof trustScopeSchema>;
+
+export const trustFileSchema = z
+  .strictObject({
+    version: z.literal(1),
+    signers: z.record(z.string().regex(/^[a-z0-9][a-z0-9._-]*$/), signerSchema).default({}),
+    /** First match wins; then the scopes of Notation's trustpolicy.json; then `default`. */
+    scopes: z.array(trustScopeSchema).default([]),
+    default: z.strictObject({ level: z.enum(TRUST_LEVELS) }).default({ level: 'skip' }),
+    notation: z
+      .strictObject({
+        /** A Notation trustpolicy.json, read unchanged. */
+        trustPolicy: z.string().min(1),
+        /** The Notation trust store root (`…/truststore`): `ca:NAME` means `x509/ca/NAME` under it. */
+        trustStoreDir: z.string().min(1),
+      })
+      .optional(),
+  })
+  .superRefine((file, ctx) => {
+    for (const [i, scope] of file.scopes.entries()) {
+      for (const name of scope.signers) {
+        if (!(name in file.signers)) ctx.addIssue({ code: 'custom', path: ['scopes', i, 'signers'], message: `no signer named "${name}"` });
+      }
+      if (scope.level !== 'skip' && scope.signers.length === 0) ctx.addIssue({ code: 'custom', path: ['scopes', i, 'signers'], message: 'a scope that verifies names its signers' });
+      if (scope.threshold > Math.max(1, scope.signers.length)) {
+        ctx.addIssue({ code: 'custom', path: ['scopes', i, 'threshold'], message: `threshold ${scope.threshold} exceeds the ${scope.signers.length} signers named` });
+      }
+    }
+  });
+export type TrustFile = z.infer<typeof trustFileSchema>;
+
+/** Notation's trustpolicy.json, version 1.0 (notaryproject specification, trust-store-trust-policy.md). */
+export const notationPolicySchema = z.object({
+  version: z.literal('1.0'),
+  trustPolicies: z
+    .array(
+      z.object({
+        name: z.string().min(1),
+        registryScopes: z.array(z.string().min(1)).min(1),
+        signatureVerification: z.object({ level: z.enum(['strict', 'permissive', 'audit', 'skip']), override: z.record(z.string(), z.string()).optional() }),
+        trustStores: z.array(z.string().regex(/^(ca|signingAuthority|tsa):[A-Za-z0-9_.-]+$/)).optional(),
+        trustedIdentities: z.array(z.string().min(1)).optional(),
+      }),
+    )
+    .min(1),
+});
+export type NotationPolicy = z.infer<typeof notationPolicySchema>;
