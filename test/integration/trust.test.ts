@@ -1,0 +1,310 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
+import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { check } from '../../src/index.js';
+import { RegistryClient } from '../../src/registry/client.js';
+import { attachArtifact } from '../../src/registry/referrers.js';
+import type { Report } from '../../src/report/types.js';
+import { imggate } from '../harness/cli.js';
+import { cosign, findCosign } from '../harness/cosign.js';
+import { buildImage, pushImage, pushIndex, sha256, type BuiltImage } from '../harness/images.js';
+import { makeCa, makeLeaf, notationJws, type Cert } from '../harness/pki.js';
+import { startRegistry, type TestRegistry } from '../harness/registry.js';
+
+const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
+
+function image(marker: string, platform?: { os: string; architecture: string }): Promise<BuiltImage> {
+  return buildImage({
+    layers: [{ entries: [{ name: 'etc/', type: 'dir' }, { name: `etc/${marker}`, content: marker }] }],
+    extraConfig: { Healthcheck: { Test: ['CMD', 'true'] } },
+    ...(platform ? { platform } : {}),
+  });
+}
+
+/** Pushes a cosign-layout `.sig` manifest (what `cosign sign` writes) made by the test: payload and signature given. */
+async function pushSigTag(client: RegistryClient, repository: string, digest: string, payload: Buffer, signature: string): Promise<void> {
+  const config = await client.pushBlob(repository, Buffer.from('{}'), 'application/vnd.oci.image.config.v1+json');
+  const layer = await client.pushBlob(repository, payload, SIMPLE_SIGNING);
+  const manifest = Buffer.from(JSON.stringify({
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    config,
+    layers: [{ ...layer, annotations: { 'dev.cosignproject.cosign/signature': signature } }],
+  }));
+  await client.pushManifest(repository, `sha256-${digest.slice(7)}.sig`, manifest, 'application/vnd.oci.image.manifest.v1+json');
+}
+
+function simpleSigning(repository: string, digest: string): Buffer {
+  return Buffer.from(JSON.stringify({ critical: { identity: { 'docker-reference': repository }, image: { 'docker-manifest-digest': digest }, type: 'cosign container image signature' }, optional: null }));
+}
+
+describe('trust: cosign and Notation signatures under per-scope policy @integration', function () {
+  let registry: TestRegistry;
+  let client: RegistryClient;
+  let root: string;
+  let cosignBin: string | undefined;
+  let ca: Cert;
+  let otherCa: Cert;
+  let leaf: Cert;
+  const env: NodeJS.ProcessEnv = { COSIGN_PASSWORD: 'pw' };
+
+  before(async function () {
+    registry = await startRegistry();
+    client = new RegistryClient(registry.host);
+    root = await mkdtemp(path.join(os.tmpdir(), 'imggate-trust-'));
+    await mkdir(path.join(root, 'keys', 'notation', 'truststore', 'x509', 'ca', 'acme'), { recursive: true });
+    await mkdir(path.join(root, 'pki'));
+    cosignBin = await findCosign();
+    if (cosignBin) {
+      for (const name of ['release', 'intruder']) {
+        const r = await cosign(cosignBin, ['generate-key-pair', '--output-key-prefix', path.join(root, 'keys', name)], env);
+        assert.equal(r.code, 0, r.stderr);
+      }
+    }
+    // Keys of the other types cosign verifies, for signatures made by the test's own producer.
+    for (const [name, type, opts] of [['ed', 'ed25519', {}], ['rsa', 'rsa', { modulusLength: 2048 }], ['p384', 'ec', { namedCurve: 'secp384r1' }]] as const) {
+      const pair = generateKeyPairSync(type as 'ec', opts as { namedCurve: string });
+      await writeFile(path.join(root, 'keys', `${name}.pub`), pair.publicKey.export({ type: 'spki', format: 'pem' }));
+      await writeFile(path.join(root, 'keys', `${name}.key`), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    }
+    ca = await makeCa(path.join(root, 'pki'), 'acme-ca', '/C=US/O=Acme/CN=Acme Root');
+    otherCa = await makeCa(path.join(root, 'pki'), 'other-ca', '/C=US/O=Other/CN=Other Root');
+    leaf = await makeLeaf(path.join(root, 'pki'), 'release', ca, '/C=US/O=Acme/OU=Builds/CN=Release Signer');
+    await writeFile(path.join(root, 'keys', 'notation', 'truststore', 'x509', 'ca', 'acme', 'root.pem'), ca.pem);
+  });
+  after(async function () {
+    client?.close();
+    await registry?.stop();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  let n = 0;
+  /** A rules directory under the test project with this trust.yaml; keys/ is beside it. */
+  async function rulesWith(trust: string): Promise<string> {
+    const dir = path.join(root, `rules-${++n}`);
+    await cp(path.resolve('rules'), dir, { recursive: true });
+    await writeFile(path.join(dir, 'trust.yaml'), trust);
+    // Paths in trust.yaml are relative to the rules directory's parent: the test project root.
+    return dir;
+  }
+
+  async function gate(rules: string, ref: string): Promise<{ code: number; report: Report; stderr: string }> {
+    const r = await imggate(['check', '--no-attest', '--format', 'json', '--rules', rules, ref]);
+    return { code: r.code, report: JSON.parse(r.stdout) as Report, stderr: r.stderr };
+  }
+
+  const cosignTrust = (key: string, level = 'enforce', extra = ''): string =>
+    `version: 1\nsigners:\n  release: { cosign: { key: ${key} } }\n${extra}scopes:\n  - match: '${registry.host}/**'\n    level: ${level}\n    signers: [release]\n`;
+
+  it('accepts the real cosign sign --key (tag-based .sig), and refuses it under the wrong key', async function () {
+    if (!cosignBin) this.skip();
+    const img = await image('tagsig');
+    const digest = await pushImage(registry.host, 'team/tagsig', '1.0', img, client);
+    const s = await cosign(cosignBin, ['sign', '--key', path.join(root, 'keys', 'release.key'), '--tlog-upload=false', '--allow-insecure-registry', '-y', `${registry.host}/team/tagsig@${digest}`], env);
+    assert.equal(s.code, 0, s.stderr);
+    const ok = await gate(await rulesWith(cosignTrust('keys/release.pub')), `${registry.host}/team/tagsig:1.0`);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(ok.report.signatures.map((x) => [x.format, x.verified, x.signer]), [['cosign', true, 'release']]);
+    assert.deepEqual(ok.report.trust, { level: 'enforce', scope: 'trust.yaml scopes[0]' });
+
+    const wrong = await gate(await rulesWith(cosignTrust('keys/intruder.pub')), `${registry.host}/team/tagsig:1.0`);
+    assert.equal(wrong.code, 1);
+    const f = wrong.report.findings.find((x) => x.check === 'signature');
+    assert.equal(f?.rule, 'untrusted-signature');
+    assert.equal(f?.blocking, true);
+    assert.match(wrong.report.signatures[0]?.reason ?? '', /does not verify with the key/);
+  });
+
+  it('accepts cosign\'s OCI 1.1 referrer signature and its Sigstore bundle attestation (tag fallback)', async function () {
+    if (!cosignBin) this.skip();
+    const key = path.join(root, 'keys', 'release.key');
+    const a = await image('referrer');
+    const da = await pushImage(registry.host, 'team/referrer', '1.0', a, client);
+    const s = await cosign(cosignBin, ['sign', '--key', key, '--tlog-upload=false', '--allow-insecure-registry', '-y', '--registry-referrers-mode=oci-1-1', `${registry.host}/team/referrer@${da}`], { ...env, COSIGN_EXPERIMENTAL: '1' });
+    assert.equal(s.code, 0, s.stderr);
+    const rules = await rulesWith(cosignTrust('keys/release.pub'));
+    const ra = await gate(rules, `${registry.host}/team/referrer:1.0`);
+    assert.equal(ra.code, 0, ra.stderr);
+    assert.deepEqual(ra.report.signatures.map((x) => [x.format, x.verified]), [['cosign', true]]);
+    assert.match(ra.report.signatures[0]?.uri ?? '', /@sha256:/, 'found as a referrer, not a .sig tag');
+
+    const b = await image('bundle');
+    const db = await pushImage(registry.host, 'team/bundle', '1.0', b, client);
+    const predicate = path.join(root, 'predicate.json');
+    await writeFile(predicate, JSON.stringify({ builder: 'ci' }));
+    const at = await cosign(cosignBin, ['attest', '--key', key, '--tlog-upload=false', '--allow-insecure-registry', '-y', '--new-bundle-format', '--type', 'https://example.com/build/v1', '--predicate', predicate, `${registry.host}/team/bundle@${db}`], env);
+    assert.equal(at.code, 0, at.stderr);
+    const rb = await gate(rules, `${registry.host}/team/bundle:1.0`);
+    assert.equal(rb.code, 0, rb.stderr);
+    assert.deepEqual(rb.report.signatures.map((x) => [x.format, x.verified]), [['sigstore-bundle', true]]);
+  });
+
+  it('refuses a payload for another digest, a tampered payload and a signature copied from another repository', async function () {
+    if (!cosignBin) this.skip();
+    const key = path.join(root, 'keys', 'release.key');
+    const rules = await rulesWith(cosignTrust('keys/release.pub'));
+    const signed = await image('signed');
+    const ds = await pushImage(registry.host, 'team/copy', 'signed', signed, client);
+    assert.equal((await cosign(cosignBin, ['sign', '--key', key, '--tlog-upload=false', '--allow-insecure-registry', '-y', `${registry.host}/team/copy@${ds}`], env)).code, 0);
+    const sigManifest = await client.getManifest('team/copy', `sha256-${ds.slice(7)}.sig`);
+
+    // The valid .sig of one image placed under another image's .sig tag: the payload names the first digest.
+    const other = await image('other');
+    const dother = await pushImage(registry.host, 'team/copy', 'other', other, client);
+    await client.pushManifest('team/copy', `sha256-${dother.slice(7)}.sig`, sigManifest.bytes, 'application/vnd.oci.image.manifest.v1+json');
+    const moved = await gate(rules, `${registry.host}/team/copy:other`);
+    assert.equal(moved.code, 1);
+    assert.match(moved.report.signatures[0]?.reason ?? '', /signed payload is for sha256:[0-9a-f]{64}, not/);
+
+    // The same signature over a payload edited to name the other image: the signature no longer verifies.
+    const parsed = JSON.parse(sigManifest.bytes.toString()) as { layers: Array<{ annotations: Record<string, string> }> };
+    const signature = parsed.layers[0]?.annotations['dev.cosignproject.cosign/signature'] ?? '';
+    await pushSigTag(client, 'team/copy', dother, simpleSigning(`${registry.host}/team/copy`, dother), signature);
+    const tampered = await gate(rules, `${registry.host}/team/copy:other`);
+    assert.equal(tampered.code, 1);
+    assert.match(tampered.report.signatures[0]?.reason ?? '', /does not verify with the key/);
+
+    // Image and its valid signature copied, byte for byte, into another repository.
+    await pushImage(registry.host, 'evil/copy', 'signed', signed, client);
+    const sigParts = JSON.parse(sigManifest.bytes.toString()) as { config: { digest: string; size: number; mediaType: string }; layers: Array<{ digest: string; size: number; mediaType: string }> };
+    for (const blob of [sigParts.config, ...sigParts.layers]) {
+      await client.pushBlob('evil/copy', await client.fetchBlob('team/copy', blob, 1 << 20), blob.mediaType);
+    }
+    await client.pushManifest('evil/copy', `sha256-${ds.slice(7)}.sig`, sigManifest.bytes, 'application/vnd.oci.image.manifest.v1+json');
+    const copied = await gate(rules, `${registry.host}/evil/copy:signed`);
+    assert.equal(copied.code, 1);
+    assert.match(copied.report.signatures[0]?.reason ?? '', /names repository .*team\/copy, not .*evil\/copy/);
+    // A signer that allows any repository accepts the copy: the check is the configurable one.
+    const lenient = await gate(await rulesWith(`version: 1\nsigners:\n  release: { cosign: { key: keys/release.pub, dockerReference: any } }\nscopes:\n  - match: '${registry.host}/**'\n    level: enforce\n    signers: [release]\n`), `${registry.host}/evil/copy:signed`);
+    assert.equal(lenient.code, 0, JSON.stringify(lenient.report.signatures));
+  });
+
+  it('verifies Ed25519, RSA and P-384 keys (signatures by the test\'s own producer)', async function () {
+    const { readFile } = await import('node:fs/promises');
+    for (const [name, hash] of [['ed', null], ['rsa', 'sha256'], ['p384', 'sha384']] as const) {
+      const img = await image(`key-${name}`);
+      const digest = await pushImage(registry.host, `keys/${name}`, '1.0', img, client);
+      const payload = simpleSigning(`${registry.host}/keys/${name}`, digest);
+      const signature = cryptoSign(hash, payload, await readFile(path.join(root, 'keys', `${name}.key`), 'utf8')).toString('base64');
+      await pushSigTag(client, `keys/${name}`, digest, payload, signature);
+      const r = await gate(await rulesWith(cosignTrust(`keys/${name}.pub`)), `${registry.host}/keys/${name}:1.0`);
+      assert.equal(r.code, 0, `${name}: ${JSON.stringify(r.report.signatures)}`);
+    }
+  });
+
+  it('fails an unsigned image under enforce, reports it under audit, and counts distinct signers for a threshold', async function () {
+    const img = await image('unsigned');
+    await pushImage(registry.host, 'team/unsigned', '1.0', img, client);
+    const enforce = await gate(await rulesWith(cosignTrust('keys/ed.pub')), `${registry.host}/team/unsigned:1.0`);
+    assert.equal(enforce.code, 1);
+    assert.deepEqual(enforce.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['unsigned', true]]);
+    const audit = await gate(await rulesWith(cosignTrust('keys/ed.pub', 'audit')), `${registry.host}/team/unsigned:1.0`);
+    assert.equal(audit.code, 0, audit.stderr);
+    assert.deepEqual(audit.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['unsigned', false]]);
+
+    const { readFile } = await import('node:fs/promises');
+    const signedOnce = await image('threshold');
+    const digest = await pushImage(registry.host, 'team/threshold', '1.0', signedOnce, client);
+    const payload = simpleSigning(`${registry.host}/team/threshold`, digest);
+    await pushSigTag(client, 'team/threshold', digest, payload, cryptoSign(null, payload, await readFile(path.join(root, 'keys', 'ed.key'), 'utf8')).toString('base64'));
+    const two = `version: 1\nsigners:\n  a: { cosign: { key: keys/ed.pub } }\n  b: { cosign: { key: keys/rsa.pub } }\nscopes:\n  - match: '${registry.host}/team/threshold'\n    level: enforce\n    signers: [a, b]\n    threshold: 2\n`;
+    const short = await gate(await rulesWith(two), `${registry.host}/team/threshold:1.0`);
+    assert.equal(short.code, 1);
+    const f = short.report.findings.find((x) => x.check === 'signature');
+    assert.equal(f?.rule, 'signature-threshold');
+    assert.match(f?.message ?? '', /verified by a only; .* requires 2 of a, b/);
+    const anyOf = await gate(await rulesWith(two.replace('threshold: 2', 'threshold: 1')), `${registry.host}/team/threshold:1.0`);
+    assert.equal(anyOf.code, 0);
+  });
+
+  describe('Notation (JWS, X.509, signatures made with openssl)', function () {
+    const notationTrust = (identities = "['x509.subject: C=US, O=Acme, CN=Release Signer']"): string =>
+      `version: 1\nsigners:\n  acme: { notation: { trustStores: [keys/notation/truststore/x509/ca/acme], trustedIdentities: ${identities} } }\nscopes:\n  - match: '${registry.host}/**'\n    level: enforce\n    signers: [acme]\n`;
+
+    async function signNotation(repository: string, img: BuiltImage, digest: string, signer: Cert, chain: Cert[], header: Record<string, unknown> = {}): Promise<void> {
+      const envelope = await notationJws(path.join(root, 'pki'), signer, chain, { mediaType: img.mediaType, digest, size: img.manifest.length }, header);
+      await attachArtifact(client, repository, { mediaType: img.mediaType, digest, size: img.manifest.length }, {
+        artifactType: 'application/vnd.cncf.notary.signature',
+        blob: envelope,
+        blobMediaType: 'application/jose+json',
+        annotations: { 'io.cncf.notary.x509chain.thumbprint#S256': JSON.stringify([sha256(Buffer.from(signer.pem)).slice(7)]) },
+      });
+    }
+
+    it('accepts a signature chaining to the trust store, by a trusted identity', async function () {
+      const img = await image('notation-ok');
+      const digest = await pushImage(registry.host, 'team/notation', 'ok', img, client);
+      await signNotation('team/notation', img, digest, leaf, [ca]);
+      const r = await gate(await rulesWith(notationTrust()), `${registry.host}/team/notation:ok`);
+      assert.equal(r.code, 0, JSON.stringify(r.report.signatures));
+      assert.deepEqual(r.report.signatures.map((x) => [x.format, x.verified, x.signer]), [['notation', true, 'acme']]);
+      assert.match(r.report.signatures[0]?.identity ?? '', /CN=Release Signer/);
+    });
+
+    it('refuses an untrusted CA, a wrong identity, an expired certificate, an expired signature and an unknown critical header', async function () {
+      const rules = await rulesWith(notationTrust());
+      const rogue = await makeLeaf(path.join(root, 'pki'), 'rogue', otherCa, '/C=US/O=Acme/CN=Release Signer');
+      const short = await makeLeaf(path.join(root, 'pki'), 'short', ca, '/C=US/O=Acme/CN=Release Signer', { days: 1 });
+      for (const [name, sign, reason, now] of [
+        ['untrusted-ca', (img: BuiltImage, d: string) => signNotation('team/notation', img, d, rogue, [otherCa]), /does not lead to a trusted CA/],
+        ['expired-cert', (img: BuiltImage, d: string) => signNotation('team/notation', img, d, short, [ca]), /is not valid at/, new Date(Date.now() + 3 * 86_400_000)],
+        ['expired-sig', (img: BuiltImage, d: string) => signNotation('team/notation', img, d, leaf, [ca], { crit: ['io.cncf.notary.signingScheme', 'io.cncf.notary.expiry'], 'io.cncf.notary.expiry': new Date(Date.now() - 60_000).toISOString() }), /signature expired/],
+        ['unknown-crit', (img: BuiltImage, d: string) => signNotation('team/notation', img, d, leaf, [ca], { crit: ['io.cncf.notary.signingScheme', 'io.cncf.notary.verificationPlugin'], 'io.cncf.notary.verificationPlugin': 'x' }), /unsupported critical header/],
+      ] as const) {
+        const img = await image(`notation-${name}`);
+        const digest = await pushImage(registry.host, 'team/notation', name, img, client);
+        await sign(img, digest);
+        const report = now
+          ? await check(`${registry.host}/team/notation:${name}`, { rules, now })
+          : (await gate(rules, `${registry.host}/team/notation:${name}`)).report;
+        assert.equal(report.verdict, 'fail', name);
+        assert.match(report.signatures[0]?.reason ?? '', reason, name);
+      }
+      const wrongIdentity = await gate(await rulesWith(notationTrust("['x509.subject: C=US, O=Acme, CN=Someone Else']")), `${registry.host}/team/notation:ok`);
+      assert.equal(wrongIdentity.code, 1);
+      assert.match(wrongIdentity.report.signatures[0]?.reason ?? '', /is not a trusted identity/);
+    });
+
+    it('reads a Notation trustpolicy.json unchanged', async function () {
+      await writeFile(
+        path.join(root, 'keys', 'notation', 'trustpolicy.json'),
+        JSON.stringify({
+          version: '1.0',
+          trustPolicies: [
+            { name: 'acme-images', registryScopes: [`${registry.host}/team/notation`], signatureVerification: { level: 'strict' }, trustStores: ['ca:acme'], trustedIdentities: ['x509.subject: C=US, O=Acme, OU=Builds, CN=Release Signer'] },
+            { name: 'everything-else', registryScopes: ['*'], signatureVerification: { level: 'skip' } },
+          ],
+        }),
+      );
+      const rules = await rulesWith('version: 1\nnotation:\n  trustPolicy: keys/notation/trustpolicy.json\n  trustStoreDir: keys/notation/truststore\n');
+      const ok = await gate(rules, `${registry.host}/team/notation:ok`);
+      assert.equal(ok.code, 0, JSON.stringify(ok.report.signatures));
+      assert.deepEqual(ok.report.trust, { level: 'enforce', scope: 'Notation policy acme-images' });
+      const unsigned = await image('notation-unsigned');
+      await pushImage(registry.host, 'team/notation', 'unsigned', unsigned, client);
+      assert.equal((await gate(rules, `${registry.host}/team/notation:unsigned`)).code, 1);
+      const skipped = await gate(rules, `${registry.host}/team/unsigned:1.0`);
+      assert.equal(skipped.code, 0);
+      assert.equal(skipped.report.trust, undefined);
+    });
+  });
+
+  it('verifies a multi-platform image through its signed index, reporting each platform separately', async function () {
+    const { readFile } = await import('node:fs/promises');
+    const amd = await image('multi-amd', { os: 'linux', architecture: 'amd64' });
+    const arm = await image('multi-arm', { os: 'linux', architecture: 'arm64' });
+    const indexDigest = await pushIndex(registry.host, 'team/multi', '1.0', [amd, arm], client);
+    const payload = simpleSigning(`${registry.host}/team/multi`, indexDigest);
+    await pushSigTag(client, 'team/multi', indexDigest, payload, cryptoSign(null, payload, await readFile(path.join(root, 'keys', 'ed.key'), 'utf8')).toString('base64'));
+    const r = await imggate(['check', '--no-attest', '--all-platforms', '--format', 'json', '--rules', await rulesWith(cosignTrust('keys/ed.pub')), `${registry.host}/team/multi:1.0`]);
+    assert.equal(r.code, 0, r.stdout);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.platforms?.length, 2);
+    for (const p of report.platforms ?? []) {
+      assert.deepEqual(p.signatures.map((s) => [s.verified, s.subject]), [[true, indexDigest]]);
+      assert.match(p.signatures[0]?.reason ?? '', /on the index/);
+    }
+  });
+});
