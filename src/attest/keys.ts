@@ -1,5 +1,6 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { ImggateError, type AttestErrorCode } from '../errors.js';
+import { isCosignKey, openCosignKey, sealCosignKey } from './cosign-key.js';
 
 /** The gate's signing key: ECDSA P-256, as the attestation format and cosign expect. */
 export interface SigningKey {
@@ -11,14 +12,18 @@ export interface SigningKey {
 }
 
 /**
- * Reads a PEM private key (PKCS#8, encrypted PKCS#8 or SEC1) and insists on ECDSA P-256. `password`
+ * Reads a private key — cosign's encrypted format, PKCS#8 (plain or encrypted) or SEC1 PEM — and
+ * insists on ECDSA P-256. `password`
  * unlocks an encrypted key; a wrong or missing one is KEY_PASSWORD, never a silent unsigned run.
  */
 export function parseSigningKey(pem: string, password: string | undefined, what: string): SigningKey {
   let privateKey: KeyObject;
   try {
-    privateKey = createPrivateKey({ key: pem, format: 'pem', ...(password ? { passphrase: password } : {}) });
+    privateKey = isCosignKey(pem)
+      ? createPrivateKey({ key: openCosignKey(pem, password ?? '', what), format: 'der', type: 'pkcs8' })
+      : createPrivateKey({ key: pem, format: 'pem', ...(password ? { passphrase: password } : {}) });
   } catch (err) {
+    if (err instanceof ImggateError) throw err;
     const encrypted = /ENCRYPTED/.test(pem);
     if (encrypted) {
       throw new ImggateError<AttestErrorCode>('KEY_PASSWORD', `${what} is encrypted and ${password ? 'the password does not open it' : 'no password was given (IMGGATE_KEY_PASSWORD)'}`, { cause: err });
@@ -48,11 +53,12 @@ export function keyIdOf(publicKey: KeyObject): string {
   return createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
-/** A new P-256 key pair as PEM; the private key encrypted (AES-256-CBC PKCS#8) when a password is given. */
+/**
+ * A new P-256 key pair: the private key in cosign's encrypted format (scrypt + secretbox; an empty
+ * password still encrypts, as cosign does), so `cosign sign --key` takes it too; the public key as PEM.
+ */
 export function generateSigningKey(password: string | undefined): { privatePem: string; publicPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  const privatePem = privateKey
-    .export(password ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: password } : { type: 'pkcs8', format: 'pem' })
-    .toString();
-  return { privatePem, publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  const der = privateKey.export({ type: 'pkcs8', format: 'der' });
+  return { privatePem: sealCosignKey(der, password ?? ''), publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString() };
 }

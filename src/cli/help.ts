@@ -59,7 +59,7 @@ Limits (override imggate.yaml):
 
 Recording (each verdict is kept in the store, store.dir/imggate.db):
       --key FILE             the gate's signing key (default: attest.key, then keys/gate.key if present);
-                             an encrypted key's password comes from $IMGGATE_KEY_PASSWORD
+                             an encrypted key's password: $IMGGATE_KEY_PASSWORD (or $COSIGN_PASSWORD)
       --no-attest            do not sign, even with a key
       --no-push              do not push the signed verdict next to a registry image
       --attestation-out FILE also write the signed verdict (a Sigstore bundle) to FILE, e.g. before push
@@ -133,7 +133,8 @@ printed it (registry/repo:tag), a repository (all its tags), or a digest (sha256
 
 export const KEYS_HELP = `Usage: imggate keys generate [--output-key-prefix PREFIX] [--force]
 
-Writes PREFIX.key (PKCS#8 PEM, mode 0600; encrypted with $IMGGATE_KEY_PASSWORD when it is set) and
-PREFIX.pub (the public key, for verify-attestation and cosign verify-attestation --key). PREFIX defaults
-to keys/gate. An existing key is never overwritten unless --force is given.
+Writes PREFIX.key, an ECDSA P-256 private key in cosign's encrypted format (scrypt + NaCl secretbox,
+mode 0600; the password is $IMGGATE_KEY_PASSWORD, else $COSIGN_PASSWORD, else empty), and PREFIX.pub (the
+public key, for verify-attestation, trust.yaml and cosign verify --key). cosign sign --key takes the
+private key as well. PREFIX defaults to keys/gate. An existing key is never overwritten without --force.
 `;

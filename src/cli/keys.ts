@@ -24,7 +24,12 @@ export async function loadGateKey(flag: string | undefined, config: ConfigFile, 
     if (named === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new ImggateError('KEY_INVALID', `cannot read the gate key ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return parseSigningKey(pem, env['IMGGATE_KEY_PASSWORD'] || undefined, file);
+  return parseSigningKey(pem, keyPassword(env), file);
+}
+
+/** The key password: $IMGGATE_KEY_PASSWORD, else cosign's $COSIGN_PASSWORD (so a cosign key works as is). */
+export function keyPassword(env: NodeJS.ProcessEnv): string | undefined {
+  return env['IMGGATE_KEY_PASSWORD'] ?? env['COSIGN_PASSWORD'] ?? undefined;
 }
 
 export async function loadPublicKeyFile(file: string) {
@@ -62,13 +67,13 @@ export async function runKeys(args: readonly string[], io: Io): Promise<number> 
       if (await stat(file).then(() => true, () => false)) throw new ImggateError('USAGE', `${file} exists; pass --force to replace it`);
     }
   }
-  const password = io.env['IMGGATE_KEY_PASSWORD'] || undefined;
+  const password = keyPassword(io.env);
   const { privatePem, publicPem } = generateSigningKey(password);
   await mkdir(path.dirname(path.resolve(keyFile)), { recursive: true });
   await writeFile(keyFile, privatePem, { mode: 0o600 });
   await chmod(keyFile, 0o600);
   await writeFile(pubFile, publicPem);
   const key = parseSigningKey(privatePem, password, keyFile);
-  io.stdout.write(`wrote ${keyFile} (${password ? 'encrypted with $IMGGATE_KEY_PASSWORD' : 'NOT encrypted: set IMGGATE_KEY_PASSWORD to encrypt'}) and ${pubFile}; key id ${key.keyId}\n`);
+  io.stdout.write(`wrote ${keyFile} (cosign's encrypted format, ${password ? 'with $IMGGATE_KEY_PASSWORD' : 'with an EMPTY password: set IMGGATE_KEY_PASSWORD'}) and ${pubFile}; key id ${key.keyId}\n`);
   return 0;
 }

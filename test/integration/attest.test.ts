@@ -49,7 +49,7 @@ describe('signed verdicts: check → referrer → verify-attestation @integratio
     assert.equal(gen.code, 0, gen.stderr);
     key = path.join(tmp, 'gate.key');
     pub = path.join(tmp, 'gate.pub');
-    assert.match(await readFile(key, 'utf8'), /BEGIN ENCRYPTED PRIVATE KEY/);
+    assert.match(await readFile(key, 'utf8'), /BEGIN ENCRYPTED SIGSTORE PRIVATE KEY/);
     const other = await imggate(['keys', 'generate', '--output-key-prefix', path.join(tmp, 'other')]);
     assert.equal(other.code, 0, other.stderr);
     otherPub = path.join(tmp, 'other.pub');

@@ -181,6 +181,26 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
     assert.equal(lenient.code, 0, JSON.stringify(lenient.report.signatures));
   });
 
+  it('keys generate writes a key cosign signs with, and imggate signs verdicts with a key cosign generated', async function () {
+    if (!cosignBin) this.skip();
+    const gen = await imggate(['keys', 'generate', '--output-key-prefix', path.join(root, 'keys', 'made-by-imggate')], { env: { IMGGATE_KEY_PASSWORD: 'pw2' } });
+    assert.equal(gen.code, 0, gen.stderr);
+    const img = await image('imggate-key');
+    const digest = await pushImage(registry.host, 'team/imggate-key', '1.0', img, client);
+    const s = await cosign(cosignBin, ['sign', '--key', path.join(root, 'keys', 'made-by-imggate.key'), '--tlog-upload=false', '--allow-insecure-registry', '-y', `${registry.host}/team/imggate-key@${digest}`], { COSIGN_PASSWORD: 'pw2' });
+    assert.equal(s.code, 0, s.stderr);
+    const r = await gate(await rulesWith(cosignTrust('keys/made-by-imggate.pub')), `${registry.host}/team/imggate-key:1.0`);
+    assert.equal(r.code, 0, JSON.stringify(r.report.signatures));
+    // The other way round: cosign's own key (its password in COSIGN_PASSWORD) signs imggate's verdict.
+    const attested = await imggate(['check', '-q', '--key', path.join(root, 'keys', 'release.key'), `${registry.host}/team/imggate-key:1.0`], { env: { COSIGN_PASSWORD: 'pw' } });
+    assert.equal(attested.code, 0, attested.stderr);
+    const v = await imggate(['verify-attestation', '--key', path.join(root, 'keys', 'release.pub'), `${registry.host}/team/imggate-key:1.0`]);
+    assert.equal(v.code, 0, v.stdout);
+    const wrongPassword = await imggate(['check', '-q', '--key', path.join(root, 'keys', 'release.key'), `${registry.host}/team/imggate-key:1.0`], { env: { COSIGN_PASSWORD: 'nope' } });
+    assert.equal(wrongPassword.code, 2);
+    assert.match(wrongPassword.stderr, /password does not open it/);
+  });
+
   it('verifies Ed25519, RSA and P-384 keys (signatures by the test\'s own producer)', async function () {
     const { readFile } = await import('node:fs/promises');
     for (const [name, hash] of [['ed', null], ['rsa', 'sha256'], ['p384', 'sha384']] as const) {
