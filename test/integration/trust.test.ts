@@ -10,7 +10,9 @@ import type { Report } from '../../src/report/types.js';
 import { imggate } from '../harness/cli.js';
 import { cosign, findCosign } from '../harness/cosign.js';
 import { buildImage, pushImage, pushIndex, sha256, type BuiltImage } from '../harness/images.js';
-import { makeCa, makeLeaf, notationJws, type Cert } from '../harness/pki.js';
+import { makeCa, makeFulcioLeaf, makeLeaf, makeSigstorePki, notationJws, timestamp, type Cert, type SigstorePki } from '../harness/pki.js';
+import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
+import { dsse } from '@sigstore/core';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 
 const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
@@ -308,6 +310,93 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
       const skipped = await gate(rules, `${registry.host}/team/unsigned:1.0`);
       assert.equal(skipped.code, 0);
       assert.equal(skipped.report.trust, undefined);
+    });
+  });
+
+  describe('keyless (Fulcio-style certificates, RFC 3161 timestamps, trusted_root.json offline; PKI made with openssl)', function () {
+    const identity = 'https://git.example.com/org/app/.github/workflows/release.yml@refs/heads/main';
+    const issuer = 'https://token.actions.example.com';
+    let pki: SigstorePki;
+    let rogue: SigstorePki;
+
+    before(async function () {
+      await mkdir(path.join(root, 'pki', 'sigstore'), { recursive: true });
+      await mkdir(path.join(root, 'pki', 'rogue'), { recursive: true });
+      pki = await makeSigstorePki(path.join(root, 'pki', 'sigstore'), 'test');
+      rogue = await makeSigstorePki(path.join(root, 'pki', 'rogue'), 'rogue');
+      await writeFile(path.join(root, 'keys', 'trusted_root.json'), pki.trustedRoot());
+    });
+
+    /** A DSSE bundle over an in-toto statement about `digest`, signed by `leaf`, timestamped by `tsaOf`'s TSA. */
+    async function keylessBundle(leaf: Cert, digest: string, tsaOf: SigstorePki = pki): Promise<Buffer> {
+      const { readFile } = await import('node:fs/promises');
+      const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'app', digest: { sha256: digest.slice(7) } }], predicateType: 'https://example.com/signed/v1', predicate: {} }));
+      const signature = cryptoSign('sha256', dsse.preAuthEncoding('application/vnd.in-toto+json', statement), { key: await readFile(leaf.key, 'utf8'), dsaEncoding: 'der' });
+      const bundle = toDSSEBundle({ artifact: statement, artifactType: 'application/vnd.in-toto+json', signature, certificate: Buffer.from(leaf.pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64') });
+      bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: await timestamp(tsaOf, signature) }] };
+      return Buffer.from(JSON.stringify(bundleToJSON(bundle)));
+    }
+
+    async function pushSigned(name: string, leaf: Cert, tsaOf?: SigstorePki): Promise<string> {
+      const img = await image(`keyless-${name}`);
+      const digest = await pushImage(registry.host, 'team/keyless', name, img, client);
+      await attachArtifact(client, 'team/keyless', { mediaType: img.mediaType, digest, size: img.manifest.length }, {
+        artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        blob: await keylessBundle(leaf, digest, tsaOf),
+        blobMediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json',
+        annotations: { 'dev.sigstore.bundle.content': 'dsse-envelope' },
+      });
+      return `${registry.host}/team/keyless:${name}`;
+    }
+
+    const keylessTrust = (id: string, iss = `{ exact: '${issuer}' }`): string =>
+      `version: 1\nsigners:\n  ci: { keyless: { trustedRoot: keys/trusted_root.json, identity: ${id}, issuer: ${iss} } }\nscopes:\n  - match: '${registry.host}/team/keyless'\n    level: enforce\n    signers: [ci]\n`;
+
+    it('accepts a certificate from the trusted CA with the required identity and issuer (exact or regexp)', async function () {
+      const leafCert = await makeFulcioLeaf(pki, 'ok', identity, issuer);
+      const ref = await pushSigned('ok', leafCert);
+      const exact = await gate(await rulesWith(keylessTrust(`{ exact: '${identity}' }`)), ref);
+      assert.equal(exact.code, 0, JSON.stringify(exact.report.signatures));
+      assert.equal(exact.report.signatures[0]?.identity, `${identity} (${issuer})`);
+      const regexp = await gate(await rulesWith(keylessTrust(`{ regexp: 'https://git\\.example\\.com/org/.+@refs/heads/main' }`)), ref);
+      assert.equal(regexp.code, 0, JSON.stringify(regexp.report.signatures));
+    });
+
+    it('refuses a wrong identity, a wrong issuer, an untrusted CA, an untrusted TSA and a certificate expired when timestamped', async function () {
+      const okRef = `${registry.host}/team/keyless:ok`;
+      const wrongId = await gate(await rulesWith(keylessTrust(`{ exact: 'https://git.example.com/org/other/.github/workflows/release.yml@refs/heads/main' }`)), okRef);
+      assert.equal(wrongId.code, 1);
+      assert.match(wrongId.report.signatures[0]?.reason ?? '', /certificate identity .* is not the one required/);
+      const wrongIssuer = await gate(await rulesWith(keylessTrust(`{ exact: '${identity}' }`, "{ exact: 'https://accounts.example.org' }")), okRef);
+      assert.equal(wrongIssuer.code, 1);
+      assert.match(wrongIssuer.report.signatures[0]?.reason ?? '', /certificate issuer .* is not the one required/);
+
+      const rules = await rulesWith(keylessTrust(`{ exact: '${identity}' }`));
+      const rogueLeaf = await makeFulcioLeaf(rogue, 'rogue', identity, issuer);
+      const untrustedCa = await gate(rules, await pushSigned('rogue-ca', rogueLeaf));
+      assert.equal(untrustedCa.code, 1);
+      assert.match(untrustedCa.report.signatures[0]?.reason ?? '', /does not verify: Failed to verify certificate chain/);
+      const leafCert = await makeFulcioLeaf(pki, 'rogue-tsa', identity, issuer);
+      const untrustedTsa = await gate(rules, await pushSigned('rogue-tsa', leafCert, rogue));
+      assert.equal(untrustedTsa.code, 1);
+      assert.match(untrustedTsa.report.signatures[0]?.reason ?? '', /timestamp/);
+      const expired = await makeFulcioLeaf(pki, 'expired', identity, issuer, { start: '20200101000000Z', end: '20200101001000Z' });
+      const expiredResult = await gate(rules, await pushSigned('expired', expired));
+      assert.equal(expiredResult.code, 1);
+      // Valid for ten minutes in 2020; the trusted timestamp says now: the chain is not valid at signing time.
+      assert.match(expiredResult.report.signatures[0]?.reason ?? '', /does not verify: Failed to verify certificate chain/);
+    });
+
+    it('refuses a keyless bundle with no timestamp: a certificate alone proves nothing about when it signed', async function () {
+      const leafCert = await makeFulcioLeaf(pki, 'no-ts', identity, issuer);
+      const img = await image('keyless-no-ts');
+      const digest = await pushImage(registry.host, 'team/keyless', 'no-ts', img, client);
+      const withTs = JSON.parse((await keylessBundle(leafCert, digest)).toString()) as { verificationMaterial: { timestampVerificationData?: unknown } };
+      delete withTs.verificationMaterial.timestampVerificationData;
+      await attachArtifact(client, 'team/keyless', { mediaType: img.mediaType, digest, size: img.manifest.length }, { artifactType: 'application/vnd.dev.sigstore.bundle.v0.3+json', blob: Buffer.from(JSON.stringify(withTs)), blobMediaType: 'application/vnd.dev.sigstore.bundle.v0.3+json', annotations: {} });
+      const r = await gate(await rulesWith(keylessTrust(`{ exact: '${identity}' }`)), `${registry.host}/team/keyless:no-ts`);
+      assert.equal(r.code, 1);
+      assert.match(r.report.signatures[0]?.reason ?? '', /expected 1 timestamps, got 0/);
     });
   });
 
