@@ -75,12 +75,17 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
       for (const descriptor of runnable) {
         platforms.push(await checkChild(ctx, image, descriptor));
       }
+      // The index is what a tag or a pinned deploy names: its own signatures are judged on their own too.
+      const scope = scopeOf(image.reference, source.kind);
+      const indexTrust = await verifyTrust(ctx, scope, [{ subject: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType, repository: scope }, role: 'manifest' }]);
+      const indexFindings = sortFindings(indexTrust.findings);
       return {
         schema: SCHEMA,
         image: { ...image },
-        verdict: combine(platforms.map((p) => p.verdict)),
-        findings: [],
-        signatures: [],
+        verdict: combine([...platforms.map((p) => p.verdict), decide(indexFindings)]),
+        findings: indexFindings,
+        signatures: indexTrust.signatures,
+        ...(indexTrust.scope.level !== 'skip' ? { trust: { level: indexTrust.scope.level, scope: indexTrust.scope.origin } } : {}),
         platforms,
         checkedAt: new Date(started).toISOString(),
         durationMs: Date.now() - started,
@@ -207,7 +212,11 @@ async function checkManifest(
     entries: scan.layers[i]?.entries ?? 0,
   }));
   const scope = scopeOf(image.reference, ctx.source.kind);
-  const trust = await verifyTrust(ctx, scope, { digest: fetched.digest, bytes: fetched.bytes, mediaType: image.mediaType, repository: scope });
+  const manifestSubject = { digest: fetched.digest, bytes: fetched.bytes, mediaType: image.mediaType, repository: scope };
+  const trust = await verifyTrust(ctx, scope, [
+    { subject: manifestSubject, role: 'manifest' },
+    ...(ctx.index ? [{ subject: { ...ctx.index, repository: scope }, role: 'index' as const }] : []),
+  ]);
   // Trust findings keep the blocking their scope's level gave them (enforce or audit); policy does not re-rate them.
   const findings = sortFindings([...applyPolicy(scan.findings, ctx.rules, scope, ctx.now), ...trust.findings]);
   return {
@@ -269,14 +278,13 @@ function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
 }
 
 /**
- * Verifies the signatures of the manifest about to be reported (and of the index it came from) under
- * the trust scope that matches the image. Runs on the digest already pinned: nothing is re-resolved.
+ * Verifies the signatures of what is about to be reported — a manifest (and the index it came from),
+ * or an index — under the trust scope that matches the image. Runs on digests already pinned: nothing
+ * is re-resolved by tag.
  */
-async function verifyTrust(ctx: ImageContext, scope: string, manifest: SignedSubject): Promise<TrustResult> {
+async function verifyTrust(ctx: ImageContext, scope: string, targets: ReadonlyArray<{ subject: SignedSubject; role: Subject['role'] }>): Promise<TrustResult> {
   if (trustScopeFor(ctx.rules.trust, scope).level === 'skip') return evaluateTrust(ctx.rules.trust, scope, [], ctx.now);
   const store = ctx.source.signatureStore?.();
-  const targets: Array<{ subject: SignedSubject; role: Subject['role'] }> = [{ subject: manifest, role: 'manifest' }];
-  if (ctx.index) targets.push({ subject: { ...ctx.index, repository: manifest.repository }, role: 'index' });
   const subjects: Subject[] = [];
   for (const { subject, role } of targets) {
     if (!store) {

@@ -283,6 +283,8 @@ async function runRules(args: readonly string[], io: Io): Promise<number> {
   }
   const types = rules.secretRules.length + rules.fileRules.length;
   io.stdout.write(`${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; policy digest ${rules.digest}\n`);
+  const t = rules.trust;
+  io.stdout.write(`trust: ${t.signers.size} signer(s), ${t.scopes.length} scope(s) (${t.scopes.map((s) => `${s.origin}: ${s.level}`).join('; ') || 'none'}), default ${t.defaultLevel}\n`);
   return failures.length ? EXIT.fail : 0;
 }
 

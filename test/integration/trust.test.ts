@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign as cryptoSign } from 'node:crypto';
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { check } from '../../src/index.js';
@@ -204,7 +204,6 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
   });
 
   it('verifies Ed25519, RSA and P-384 keys (signatures by the test\'s own producer)', async function () {
-    const { readFile } = await import('node:fs/promises');
     for (const [name, hash] of [['ed', null], ['rsa', 'sha256'], ['p384', 'sha384']] as const) {
       const img = await image(`key-${name}`);
       const digest = await pushImage(registry.host, `keys/${name}`, '1.0', img, client);
@@ -226,7 +225,6 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
     assert.equal(audit.code, 0, audit.stderr);
     assert.deepEqual(audit.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['unsigned', false]]);
 
-    const { readFile } = await import('node:fs/promises');
     const signedOnce = await image('threshold');
     const digest = await pushImage(registry.host, 'team/threshold', '1.0', signedOnce, client);
     const payload = simpleSigning(`${registry.host}/team/threshold`, digest);
@@ -329,8 +327,7 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
 
     /** A DSSE bundle over an in-toto statement about `digest`, signed by `leaf`, timestamped by `tsaOf`'s TSA. */
     async function keylessBundle(leaf: Cert, digest: string, tsaOf: SigstorePki = pki): Promise<Buffer> {
-      const { readFile } = await import('node:fs/promises');
-      const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'app', digest: { sha256: digest.slice(7) } }], predicateType: 'https://example.com/signed/v1', predicate: {} }));
+        const statement = Buffer.from(JSON.stringify({ _type: 'https://in-toto.io/Statement/v1', subject: [{ name: 'app', digest: { sha256: digest.slice(7) } }], predicateType: 'https://example.com/signed/v1', predicate: {} }));
       const signature = cryptoSign('sha256', dsse.preAuthEncoding('application/vnd.in-toto+json', statement), { key: await readFile(leaf.key, 'utf8'), dsaEncoding: 'der' });
       const bundle = toDSSEBundle({ artifact: statement, artifactType: 'application/vnd.in-toto+json', signature, certificate: Buffer.from(leaf.pem.replace(/-----[A-Z ]+-----|\s/g, ''), 'base64') });
       bundle.verificationMaterial.timestampVerificationData = { rfc3161Timestamps: [{ signedTimestamp: await timestamp(tsaOf, signature) }] };
@@ -401,19 +398,32 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
   });
 
   it('verifies a multi-platform image through its signed index, reporting each platform separately', async function () {
-    const { readFile } = await import('node:fs/promises');
     const amd = await image('multi-amd', { os: 'linux', architecture: 'amd64' });
     const arm = await image('multi-arm', { os: 'linux', architecture: 'arm64' });
     const indexDigest = await pushIndex(registry.host, 'team/multi', '1.0', [amd, arm], client);
     const payload = simpleSigning(`${registry.host}/team/multi`, indexDigest);
     await pushSigTag(client, 'team/multi', indexDigest, payload, cryptoSign(null, payload, await readFile(path.join(root, 'keys', 'ed.key'), 'utf8')).toString('base64'));
-    const r = await imggate(['check', '--no-attest', '--all-platforms', '--format', 'json', '--rules', await rulesWith(cosignTrust('keys/ed.pub')), `${registry.host}/team/multi:1.0`]);
+    const rules = await rulesWith(cosignTrust('keys/ed.pub'));
+    const r = await imggate(['check', '--no-attest', '--all-platforms', '--format', 'json', '--rules', rules, `${registry.host}/team/multi:1.0`]);
     assert.equal(r.code, 0, r.stdout);
     const report = JSON.parse(r.stdout) as Report;
+    assert.deepEqual(report.signatures.map((s) => [s.verified, s.subject]), [[true, indexDigest]], 'the index, verified on its own');
     assert.equal(report.platforms?.length, 2);
     for (const p of report.platforms ?? []) {
       assert.deepEqual(p.signatures.map((s) => [s.verified, s.subject]), [[true, indexDigest]]);
       assert.match(p.signatures[0]?.reason ?? '', /on the index/);
     }
+
+    // The verdict attested for one platform lists the signature that verified as an input attestation.
+    const gen = await imggate(['keys', 'generate', '--output-key-prefix', path.join(root, 'gate')]);
+    assert.equal(gen.code, 0, gen.stderr);
+    const out = path.join(root, 'multi-amd64.sigstore.json');
+    const one = await imggate(['check', '-q', '--no-push', '--platform', 'linux/amd64', '--key', path.join(root, 'gate.key'), '--attestation-out', out, '--rules', rules, `${registry.host}/team/multi:1.0`]);
+    assert.equal(one.code, 0, one.stderr);
+    const bundle = JSON.parse(await readFile(out, 'utf8')) as { dsseEnvelope: { payload: string } };
+    const vsa = JSON.parse(Buffer.from(bundle.dsseEnvelope.payload, 'base64').toString()) as { subject: Array<{ digest: { sha256: string } }>; predicate: { inputAttestations: Array<{ uri: string; digest: { sha256: string } }> } };
+    assert.equal(vsa.subject[0]?.digest.sha256, amd.manifestDigest.slice(7));
+    const sigManifest = await client.getManifest('team/multi', `sha256-${indexDigest.slice(7)}.sig`);
+    assert.deepEqual(vsa.predicate.inputAttestations.map((a) => a.digest.sha256), [sigManifest.digest.slice(7)]);
   });
 });
