@@ -12,7 +12,15 @@ import { globToRegExp } from './glob.js';
 export type Matcher = { readonly exact: string } | { readonly regexp: RegExp };
 
 export type Signer =
-  | { readonly name: string; readonly kind: 'cosign'; readonly publicKey: KeyObject; readonly keyFile: string; readonly dockerReference: 'repository' | 'any' }
+  | {
+      readonly name: string;
+      readonly kind: 'cosign';
+      readonly publicKey: KeyObject;
+      readonly keyFile: string;
+      readonly dockerReference: 'repository' | 'any';
+      /** Logs and TSAs to check a bundle's log entries and timestamps against; without it they are ignored. */
+      readonly logs?: TrustMaterial | undefined;
+    }
   | { readonly name: string; readonly kind: 'keyless'; readonly trust: TrustMaterial; readonly identity: Matcher; readonly issuer: Matcher }
   | { readonly name: string; readonly kind: 'notation'; readonly roots: readonly X509Certificate[]; readonly identities: readonly string[] };
 
@@ -71,17 +79,20 @@ export async function loadTrust(file: string, data: unknown, hash: ReturnType<ty
   const signers = new Map<string, Signer>();
   for (const [name, s] of Object.entries(spec.signers)) {
     const what = `signers.${name}`;
+    const trustedRoot = async (relative: string): Promise<TrustMaterial> => {
+      const bytes = await read(relative, what);
+      try {
+        return trustMaterialOf(JSON.parse(bytes.toString('utf8')));
+      } catch (err) {
+        throw new ImggateError('CONFIG_INVALID', `${file}: ${what}: ${relative} is not a Sigstore trusted root: ${(err as Error).message}`, { cause: err });
+      }
+    };
     if ('cosign' in s) {
       const keyFile = path.resolve(root, s.cosign.key);
-      signers.set(name, { name, kind: 'cosign', publicKey: parsePublicKey((await read(s.cosign.key, what)).toString('utf8'), keyFile), keyFile: s.cosign.key, dockerReference: s.cosign.dockerReference });
+      const logs = s.cosign.trustedRoot ? await trustedRoot(s.cosign.trustedRoot) : undefined;
+      signers.set(name, { name, kind: 'cosign', publicKey: parsePublicKey((await read(s.cosign.key, what)).toString('utf8'), keyFile), keyFile: s.cosign.key, dockerReference: s.cosign.dockerReference, logs });
     } else if ('keyless' in s) {
-      let trust: TrustMaterial;
-      try {
-        trust = toTrustMaterial(TrustedRoot.fromJSON(JSON.parse((await read(s.keyless.trustedRoot, what)).toString('utf8'))));
-      } catch (err) {
-        if (err instanceof ImggateError) throw err;
-        throw new ImggateError('CONFIG_INVALID', `${file}: ${what}: ${s.keyless.trustedRoot} is not a Sigstore trusted root: ${(err as Error).message}`, { cause: err });
-      }
+      const trust = await trustedRoot(s.keyless.trustedRoot);
       signers.set(name, { name, kind: 'keyless', trust, identity: matcher(s.keyless.identity, file, `${what}.identity`), issuer: matcher(s.keyless.issuer, file, `${what}.issuer`) });
     } else {
       const roots: X509Certificate[] = [];
@@ -156,4 +167,22 @@ function matcher(m: { exact: string } | { regexp: string }, file: string, where:
   } catch (err) {
     throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: not a valid regular expression`, { cause: err });
   }
+}
+
+/**
+ * A trusted_root.json as trust material. Every authority must say from when it is valid: the
+ * specification requires `validFor.start`, and an authority without one would be trusted for any time.
+ */
+export function trustMaterialOf(json: unknown): TrustMaterial {
+  const root = TrustedRoot.fromJSON(json);
+  const authorities = [
+    ...root.tlogs.map((t, i) => [`tlogs[${i}]`, t.publicKey?.validFor] as const),
+    ...root.ctlogs.map((t, i) => [`ctlogs[${i}]`, t.publicKey?.validFor] as const),
+    ...root.certificateAuthorities.map((c, i) => [`certificateAuthorities[${i}]`, c.validFor] as const),
+    ...root.timestampAuthorities.map((c, i) => [`timestampAuthorities[${i}]`, c.validFor] as const),
+  ];
+  for (const [where, validFor] of authorities) {
+    if (!validFor?.start) throw new Error(`${where} has no validFor.start`);
+  }
+  return toTrustMaterial(root);
 }

@@ -20,16 +20,26 @@ export function verifyBundleSignature(bytes: Buffer, signer: Signer & { kind: 'c
   const keyMaterial = bundle.verificationMaterial.content.$case;
   if (signer.kind === 'cosign' && keyMaterial !== 'publicKey') return { ok: false, reason: 'the bundle carries a certificate; this signer is a public key' };
   if (signer.kind === 'keyless' && keyMaterial === 'publicKey') return { ok: false, reason: 'the bundle names a public key; this signer is keyless (certificate identity)' };
-  const trust: TrustMaterial =
-    signer.kind === 'cosign'
-      ? { certificateAuthorities: [], timestampAuthorities: [], tlogs: [], ctlogs: [], publicKey: () => ({ publicKey: signer.publicKey, validFor: () => true }) }
-      : signer.trust;
+  const keyTrust = (logs: TrustMaterial | undefined): TrustMaterial => ({
+    certificateAuthorities: [],
+    timestampAuthorities: logs?.timestampAuthorities ?? [],
+    tlogs: logs?.tlogs ?? [],
+    ctlogs: [],
+    publicKey: () => ({ publicKey: (signer as Signer & { kind: 'cosign' }).publicKey, validFor: () => true }),
+  });
+  const trust: TrustMaterial = signer.kind === 'cosign' ? keyTrust(signer.logs) : signer.trust;
   // A certificate is only meaningful with evidence of when it was used: at least one timestamp (a log
   // entry or a TSA token) is required for keyless; logs and SCTs are required when the root has them.
+  // A key is its own trust anchor: log entries are checked when the signer names a root for them.
   const options =
     signer.kind === 'cosign'
       ? { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }
       : { tlogThreshold: trust.tlogs.length ? 1 : 0, ctlogThreshold: trust.ctlogs.length ? 1 : 0, timestampThreshold: 1 };
+  if (signer.kind === 'cosign' && !signer.logs) {
+    // Entries nobody can check would fail verification; without a root they are set aside, as cosign's
+    // --insecure-ignore-tlog does, and the key alone decides.
+    bundle = { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } } };
+  }
   let identity: { san?: string; issuer?: string } = {};
   try {
     // A message signature is over the artifact: here, the manifest bytes whose digest the image is.

@@ -10,6 +10,12 @@ const cosignSigner = z.strictObject({
   /** PEM public key (ECDSA P-256/P-384, Ed25519, RSA), relative to the project root (the rules directory's parent). */
   key: z.string().min(1),
   /**
+   * A trusted_root.json whose transparency logs and TSAs verify the log entries and timestamps a
+   * bundle carries (cosign uploads to Rekor by default). Without it they are not checked: the key alone
+   * is trusted, as with cosign's --insecure-ignore-tlog.
+   */
+  trustedRoot: z.string().min(1).optional(),
+  /**
    * What the simple-signing payload's `docker-reference` must be: the image's repository (default,
    * refuses a signature copied from another repository), or anything.
    */
