@@ -1,3 +1,4 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ImggateError } from '../errors.js';
 import type { CheckOptions } from '../options.js';
 import type { Io } from './main.js';
@@ -27,4 +28,16 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk));
   return Buffer.concat(chunks).toString('utf8');
+}
+
+/** `parseArgs` over a command's arguments (positionals allowed), with a parse failure as a usage error. */
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; options: O }>>;
+
+export function parseCommand<const O extends Options>(args: readonly string[], options: O): Parsed<O> {
+  try {
+    return parseArgs({ args: [...args], allowPositionals: true as const, options });
+  } catch (err) {
+    throw usage((err as Error).message);
+  }
 }

@@ -1,10 +1,10 @@
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import { generateSigningKey, parsePublicKey, parseSigningKey, type SigningKey } from '../attest/keys.js';
 import type { ConfigFile } from '../config/schema.js';
 import { ImggateError } from '../errors.js';
 import { KEYS_HELP } from './help.js';
+import { parseCommand } from './common.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './main.js';
 
@@ -43,16 +43,7 @@ export async function loadPublicKeyFile(file: string) {
 }
 
 export async function runKeys(args: readonly string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: { 'output-key-prefix': { type: 'string' }, force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } },
-    });
-  } catch (err) {
-    throw new ImggateError('USAGE', (err as Error).message);
-  }
+  const parsed = parseCommand(args, { 'output-key-prefix': { type: 'string' }, force: { type: 'boolean', default: false }, help: { type: 'boolean', short: 'h', default: false } });
   const [sub, ...extra] = parsed.positionals;
   if (parsed.values.help || sub === undefined) {
     io.stdout.write(KEYS_HELP);

@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { check } from '../check.js';
 import { loadConfig } from '../config/load.js';
 import { parseDuration, parseSize } from '../config/units.js';
@@ -14,7 +13,7 @@ import { loadRules } from '../policy/load-rules.js';
 import { toSarif } from '../report/sarif.js';
 import { toCycloneDx } from '../report/sbom.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { credentialsFrom, usage } from './common.js';
+import { credentialsFrom, parseCommand, usage } from './common.js';
 import { CHECK_HELP, FEEDS_HELP, HISTORY_HELP, KEYS_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP, VERIFY_ATTESTATION_HELP } from './help.js';
 import { loadGateKey, runKeys } from './keys.js';
 import { runHistory, runVerifyAttestation } from './verdicts.js';
@@ -82,12 +81,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
 
 
 async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom' = 'check'): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
+  const { values, positionals } = parseCommand(args, {
         format: { type: 'string', short: 'f', default: 'table' },
         output: { type: 'string', short: 'o' },
         quiet: { type: 'boolean', short: 'q', default: false },
@@ -113,12 +107,7 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
         'attestation-out': { type: 'string' },
         'no-store': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  });
   if (values.help) {
     io.stdout.write(command === 'sbom' ? SBOM_HELP : CHECK_HELP);
     return 0;
@@ -232,12 +221,7 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
 }
 
 async function runFeeds(args: readonly string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...args], allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h', default: false } } });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
+  const parsed = parseCommand(args, { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h', default: false } });
   const [sub] = parsed.positionals;
   if (parsed.values.help || sub === undefined) {
     io.stdout.write(FEEDS_HELP);

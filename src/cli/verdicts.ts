@@ -1,23 +1,17 @@
-import { parseArgs } from 'node:util';
 import { loadConfig } from '../config/load.js';
 import { parseDuration } from '../config/units.js';
 import { loadRules } from '../policy/load-rules.js';
 import { parseReference, formatReference, repositoryNameOf } from '../registry/reference.js';
 import { openStore, type VerdictQuery } from '../store/index.js';
 import { verifyAttestation } from '../verify-attestation.js';
-import { credentialsFrom, usage } from './common.js';
+import { credentialsFrom, parseCommand, usage } from './common.js';
 import { EXIT } from './exit-codes.js';
 import { HISTORY_HELP, VERIFY_ATTESTATION_HELP } from './help.js';
 import { loadPublicKeyFile } from './keys.js';
 import type { Io } from './main.js';
 
 export async function runVerifyAttestation(args: readonly string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
+  const { values, positionals } = parseCommand(args, {
         key: { type: 'string' },
         'max-age': { type: 'string' },
         'policy-digest': { type: 'string' },
@@ -32,12 +26,7 @@ export async function runVerifyAttestation(args: readonly string[], io: Io): Pro
         'password-stdin': { type: 'boolean', default: false },
         config: { type: 'string', short: 'c' },
         help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  });
   if (values.help) {
     io.stdout.write(VERIFY_ATTESTATION_HELP);
     return 0;
@@ -84,22 +73,12 @@ export async function runVerifyAttestation(args: readonly string[], io: Io): Pro
 }
 
 export async function runHistory(args: readonly string[], io: Io): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        format: { type: 'string', short: 'f', default: 'table' },
-        limit: { type: 'string', short: 'n', default: '20' },
-        config: { type: 'string', short: 'c' },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    });
-  } catch (err) {
-    throw usage((err as Error).message);
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = parseCommand(args, {
+    format: { type: 'string', short: 'f', default: 'table' },
+    limit: { type: 'string', short: 'n', default: '20' },
+    config: { type: 'string', short: 'c' },
+    help: { type: 'boolean', short: 'h', default: false },
+  });
   if (values.help) {
     io.stdout.write(HISTORY_HELP);
     return 0;

@@ -119,7 +119,9 @@ export async function loadTrust(file: string, data: unknown, hash: ReturnType<ty
     }
     const np = notationPolicySchema.safeParse(json);
     if (!np.success) throw new ImggateError('CONFIG_INVALID', `${spec.notation.trustPolicy} is not a Notation trust policy (version 1.0): ${np.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    for (const p of np.data.trustPolicies) {
+    // Notation lets a repository's own policy win over the `*` one, wherever each is listed.
+    const ordered = [...np.data.trustPolicies].sort((a, b) => Number(a.registryScopes.includes('*')) - Number(b.registryScopes.includes('*')));
+    for (const p of ordered) {
       const level: TrustLevel = p.signatureVerification.level === 'audit' ? 'audit' : p.signatureVerification.level === 'skip' ? 'skip' : 'enforce';
       const name = `notation:${p.name}`;
       if (level !== 'skip') {

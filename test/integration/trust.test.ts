@@ -293,8 +293,9 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
         JSON.stringify({
           version: '1.0',
           trustPolicies: [
-            { name: 'acme-images', registryScopes: [`${registry.host}/team/notation`], signatureVerification: { level: 'strict' }, trustStores: ['ca:acme'], trustedIdentities: ['x509.subject: C=US, O=Acme, OU=Builds, CN=Release Signer'] },
+            // Listed first, the wildcard still yields to the repository's own policy, as in Notation.
             { name: 'everything-else', registryScopes: ['*'], signatureVerification: { level: 'skip' } },
+            { name: 'acme-images', registryScopes: [`${registry.host}/team/notation`], signatureVerification: { level: 'strict' }, trustStores: ['ca:acme'], trustedIdentities: ['x509.subject: C=US, O=Acme, OU=Builds, CN=Release Signer'] },
           ],
         }),
       );
