@@ -1,5 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
+import { RekorWitness } from '@sigstore/sign';
 import { KeySigner, signStatement } from './attest/sign.js';
 import type { SigningKey } from './attest/keys.js';
 import { DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, reportStatement, VSA_PREDICATE_TYPE, verificationSummary, type Statement } from './attest/statement.js';
@@ -73,8 +74,15 @@ async function recordOne(report: Report, options: RecordOptions, problems: strin
       [verificationSummary(report, ctx), VSA_PREDICATE_TYPE],
       [reportStatement(report), REPORT_PREDICATE_TYPE],
     ];
+    const rekorUrl = options.config.attest.rekorUrl;
+    const witnesses = rekorUrl ? [new RekorWitness({ rekorBaseURL: rekorUrl, entryType: 'dsse', timeout: 30_000, retry: 1 })] : [];
     const bundles: Buffer[] = [];
-    for (const [statement] of statements) bundles.push(await signStatement(statement, signer));
+    try {
+      for (const [statement] of statements) bundles.push(await signStatement(statement, signer, witnesses));
+    } catch (err) {
+      problems.push(`signing the verdict for ${report.image.digest} failed${rekorUrl ? ` (transparency log ${rekorUrl})` : ''}: ${describe(err)}`);
+      return storeVerdict(report, report, undefined, undefined, [], options, problems);
+    }
     [vsaBundle, reportBundle] = bundles;
     const pushTo = options.push !== false && report.image.source === 'registry' ? report.image : undefined;
     for (const [i, [, predicateType]] of statements.entries()) {
@@ -101,7 +109,18 @@ async function recordOne(report: Report, options: RecordOptions, problems: strin
   } else if (options.attestationOut) {
     problems.push('--attestation-out needs the gate key (attest.key, or keys/gate.key; imggate keys generate makes one)');
   }
-  const withAttestations: Report = attestations.length ? { ...report, attestations } : report;
+  return storeVerdict(report, attestations.length ? { ...report, attestations } : report, vsaBundle, reportBundle, attestations, options, problems);
+}
+
+async function storeVerdict(
+  report: Report,
+  withAttestations: Report,
+  vsaBundle: Buffer | undefined,
+  reportBundle: Buffer | undefined,
+  attestations: readonly AttestationRecord[],
+  options: RecordOptions,
+  problems: string[],
+): Promise<Report> {
   if (options.store) {
     try {
       await options.store.add({

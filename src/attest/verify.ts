@@ -2,6 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { bundleFromJSON, BUNDLE_V03_MEDIA_TYPE, type Bundle } from '@sigstore/bundle';
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
 import { ImggateError, type AttestErrorCode } from '../errors.js';
+import { withoutLogEvidence } from '../verify/bundle.js';
 import { INTOTO_PAYLOAD_TYPE, statementSchema, VSA_PREDICATE_TYPE, vsaPredicateSchema, type Statement, type VsaPredicate } from './statement.js';
 
 /** The largest bundle imggate will parse; a VSA bundle is a few KiB, a report bundle rarely over 1 MiB. */
@@ -35,7 +36,8 @@ export function verifyStatementBundle(bytes: Buffer, publicKey: KeyObject): Stat
     publicKey: () => ({ publicKey, validFor: () => true }),
   };
   try {
-    new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(bundle));
+    // The gate's key is the trust anchor; a log entry (attest.rekorUrl) is for auditors, not checked here.
+    new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(withoutLogEvidence(bundle)));
   } catch (err) {
     throw new ImggateError<AttestErrorCode>('SIGNATURE_INVALID', `the signature does not verify with the given key: ${(err as Error).message}`, { cause: err });
   }

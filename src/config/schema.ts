@@ -58,6 +58,8 @@ export const configSchema = z.strictObject({
       verifierId: z.string().min(1).optional(),
       /** The VSA's policy.uri; default the rules directory as a file: URI. */
       policyUri: z.string().min(1).optional(),
+      /** A Rekor transparency log to record each signed verdict in; unset (the default) signs offline. */
+      rekorUrl: z.url().optional(),
     })
     .default({}),
   rules: z.strictObject({ dir: filePath.optional() }).default({}),

@@ -35,11 +35,9 @@ export function verifyBundleSignature(bytes: Buffer, signer: Signer & { kind: 'c
     signer.kind === 'cosign'
       ? { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }
       : { tlogThreshold: trust.tlogs.length ? 1 : 0, ctlogThreshold: trust.ctlogs.length ? 1 : 0, timestampThreshold: 1 };
-  if (signer.kind === 'cosign' && !signer.logs) {
-    // Entries nobody can check would fail verification; without a root they are set aside, as cosign's
-    // --insecure-ignore-tlog does, and the key alone decides.
-    bundle = { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } } };
-  }
+  // Entries nobody can check would fail verification; without a root they are set aside, as cosign's
+  // --insecure-ignore-tlog does, and the key alone decides.
+  if (signer.kind === 'cosign' && !signer.logs) bundle = withoutLogEvidence(bundle);
   let identity: { san?: string; issuer?: string } = {};
   try {
     // A message signature is over the artifact: here, the manifest bytes whose digest the image is.
@@ -83,4 +81,9 @@ function boundTo(bundle: Bundle, subject: SignedSubject): Verification {
 function matches(m: Matcher, value: string | undefined): boolean {
   if (value === undefined) return false;
   return 'exact' in m ? m.exact === value : m.regexp.test(value);
+}
+
+/** The bundle with its transparency-log entries and timestamps set aside: for a key that is trusted alone. */
+export function withoutLogEvidence<B extends Bundle>(bundle: B): B {
+  return { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } } };
 }

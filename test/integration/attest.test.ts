@@ -285,6 +285,38 @@ describe('signed verdicts: check → referrer → verify-attestation @integratio
     assert.ok(!h.stdout.includes(token));
   });
 
+  it('records in a transparency log only when asked, and says so when the log refuses', async function () {
+    // No Rekor server runs on this machine (Debian ships only rekor-cli): a server that answers 503
+    // stands in, to show the signed verdict goes to the configured log and a refusal is not silent.
+    let posts = 0;
+    const { createServer } = await import('node:http');
+    const server = createServer((req, res) => {
+      if (req.method === 'POST') posts++;
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"code":503,"message":"unavailable"}');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    const config = path.join(tmp, 'rekor.yaml');
+    await writeFile(config, `attest:\n  rekorUrl: http://127.0.0.1:${port}\n`);
+    try {
+      const r = await imggate(['check', '-q', '--config', config, '--key', key, `${registry.host}/team/app:1.0`], { env: env() });
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`signing the verdict for sha256:[0-9a-f]{64} failed \\(transparency log http://127.0.0.1:${port}\\)`));
+      assert.ok(posts >= 1, 'the log was never asked');
+      const h = await imggate(['history', '--format', 'json', `${registry.host}/team/app:1.0`], { env: env() });
+      const newest = (JSON.parse(h.stdout) as Array<{ verdict: string; bundle?: unknown }>)[0];
+      assert.deepEqual([newest?.verdict, newest?.bundle], ['pass', undefined], 'the verdict is kept, unsigned');
+      // Without rekorUrl nothing is sent anywhere (the stand-in is still listening).
+      const before = posts;
+      const offline = await imggate(['check', '-q', '--key', key, `${registry.host}/team/app:1.0`], { env: env() });
+      assert.equal(offline.code, 0, offline.stderr);
+      assert.equal(posts, before);
+    } finally {
+      server.close();
+    }
+  });
+
   it('fails the run when the attestation cannot be pushed, and still keeps the verdict', async function () {
     const proxy = await startTamperProxy(registry.host, () => false, { refuseWrites: true });
     try {
