@@ -3,6 +3,7 @@
  * loopback registry, beside `skopeo copy` of the same image and plain decompression of its layers.
  * Each command runs REPEAT times under GNU time; the median is printed, with ratios to imggate.
  */
+import { mkdtempSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -21,10 +22,13 @@ interface Sample {
   rssMiB: number;
 }
 
+/** The verdict store the measured checks write to: a throwaway one, never the user's. */
+const BENCH_DATA_HOME = mkdtempSync(path.join(os.tmpdir(), 'imggate-bench-data-'));
+
 async function measure(label: string, argv: string[]): Promise<Sample> {
   const samples: Sample[] = [];
   for (let i = 0; i < REPEAT; i++) {
-    const r = await run('/usr/bin/time', ['-f', '%e %M', ...argv]);
+    const r = await run('/usr/bin/time', ['-f', '%e %M', ...argv], { env: { ...process.env, XDG_DATA_HOME: BENCH_DATA_HOME } });
     const last = r.stderr.trim().split('\n').pop() ?? '';
     const [seconds, kib] = last.split(' ').map(Number);
     if (r.code !== 0 && !(label.startsWith('imggate') && r.code === 1)) throw new Error(`${label} exited ${r.code}: ${r.stderr.slice(-500)}`);
@@ -51,8 +55,8 @@ async function main(): Promise<void> {
     const compressed = manifest.layers.reduce((n, l) => n + l.size, 0);
 
     const rows: Array<[string, Sample]> = [];
-    rows.push(['imggate check (registry)', await measure('imggate', [process.execPath, BIN, 'check', '--format', 'json', '--output', '/dev/null', '--quiet', ref])]);
-    rows.push(['imggate check (oci: layout)', await measure('imggate', [process.execPath, BIN, 'check', '--quiet', `oci:${image.layout}:minbase`])]);
+    rows.push(['imggate check (registry)', await measure('imggate', [process.execPath, BIN, 'check', '--no-attest', '--format', 'json', '--output', '/dev/null', '--quiet', ref])]);
+    rows.push(['imggate check (oci: layout)', await measure('imggate', [process.execPath, BIN, 'check', '--no-attest', '--quiet', `oci:${image.layout}:minbase`])]);
     let n = 0;
     rows.push([
       'skopeo copy registry → oci dir',
