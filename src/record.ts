@@ -3,7 +3,7 @@ import { pathToFileURL } from 'node:url';
 import { RekorWitness } from '@sigstore/sign';
 import { KeySigner, signStatement } from './attest/sign.js';
 import type { SigningKey } from './attest/keys.js';
-import { DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, reportStatement, VSA_PREDICATE_TYPE, verificationSummary, type Statement } from './attest/statement.js';
+import { DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, reportStatement, VSA_PREDICATE_TYPE, verificationSummary } from './attest/statement.js';
 import { BUNDLE_MEDIA_TYPE } from './attest/media-types.js';
 import type { ConfigFile } from './config/schema.js';
 import { ImggateError, isImggateError } from './errors.js';
@@ -60,67 +60,19 @@ async function recordOne(report: Report, options: RecordOptions, problems: strin
     // Nothing was pinned (the reference did not resolve): there is no subject to attest or file under.
     return report;
   }
-  const attestations: AttestationRecord[] = [];
-  let vsaBundle: Buffer | undefined;
-  let reportBundle: Buffer | undefined;
+  let signed: SignedVerdict | undefined;
   if (options.key) {
-    const signer = new KeySigner(options.key);
-    const ctx = {
-      verifierId: options.config.attest.verifierId ?? DEFAULT_VERIFIER_ID,
-      verifierVersion: VERSION,
-      policyUri: options.config.attest.policyUri ?? (options.rulesDir ? pathToFileURL(options.rulesDir).href : 'imggate:rules'),
-    };
-    const statements: Array<[Statement, string]> = [
-      [verificationSummary(report, ctx), VSA_PREDICATE_TYPE],
-      [reportStatement(report), REPORT_PREDICATE_TYPE],
-    ];
-    const rekorUrl = options.config.attest.rekorUrl;
-    const witnesses = rekorUrl ? [new RekorWitness({ rekorBaseURL: rekorUrl, entryType: 'dsse', timeout: 30_000, retry: 1 })] : [];
-    const bundles: Buffer[] = [];
     try {
-      for (const [statement] of statements) bundles.push(await signStatement(statement, signer, witnesses));
+      signed = await signVerdict(report, options.key, options);
     } catch (err) {
-      problems.push(`signing the verdict for ${report.image.digest} failed${rekorUrl ? ` (transparency log ${rekorUrl})` : ''}: ${describe(err)}`);
-      return storeVerdict(report, report, undefined, undefined, [], options, problems);
-    }
-    [vsaBundle, reportBundle] = bundles;
-    const pushTo = options.push !== false && report.image.source === 'registry' ? report.image : undefined;
-    for (const [i, [, predicateType]] of statements.entries()) {
-      const bundle = bundles[i] as Buffer;
-      let record: AttestationRecord = { predicateType, bundleDigest: digestOf(bundle) };
-      if (pushTo) {
-        try {
-          const attached = await pushBundle(report, bundle, predicateType, options);
-          record = { ...record, manifest: attached.manifest.digest, via: attached.via };
-        } catch (err) {
-          problems.push(`pushing the ${predicateType === VSA_PREDICATE_TYPE ? 'verification summary' : 'report'} attestation for ${report.image.digest} failed: ${describe(err)}`);
-        }
-      }
-      if (i === 0 && options.attestationOut) {
-        try {
-          await writeFile(options.attestationOut, bundle);
-          record = { ...record, file: options.attestationOut };
-        } catch (err) {
-          problems.push(`writing ${options.attestationOut} failed: ${describe(err)}`);
-        }
-      }
-      attestations.push(record);
+      const log = options.config.attest.rekorUrl;
+      problems.push(`signing the verdict for ${report.image.digest} failed${log ? ` (transparency log ${log})` : ''}: ${describe(err)}`);
     }
   } else if (options.attestationOut) {
     problems.push('--attestation-out needs the gate key (attest.key, or keys/gate.key; imggate keys generate makes one)');
   }
-  return storeVerdict(report, attestations.length ? { ...report, attestations } : report, vsaBundle, reportBundle, attestations, options, problems);
-}
-
-async function storeVerdict(
-  report: Report,
-  withAttestations: Report,
-  vsaBundle: Buffer | undefined,
-  reportBundle: Buffer | undefined,
-  attestations: readonly AttestationRecord[],
-  options: RecordOptions,
-  problems: string[],
-): Promise<Report> {
+  const attestations = signed ? await publish(report, signed, options, problems) : [];
+  const recorded: Report = attestations.length ? { ...report, attestations } : report;
   if (options.store) {
     try {
       await options.store.add({
@@ -131,16 +83,61 @@ async function storeVerdict(
         verdict: report.verdict,
         policyDigest: report.policy?.digest,
         checkedAt: report.checkedAt,
-        report: withAttestations,
-        bundle: vsaBundle,
-        reportBundle,
+        report: recorded,
+        bundle: signed?.[0].bundle,
+        reportBundle: signed?.[1].bundle,
         attestations: attestations.length ? attestations : undefined,
       });
     } catch (err) {
       problems.push(describe(err));
     }
   }
-  return withAttestations;
+  return recorded;
+}
+
+/** The two signed statements of a verdict, VSA first. */
+type SignedVerdict = readonly [{ predicateType: string; bundle: Buffer }, { predicateType: string; bundle: Buffer }];
+
+async function signVerdict(report: Report, key: SigningKey, options: RecordOptions): Promise<SignedVerdict> {
+  const signer = new KeySigner(key);
+  const ctx = {
+    verifierId: options.config.attest.verifierId ?? DEFAULT_VERIFIER_ID,
+    verifierVersion: VERSION,
+    policyUri: options.config.attest.policyUri ?? (options.rulesDir ? pathToFileURL(options.rulesDir).href : 'imggate:rules'),
+  };
+  const rekorUrl = options.config.attest.rekorUrl;
+  const witnesses = rekorUrl ? [new RekorWitness({ rekorBaseURL: rekorUrl, entryType: 'dsse', timeout: 30_000, retry: 1 })] : [];
+  return [
+    { predicateType: VSA_PREDICATE_TYPE, bundle: await signStatement(verificationSummary(report, ctx), signer, witnesses) },
+    { predicateType: REPORT_PREDICATE_TYPE, bundle: await signStatement(reportStatement(report), signer, witnesses) },
+  ];
+}
+
+/** Pushes both bundles next to a registry image and writes the VSA to --attestation-out; says where each went. */
+async function publish(report: Report, signed: SignedVerdict, options: RecordOptions, problems: string[]): Promise<AttestationRecord[]> {
+  const push = options.push !== false && report.image.source === 'registry';
+  const records: AttestationRecord[] = [];
+  for (const [i, { predicateType, bundle }] of signed.entries()) {
+    let record: AttestationRecord = { predicateType, bundleDigest: digestOf(bundle) };
+    if (push) {
+      try {
+        const attached = await pushBundle(report, bundle, predicateType, options);
+        record = { ...record, manifest: attached.manifest.digest, via: attached.via };
+      } catch (err) {
+        problems.push(`pushing the ${i === 0 ? 'verification summary' : 'report'} attestation for ${report.image.digest} failed: ${describe(err)}`);
+      }
+    }
+    if (i === 0 && options.attestationOut) {
+      try {
+        await writeFile(options.attestationOut, bundle);
+        record = { ...record, file: options.attestationOut };
+      } catch (err) {
+        problems.push(`writing ${options.attestationOut} failed: ${describe(err)}`);
+      }
+    }
+    records.push(record);
+  }
+  return records;
 }
 
 async function pushBundle(report: Report, bundle: Buffer, predicateType: string, options: RecordOptions) {
