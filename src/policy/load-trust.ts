@@ -22,7 +22,13 @@ export type Signer =
       readonly logs?: TrustMaterial | undefined;
     }
   | { readonly name: string; readonly kind: 'keyless'; readonly trust: TrustMaterial; readonly identity: Matcher; readonly issuer: Matcher }
-  | { readonly name: string; readonly kind: 'notation'; readonly roots: readonly X509Certificate[]; readonly identities: readonly string[] };
+  | {
+      readonly name: string;
+      readonly kind: 'notation';
+      readonly roots: readonly X509Certificate[];
+      readonly identities: readonly string[];
+      readonly logOnly?: ReadonlySet<'expiry' | 'authenticTimestamp'>;
+    };
 
 export interface TrustScope {
   readonly match: readonly RegExp[];
@@ -132,7 +138,7 @@ export async function loadTrust(file: string, data: unknown, hash: ReturnType<ty
           roots.push(...(await certsIn(path.join(spec.notation.trustStoreDir, 'x509', type, storeName), `notation policy ${p.name}`)));
         }
         if (roots.length === 0) throw new ImggateError('CONFIG_INVALID', `${spec.notation.trustPolicy}: policy ${p.name} verifies but names no trust store`);
-        signers.set(name, { name, kind: 'notation', roots, identities: p.trustedIdentities ?? [] });
+        signers.set(name, { name, kind: 'notation', roots, identities: p.trustedIdentities ?? [], logOnly: loggedChecks(p.signatureVerification) });
       }
       scopes.push({
         match: p.registryScopes.map((r) => (r === '*' ? /^.*$/ : new RegExp(`^${r.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`))),
@@ -187,4 +193,20 @@ export function trustMaterialOf(json: unknown): TrustMaterial {
     if (!validFor?.start) throw new Error(`${where} has no validFor.start`);
   }
   return toTrustMaterial(root);
+}
+
+/**
+ * Notation's levels: `strict` enforces every check; `permissive` (and `audit`, which imggate reports
+ * without blocking anyway) only logs a failed expiry or authentic-timestamp check; `override` moves a
+ * single check to `enforce`, `log` or `skip` (skip is logged here: imggate never drops a reason).
+ * Integrity and authenticity are always enforced, as in Notation; revocation is not checked.
+ */
+function loggedChecks(v: { level: string; override?: Record<string, string> | undefined }): ReadonlySet<'expiry' | 'authenticTimestamp'> {
+  const logged = new Set<'expiry' | 'authenticTimestamp'>(v.level === 'strict' ? [] : ['expiry', 'authenticTimestamp']);
+  for (const check of ['expiry', 'authenticTimestamp'] as const) {
+    const action = v.override?.[check];
+    if (action === 'enforce') logged.delete(check);
+    else if (action === 'log' || action === 'skip') logged.add(check);
+  }
+  return logged;
 }

@@ -296,6 +296,8 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
             // Listed first, the wildcard still yields to the repository's own policy, as in Notation.
             { name: 'everything-else', registryScopes: ['*'], signatureVerification: { level: 'skip' } },
             { name: 'acme-images', registryScopes: [`${registry.host}/team/notation`], signatureVerification: { level: 'strict' }, trustStores: ['ca:acme'], trustedIdentities: ['x509.subject: C=US, O=Acme, OU=Builds, CN=Release Signer'] },
+            { name: 'acme-lenient', registryScopes: [`${registry.host}/team/lenient`], signatureVerification: { level: 'permissive' }, trustStores: ['ca:acme'], trustedIdentities: ['*'] },
+            { name: 'acme-lenient-but-expiry', registryScopes: [`${registry.host}/team/lenient-strict-expiry`], signatureVerification: { level: 'permissive', override: { expiry: 'enforce' } }, trustStores: ['ca:acme'], trustedIdentities: ['*'] },
           ],
         }),
       );
@@ -306,6 +308,19 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
       const unsigned = await image('notation-unsigned');
       await pushImage(registry.host, 'team/notation', 'unsigned', unsigned, client);
       assert.equal((await gate(rules, `${registry.host}/team/notation:unsigned`)).code, 1);
+      // permissive: an expired signature is logged, not fatal; an override puts expiry back to enforce.
+      const expiredHeader = { crit: ['io.cncf.notary.signingScheme', 'io.cncf.notary.expiry'], 'io.cncf.notary.expiry': new Date(Date.now() - 60_000).toISOString() };
+      for (const repo of ['team/lenient', 'team/lenient-strict-expiry']) {
+        const img = await image(`notation-${repo}`);
+        const digest = await pushImage(registry.host, repo, '1.0', img, client);
+        await signNotation(repo, img, digest, leaf, [ca], expiredHeader);
+      }
+      const lenient = await gate(rules, `${registry.host}/team/lenient:1.0`);
+      assert.equal(lenient.code, 0, JSON.stringify(lenient.report.signatures));
+      assert.match(lenient.report.signatures[0]?.reason ?? '', /logged, not enforced: the signature expired/);
+      const strictExpiry = await gate(rules, `${registry.host}/team/lenient-strict-expiry:1.0`);
+      assert.equal(strictExpiry.code, 1);
+      assert.match(strictExpiry.report.signatures[0]?.reason ?? '', /the signature expired/);
       const skipped = await gate(rules, `${registry.host}/team/unsigned:1.0`);
       assert.equal(skipped.code, 0);
       assert.equal(skipped.report.trust, undefined);
