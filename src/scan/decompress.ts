@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { Decompress as FzstdDecompress } from 'fzstd';
 import { ImggateError } from '../errors.js';
 import type { LayerCompression } from '../oci/media-types.js';
-import { ZstdFrameGuard } from './zstd-guard.js';
+import { ZstdFrameGuard, ZstdFrameWalker } from './zstd-guard.js';
 
 /** zstd's own default window limit (windowLogMax 27). */
 export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
@@ -17,11 +17,84 @@ export function sniffCompression(head: Buffer): LayerCompression {
 
 type ZlibWithZstd = typeof zlib & { createZstdDecompress?: (options?: object) => Transform };
 
-/** Node 22.15+ and 24 have zstd in zlib; Node 20 has not, and gets the pure-JS decoder behind the same guard. */
-export function zstdDecompressor(): Transform {
+/**
+ * The zstd decoding stages. Node 22.15+ and 24 have zstd in zlib, but its decoder stops after the
+ * first frame and drops the rest of a multi-frame stream without a word (seen on 22.23.3 and 24.21.0),
+ * so frames are cut apart by the walker and each gets its own decoder. Node 20 has no zstd in zlib and
+ * gets the pure-JS decoder, which reads every frame, behind the same walker as a guard.
+ */
+export function zstdDecompressors(maxWindow: number = MAX_ZSTD_WINDOW): Transform[] {
   const native = (zlib as ZlibWithZstd).createZstdDecompress;
-  if (typeof native === 'function') return native.call(zlib);
-  return new FzstdStream();
+  if (typeof native === 'function') return [new NativeZstdFrames(maxWindow, () => native.call(zlib))];
+  return [new ZstdFrameGuard(maxWindow), new FzstdStream()];
+}
+
+/** Decodes a zstd stream frame by frame, a fresh native decoder for each, in order, with backpressure. */
+class NativeZstdFrames extends Transform {
+  readonly #walker: ZstdFrameWalker;
+  readonly #make: () => Transform;
+  #decoder: Transform | undefined;
+
+  constructor(maxWindow: number, make: () => Transform) {
+    super();
+    this.#walker = new ZstdFrameWalker(maxWindow);
+    this.#make = make;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    this.#feed(chunk).then(() => callback(), (err: unknown) => callback(asDecompressError(err)));
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#walker.finish();
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    // A stream that ends between frames has no decoder open.
+    callback();
+  }
+
+  async #feed(chunk: Buffer): Promise<void> {
+    for (const segment of this.#walker.feed(chunk)) {
+      if (segment.skippable) continue;
+      const decoder = (this.#decoder ??= this.#open());
+      if (segment.bytes.length && !decoder.write(segment.bytes)) await waitFor(decoder, 'drain');
+      if (segment.frameEnd) {
+        this.#decoder = undefined;
+        const ended = waitFor(decoder, 'end');
+        decoder.end();
+        await ended;
+      }
+    }
+  }
+
+  #open(): Transform {
+    const decoder = this.#make();
+    decoder.on('data', (d: Buffer) => this.push(d));
+    return decoder;
+  }
+}
+
+function waitFor(stream: Transform, event: 'drain' | 'end'): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error): void => {
+      stream.off(event, onEvent);
+      reject(err);
+    };
+    const onEvent = (): void => {
+      stream.off('error', onError);
+      resolve();
+    };
+    stream.once(event, onEvent);
+    stream.once('error', onError);
+  });
+}
+
+function asDecompressError(err: unknown): Error {
+  if (err instanceof ImggateError) return err;
+  return new ImggateError('LAYER_DECOMPRESS_FAILED', `zstd: ${(err as Error).message}`, { cause: err });
 }
 
 class FzstdStream extends Transform {
@@ -67,7 +140,7 @@ export function decompressors(compression: LayerCompression): Transform[] {
       // Larger output chunks cut the hops between the zlib thread and the parser roughly tenfold.
       return [zlib.createGunzip({ chunkSize: 256 * 1024 })];
     case 'zstd':
-      return [new ZstdFrameGuard(MAX_ZSTD_WINDOW), zstdDecompressor()];
+      return zstdDecompressors();
   }
 }
 

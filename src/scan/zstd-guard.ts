@@ -3,59 +3,81 @@ import { ImggateError } from '../errors.js';
 
 const ZSTD_MAGIC = 0xfd2fb528;
 
+/** A run of bytes of one frame; `frameEnd` when it completes that frame. Skippable frames are `skippable`. */
+export interface FrameSegment {
+  readonly bytes: Buffer;
+  readonly frameEnd: boolean;
+  readonly skippable: boolean;
+}
+
 /**
- * Walks the frame structure of a zstd stream (RFC 8878 §3.1) as it passes, without decompressing,
- * and refuses a frame whose window is larger than `maxWindow`: a decoder allocates the window a
- * frame declares, so an unchecked header is a memory bomb whatever the data that follows.
+ * Walks the frame structure of a zstd stream (RFC 8878 §3.1) as it passes, without decompressing:
+ * refuses a frame whose window is larger than `maxWindow` (a decoder allocates the window a frame
+ * declares, so an unchecked header is a memory bomb whatever the data that follows), and says where
+ * each frame ends, so that a decoder that stops after one frame can be given one frame at a time.
  */
-export class ZstdFrameGuard extends Transform {
+export class ZstdFrameWalker {
   readonly #maxWindow: number;
   #pending: Buffer = Buffer.alloc(0);
-  /** Bytes of block or skippable-frame content still to pass before the next structure. */
+  /** Bytes of block, checksum or skippable-frame content still to pass before the next structure. */
   #skip = 0;
   #state: 'frame' | 'block' | 'checksum' = 'frame';
   #checksum = false;
+  /** The frame ends when the current skip does. */
+  #endsAfterSkip = false;
+  #inSkippable = false;
 
   constructor(maxWindow: number) {
-    super();
     this.#maxWindow = maxWindow;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    try {
-      this.#walk(chunk);
-      callback(null, chunk);
-    } catch (err) {
-      callback(err as Error);
-    }
-  }
-
-  override _flush(callback: TransformCallback): void {
-    if (this.#skip > 0 || this.#pending.length > 0 || this.#state !== 'frame') {
-      callback(new ImggateError('LAYER_DECOMPRESS_FAILED', 'the zstd stream ends inside a frame'));
-      return;
-    }
-    callback();
-  }
-
-  #walk(chunk: Buffer): void {
+  /** Walks `chunk`; returns it cut at frame ends. Throws on a malformed or oversized frame. */
+  feed(chunk: Buffer): FrameSegment[] {
     const data = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
     this.#pending = Buffer.alloc(0);
+    const segments: FrameSegment[] = [];
+    let start = 0;
+    const cut = (end: number, frameEnd: boolean, skippable: boolean): void => {
+      if (end > start || frameEnd) segments.push({ bytes: data.subarray(start, end), frameEnd, skippable });
+      start = end;
+    };
     let i = 0;
     for (;;) {
       if (this.#skip > 0) {
         const take = Math.min(this.#skip, data.length - i);
         this.#skip -= take;
         i += take;
-        if (this.#skip > 0) return;
+        if (this.#skip > 0) break;
+        if (this.#endsAfterSkip) {
+          cut(i, true, this.#inSkippable);
+          this.#endsAfterSkip = false;
+          this.#inSkippable = false;
+        }
       }
-      if (i >= data.length) return;
-      const need = this.#parseAt(data, i);
-      if (need < 0) {
+      if (i >= data.length) break;
+      const next = this.#parseAt(data, i);
+      if (next < 0) {
+        // Keep the partial header for the next chunk; it is emitted with the bytes that complete it.
         this.#pending = Buffer.from(data.subarray(i));
-        return;
+        cut(i, false, this.#inSkippable);
+        return segments;
       }
-      i = need;
+      if (this.#skip === 0 && this.#endsAfterSkip) {
+        // An empty last block without a checksum, or an empty skippable frame: it ends with its header.
+        cut(next, true, this.#inSkippable);
+        this.#endsAfterSkip = false;
+        this.#inSkippable = false;
+      }
+      i = next;
+    }
+    cut(data.length, false, this.#inSkippable);
+    return segments;
+  }
+
+  /** Throws unless the stream ended between frames. */
+  finish(): void {
+    if (this.#skip > 0 || this.#pending.length > 0 || this.#state !== 'frame') {
+      throw new ImggateError('LAYER_DECOMPRESS_FAILED', 'the zstd stream ends inside a frame');
     }
   }
 
@@ -65,6 +87,7 @@ export class ZstdFrameGuard extends Transform {
     if (this.#state === 'checksum') {
       this.#skip = 4;
       this.#state = 'frame';
+      this.#endsAfterSkip = true;
       return i;
     }
     if (this.#state === 'block') {
@@ -76,7 +99,10 @@ export class ZstdFrameGuard extends Transform {
       if (type === 3) throw new ImggateError('LAYER_DECOMPRESS_FAILED', 'zstd block of reserved type');
       if (size > 128 * 1024) throw new ImggateError('LAYER_DECOMPRESS_FAILED', 'zstd block larger than the format allows');
       this.#skip = type === 1 ? 1 : size;
-      if (last) this.#state = this.#checksum ? 'checksum' : 'frame';
+      if (last) {
+        this.#state = this.#checksum ? 'checksum' : 'frame';
+        if (!this.#checksum) this.#endsAfterSkip = true;
+      }
       return i + 3;
     }
     if (left < 4) return -1;
@@ -84,6 +110,8 @@ export class ZstdFrameGuard extends Transform {
     if (magic >= 0x184d2a50 && magic <= 0x184d2a5f) {
       if (left < 8) return -1;
       this.#skip = data.readUInt32LE(i + 4);
+      this.#endsAfterSkip = true;
+      this.#inSkippable = true;
       return i + 8;
     }
     if (magic !== ZSTD_MAGIC) throw new ImggateError('LAYER_DECOMPRESS_FAILED', 'data after a zstd frame is not another frame');
@@ -114,5 +142,33 @@ export class ZstdFrameGuard extends Transform {
     this.#checksum = (descriptor & 0x04) !== 0;
     this.#state = 'block';
     return i + headerLength;
+  }
+}
+
+/** Passes a zstd stream through unchanged, refusing it as the walker does (before a pure-JS decoder). */
+export class ZstdFrameGuard extends Transform {
+  readonly #walker: ZstdFrameWalker;
+
+  constructor(maxWindow: number) {
+    super();
+    this.#walker = new ZstdFrameWalker(maxWindow);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
+    try {
+      this.#walker.feed(chunk);
+      callback(null, chunk);
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#walker.finish();
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
   }
 }

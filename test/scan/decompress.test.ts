@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { Writable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { decompressors, sniffCompression } from '../../src/scan/decompress.js';
-import { ZstdFrameGuard } from '../../src/scan/zstd-guard.js';
+import { ZstdFrameGuard, ZstdFrameWalker } from '../../src/scan/zstd-guard.js';
 import { zstdCompress } from '../harness/images.js';
 import { run } from '../harness/process.js';
 
@@ -31,6 +31,36 @@ describe('layer decompression', function () {
       assert.deepEqual(await through(one, decompressors('zstd'), chunk), plain);
     }
     assert.deepEqual(await through(two, decompressors('zstd')), Buffer.concat([plain, Buffer.from('tail')]));
+  });
+
+  it('cuts a zstd stream at frame ends, skippable frames marked, whatever the chunking', async function () {
+    // Node's own zstd decoder stops after one frame; the walker tells where each ends so none is lost.
+    const a = await zstdCompress(randomBytes(200_000));
+    const b = await zstdCompress(Buffer.from('second frame'));
+    const skippable = Buffer.concat([Buffer.from([0x50, 0x2a, 0x4d, 0x18]), Buffer.from([3, 0, 0, 0]), Buffer.from('abc')]);
+    const c = await zstdCompress(Buffer.alloc(0));
+    const stream = Buffer.concat([a, skippable, b, c]);
+    for (const size of [1, 7, 4096, stream.length]) {
+      const walker = new ZstdFrameWalker(128 * 1024 * 1024);
+      const frames: Array<{ length: number; skippable: boolean }> = [];
+      let current = 0;
+      for (let i = 0; i < stream.length; i += size) {
+        for (const seg of walker.feed(stream.subarray(i, i + size))) {
+          current += seg.bytes.length;
+          if (seg.frameEnd) {
+            frames.push({ length: current, skippable: seg.skippable });
+            current = 0;
+          }
+        }
+      }
+      walker.finish();
+      assert.deepEqual(frames, [
+        { length: a.length, skippable: false },
+        { length: skippable.length, skippable: true },
+        { length: b.length, skippable: false },
+        { length: c.length, skippable: false },
+      ], `chunks of ${size}`);
+    }
   });
 
   it('refuses a zstd frame that declares a window over the limit, before decoding', async function () {
