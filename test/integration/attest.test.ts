@@ -14,7 +14,7 @@ import { imggate } from '../harness/cli.js';
 import { cosign, emptyTrustedRoot, findCosign } from '../harness/cosign.js';
 import { buildImage, pushImage, writeOciLayout, type BuiltImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
-import { startTamperProxy } from '../harness/tamper-proxy.js';
+import { startReferrersApiProxy, startTamperProxy } from '../harness/tamper-proxy.js';
 
 const VSA = 'https://slsa.dev/verification_summary/v1';
 const REPORT = 'https://imggate.dev/report/v1';
@@ -314,6 +314,28 @@ describe('signed verdicts: check → referrer → verify-attestation @integratio
       assert.equal(posts, before);
     } finally {
       server.close();
+    }
+  });
+
+  it('uses the referrers API where the registry has one: no fallback tag is written', async function () {
+    // A proxy adds the API to the real registry (see startReferrersApiProxy: no registry with the API is packaged here).
+    const proxy = await startReferrersApiProxy(registry.host);
+    try {
+      const image = await passing('api');
+      await pushImage(registry.host, 'team/api', '1.0', image, client);
+      const r = await imggate(['check', '--format', 'json', '--key', key, `${proxy.host}/team/api:1.0`], { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual((JSON.parse(r.stdout) as Report).attestations?.map((a) => a.via), ['api', 'api']);
+      assert.equal(proxy.indexed(), 2);
+      await assert.rejects(client.getManifest('team/api', referrersTag(image.manifestDigest)), (err: { code?: string }) => err.code === 'NOT_FOUND');
+      const v = await imggate(['verify-attestation', '--key', pub, '--format', 'json', `${proxy.host}/team/api:1.0`]);
+      assert.equal(v.code, 0, v.stdout + v.stderr);
+      assert.equal((JSON.parse(v.stdout) as { via: string }).via, 'api');
+      // Through the bare registry (no API, no tag) there is nothing to find: the verdict lives in the API's index.
+      const bare = await imggate(['verify-attestation', '--key', pub, `${registry.host}/team/api:1.0`]);
+      assert.equal(bare.code, 1);
+    } finally {
+      await proxy.stop();
     }
   });
 

@@ -14,6 +14,7 @@ import { makeCa, makeFulcioLeaf, makeLeaf, makeSigstorePki, notationJws, timesta
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
+import { startReferrersApiProxy } from '../harness/tamper-proxy.js';
 
 const SIMPLE_SIGNING = 'application/vnd.dev.cosign.simplesigning.v1+json';
 
@@ -141,6 +142,25 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
     const rb = await gate(rules, `${registry.host}/team/bundle:1.0`);
     assert.equal(rb.code, 0, rb.stderr);
     assert.deepEqual(rb.report.signatures.map((x) => [x.format, x.verified]), [['sigstore-bundle', true]]);
+  });
+
+  it('finds cosign\'s referrer signature through the referrers API where the registry has one', async function () {
+    if (!cosignBin) this.skip();
+    // The API is added by a proxy in front of the real registry (none with the API is packaged here).
+    const proxy = await startReferrersApiProxy(registry.host);
+    try {
+      const img = await image('via-api');
+      const digest = await pushImage(registry.host, 'team/via-api', '1.0', img, client);
+      const s = await cosign(cosignBin, ['sign', '--key', path.join(root, 'keys', 'release.key'), '--tlog-upload=false', '--allow-insecure-registry', '-y', '--registry-referrers-mode=oci-1-1', `${proxy.host}/team/via-api@${digest}`], { ...env, COSIGN_EXPERIMENTAL: '1' });
+      assert.equal(s.code, 0, s.stderr);
+      assert.equal(proxy.indexed(), 1);
+      await assert.rejects(client.getManifest('team/via-api', `sha256-${digest.slice(7)}`), (err: { code?: string }) => err.code === 'NOT_FOUND', 'cosign saw OCI-Subject and wrote no fallback tag');
+      const r = await gate(await rulesWith(cosignTrust('keys/release.pub').replace(registry.host, proxy.host)), `${proxy.host}/team/via-api:1.0`);
+      assert.equal(r.code, 0, JSON.stringify(r.report.signatures));
+      assert.deepEqual(r.report.signatures.map((x) => [x.format, x.verified]), [['cosign', true]]);
+    } finally {
+      await proxy.stop();
+    }
   });
 
   it('refuses a payload for another digest, a tampered payload and a signature copied from another repository', async function () {
