@@ -31,4 +31,4 @@ export { KeySigner, signStatement } from './attest/sign.js';
 export { verifyStatementBundle } from './attest/verify.js';
 export { openStore, SqliteStore } from './store/index.js';
 export type { VerdictStore, StoredVerdict, NewVerdict, VerdictQuery } from './store/index.js';
-export { listReferrers, attachArtifact } from './registry/referrers.js';
+export { listReferrers, attachArtifact, attachArtifacts } from './registry/referrers.js';

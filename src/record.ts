@@ -11,7 +11,7 @@ import { digestOf } from './oci/digest.js';
 import { resolveOptions, type CheckOptions } from './options.js';
 import { RegistryClient } from './registry/client.js';
 import { parseReference, repositoryNameOf } from './registry/reference.js';
-import { attachArtifact } from './registry/referrers.js';
+import { attachArtifacts } from './registry/referrers.js';
 import type { AttestationRecord, Report } from './report/types.js';
 import type { VerdictStore } from './store/types.js';
 import { VERSION } from './cli/version.js';
@@ -115,52 +115,48 @@ async function signVerdict(report: Report, key: SigningKey, options: RecordOptio
 
 /** Pushes both bundles next to a registry image and writes the VSA to --attestation-out; says where each went. */
 async function publish(report: Report, signed: SignedVerdict, options: RecordOptions, problems: string[]): Promise<AttestationRecord[]> {
-  const push = options.push !== false && report.image.source === 'registry';
-  const records: AttestationRecord[] = [];
-  for (const [i, { predicateType, bundle }] of signed.entries()) {
-    let record: AttestationRecord = { predicateType, bundleDigest: digestOf(bundle) };
-    if (push) {
-      try {
-        const attached = await pushBundle(report, bundle, predicateType, options);
-        record = { ...record, manifest: attached.manifest.digest, via: attached.via };
-      } catch (err) {
-        problems.push(`pushing the ${i === 0 ? 'verification summary' : 'report'} attestation for ${report.image.digest} failed: ${describe(err)}`);
-      }
+  const records: AttestationRecord[] = signed.map(({ predicateType, bundle }) => ({ predicateType, bundleDigest: digestOf(bundle) }));
+  if (options.push !== false && report.image.source === 'registry') {
+    try {
+      const attached = await pushBundles(report, signed, options);
+      for (const [i, a] of attached.entries()) records[i] = { ...(records[i] as AttestationRecord), manifest: a.manifest.digest, via: a.via };
+    } catch (err) {
+      problems.push(`pushing the attestations for ${report.image.digest} failed: ${describe(err)}`);
     }
-    if (i === 0 && options.attestationOut) {
-      try {
-        await writeFile(options.attestationOut, bundle);
-        record = { ...record, file: options.attestationOut };
-      } catch (err) {
-        problems.push(`writing ${options.attestationOut} failed: ${describe(err)}`);
-      }
+  }
+  if (options.attestationOut) {
+    try {
+      await writeFile(options.attestationOut, signed[0].bundle);
+      records[0] = { ...(records[0] as AttestationRecord), file: options.attestationOut };
+    } catch (err) {
+      problems.push(`writing ${options.attestationOut} failed: ${describe(err)}`);
     }
-    records.push(record);
   }
   return records;
 }
 
-async function pushBundle(report: Report, bundle: Buffer, predicateType: string, options: RecordOptions) {
+async function pushBundles(report: Report, signed: SignedVerdict, options: RecordOptions) {
   const ref = parseReference(report.image.reference);
   const resolved = resolveOptions(report.image.reference, options.checkOptions ?? { config: options.config });
   const settings = resolved.registry(ref.registry);
   const client = new RegistryClient(ref.registry, { credentials: resolved.credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}` });
   try {
     if (report.image.size === undefined) throw new ImggateError('MANIFEST_INVALID', 'the report does not say the manifest size');
-    return await attachArtifact(
+    const created = (options.now ?? new Date()).toISOString();
+    return await attachArtifacts(
       client,
       ref.repository,
       { mediaType: report.image.mediaType, digest: report.image.digest, size: report.image.size },
-      {
+      signed.map(({ predicateType, bundle }) => ({
         artifactType: BUNDLE_MEDIA_TYPE,
         blob: bundle,
         blobMediaType: BUNDLE_MEDIA_TYPE,
         annotations: {
           'dev.sigstore.bundle.content': 'dsse-envelope',
           'dev.sigstore.bundle.predicateType': predicateType,
-          'org.opencontainers.image.created': (options.now ?? new Date()).toISOString(),
+          'org.opencontainers.image.created': created,
         },
-      },
+      })),
     );
   } finally {
     client.close();

@@ -54,35 +54,45 @@ export interface AttachedArtifact {
 }
 
 /**
- * Attaches an artifact to `subject` as an OCI 1.1 referrer: pushes the content and an artifact manifest
- * whose `subject` is the image, and, when the registry does not index subjects itself, adds the manifest
- * to the referrers tag index without dropping what other writers put there.
+ * Attaches artifacts to `subject` as OCI 1.1 referrers: pushes each one's content and an artifact
+ * manifest whose `subject` is the image, and, for those the registry did not index itself, adds the
+ * manifests to the referrers tag index in one update, without dropping what other writers put there.
  */
-export async function attachArtifact(client: RegistryClient, repository: string, subject: Descriptor, artifact: Artifact): Promise<AttachedArtifact> {
+export async function attachArtifacts(client: RegistryClient, repository: string, subject: Descriptor, artifacts: readonly Artifact[]): Promise<AttachedArtifact[]> {
   const config = await client.pushBlob(repository, EMPTY, MediaType.ociEmpty);
-  const layer = await client.pushBlob(repository, artifact.blob, artifact.blobMediaType);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MediaType.ociManifest,
-    artifactType: artifact.artifactType,
-    config,
-    layers: [layer],
-    subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
-    annotations: artifact.annotations,
-  };
-  const bytes = Buffer.from(JSON.stringify(manifest));
-  // Pushed by digest: the artifact stays untagged; the referrers index is what finds it.
-  const pushed = await client.putManifest(repository, digestOf(bytes), bytes, MediaType.ociManifest);
-  const descriptor: Descriptor = {
-    mediaType: MediaType.ociManifest,
-    digest: pushed.digest,
-    size: bytes.length,
-    artifactType: artifact.artifactType,
-    annotations: { ...artifact.annotations },
-  };
-  if (pushed.ociSubject === subject.digest) return { manifest: descriptor, via: 'api' };
-  await addToTagIndex(client, repository, subject.digest, descriptor);
-  return { manifest: descriptor, via: 'tag' };
+  const attached: AttachedArtifact[] = [];
+  for (const artifact of artifacts) {
+    const layer = await client.pushBlob(repository, artifact.blob, artifact.blobMediaType);
+    const manifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      artifactType: artifact.artifactType,
+      config,
+      layers: [layer],
+      subject: { mediaType: subject.mediaType, digest: subject.digest, size: subject.size },
+      annotations: artifact.annotations,
+    };
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    // Pushed by digest: the artifact stays untagged; the referrers index is what finds it.
+    const pushed = await client.putManifest(repository, digestOf(bytes), bytes, MediaType.ociManifest);
+    const descriptor: Descriptor = {
+      mediaType: MediaType.ociManifest,
+      digest: pushed.digest,
+      size: bytes.length,
+      artifactType: artifact.artifactType,
+      annotations: { ...artifact.annotations },
+    };
+    attached.push({ manifest: descriptor, via: pushed.ociSubject === subject.digest ? 'api' : 'tag' });
+  }
+  const unindexed = attached.filter((a) => a.via === 'tag').map((a) => a.manifest);
+  if (unindexed.length) await addToTagIndex(client, repository, subject.digest, unindexed);
+  return attached;
+}
+
+/** `attachArtifacts` for one artifact. */
+export async function attachArtifact(client: RegistryClient, repository: string, subject: Descriptor, artifact: Artifact): Promise<AttachedArtifact> {
+  const [attached] = await attachArtifacts(client, repository, subject, [artifact]);
+  return attached as AttachedArtifact;
 }
 
 /** Writers to one referrers tag in this process go one at a time; other processes are handled below. */
@@ -94,7 +104,7 @@ const tagLocks = new Map<string, Promise<void>>();
  * Registries that honour If-Match make the first write conditional; the distribution registry does not,
  * hence the read-back rounds.
  */
-async function addToTagIndex(client: RegistryClient, repository: string, subject: string, entry: Descriptor): Promise<void> {
+async function addToTagIndex(client: RegistryClient, repository: string, subject: string, entries: readonly Descriptor[]): Promise<void> {
   const key = `${client.registry}/${repository}@${subject}`;
   const previous = tagLocks.get(key) ?? Promise.resolve();
   let release!: () => void;
@@ -107,14 +117,15 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
     for (let round = 0; round < 12; round++) {
       const current = await readTagIndex(client, repository, subject);
       const manifests = current?.index.manifests ?? [];
-      if (manifests.some((d) => d.digest === entry.digest)) {
+      const missing = entries.filter((e) => !manifests.some((d) => d.digest === e.digest));
+      if (missing.length === 0) {
         if (++seen >= 2) return;
       } else {
         seen = 0;
         const index = {
           schemaVersion: 2,
           mediaType: MediaType.ociIndex,
-          manifests: [...manifests, entry],
+          manifests: [...manifests, ...missing],
         };
         try {
           await client.putManifest(repository, referrersTag(subject), Buffer.from(JSON.stringify(index)), MediaType.ociIndex, current?.etag);
@@ -124,7 +135,7 @@ async function addToTagIndex(client: RegistryClient, repository: string, subject
       }
       await new Promise((resolve) => setTimeout(resolve, 40 + randomInt(120)));
     }
-    throw new ImggateError('HTTP_ERROR', `the referrers index ${repository}:${referrersTag(subject)} kept changing; ${entry.digest} could not be added`);
+    throw new ImggateError('HTTP_ERROR', `the referrers index ${repository}:${referrersTag(subject)} kept changing; ${entries.map((e) => e.digest).join(', ')} could not be added`);
   } finally {
     release();
     if (tagLocks.get(key) === chained) tagLocks.delete(key);

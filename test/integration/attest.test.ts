@@ -346,7 +346,7 @@ describe('signed verdicts: check → referrer → verify-attestation @integratio
       const r = await imggate(['check', '--format', 'json', '--key', key, ref], { env: env() });
       assert.equal(r.code, 2, r.stderr);
       assert.equal((JSON.parse(r.stdout) as Report).verdict, 'pass');
-      assert.match(r.stderr, /pushing the verification summary attestation for sha256:[0-9a-f]{64} failed: AUTH_FAILED/);
+      assert.match(r.stderr, /pushing the attestations for sha256:[0-9a-f]{64} failed: AUTH_FAILED/);
       const h = await imggate(['history', ref], { env: env() });
       assert.match(h.stdout, /pass .* yes {5}/);
     } finally {
