@@ -258,7 +258,7 @@ function redactHistory(redactor: SecretMatcher, createdBy: string | undefined): 
 }
 
 /** What policy scopes match against: `registry/repository` for registry images, the reference otherwise. */
-export function scopeOf(reference: string, kind: ImageSource['kind'] | undefined): string {
+export function scopeOf(reference: string, kind: ImageSource['kind']): string {
   return kind === 'registry' ? repositoryNameOf(reference) : reference;
 }
 

@@ -11,7 +11,7 @@ import { hostPlatform, parsePlatform, selectPlatform } from './oci/platform.js';
 import { resolveOptions, type CheckOptions } from './options.js';
 import { RegistryClient } from './registry/client.js';
 import { parseReference } from './registry/reference.js';
-import { listReferrers } from './registry/referrers.js';
+import { listReferrers, readReferrer } from './registry/referrers.js';
 
 export interface VerifyAttestationOptions {
   readonly publicKey: KeyObject;
@@ -69,24 +69,14 @@ export async function verifyAttestation(reference: string, options: VerifyAttest
       return declared === undefined || declared === VSA_PREDICATE_TYPE;
     });
     for (const descriptor of vsas.slice(-MAX_REFERRERS)) {
-      const source = `${ref.registry}/${ref.repository}@${descriptor.digest}`;
-      try {
-        const fetched = await client.getManifest(ref.repository, descriptor.digest);
-        const artifact = parseManifest(fetched.bytes, fetched.contentType ?? descriptor.mediaType, `referrer ${descriptor.digest}`);
-        if (artifact.kind !== 'manifest') continue;
-        const m = artifact.manifest;
-        // The tag index is writable by anyone who can push; the manifest itself must name the image.
-        if (m.subject?.digest !== digest) {
-          candidates.push({ source, bytes: Buffer.alloc(0), rejected: `its manifest's subject is ${m.subject?.digest ?? 'missing'}, not ${digest}` });
-          continue;
-        }
-        const layer = m.layers.find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
-        if (!layer) continue;
-        candidates.push({ source, bytes: await client.fetchBlob(ref.repository, layer, MAX_BUNDLE_BYTES) });
-      } catch (err) {
-        if (err instanceof ImggateError && err.code === 'NOT_FOUND') continue;
-        throw err;
+      const referrer = await readReferrer(client, ref.repository, descriptor, digest);
+      if (!referrer) continue;
+      if (!referrer.about) {
+        candidates.push({ source: referrer.source, bytes: Buffer.alloc(0), rejected: `its manifest's subject is ${referrer.manifest.subject?.digest ?? 'missing'}, not ${digest}` });
+        continue;
       }
+      const layer = referrer.manifest.layers.find((l) => l.mediaType === BUNDLE_MEDIA_TYPE);
+      if (layer) candidates.push({ source: referrer.source, bytes: await client.fetchBlob(ref.repository, layer, MAX_BUNDLE_BYTES) });
     }
     return { digest, decision: evaluateAttestations(candidates, { ...requirements, digest }), via: referrers.via };
   } finally {

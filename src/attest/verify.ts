@@ -1,8 +1,8 @@
 import type { KeyObject } from 'node:crypto';
 import { bundleFromJSON, BUNDLE_V03_MEDIA_TYPE, type Bundle } from '@sigstore/bundle';
-import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
+import { toSignedEntity, Verifier } from '@sigstore/verify';
 import { ImggateError, type AttestErrorCode } from '../errors.js';
-import { withoutLogEvidence } from '../verify/bundle.js';
+import { keyTrustMaterial, withoutLogEvidence } from '../verify/bundle.js';
 import { INTOTO_PAYLOAD_TYPE, statementSchema, VSA_PREDICATE_TYPE, vsaPredicateSchema, type Statement, type VsaPredicate } from './statement.js';
 
 /** The largest bundle imggate will parse; a VSA bundle is a few KiB, a report bundle rarely over 1 MiB. */
@@ -27,14 +27,8 @@ export function verifyStatementBundle(bytes: Buffer, publicKey: KeyObject): Stat
   if (envelope.payloadType !== INTOTO_PAYLOAD_TYPE) {
     throw new ImggateError<AttestErrorCode>('BUNDLE_INVALID', `DSSE payload type ${envelope.payloadType}, expected ${INTOTO_PAYLOAD_TYPE}`);
   }
-  const trust: TrustMaterial = {
-    certificateAuthorities: [],
-    timestampAuthorities: [],
-    tlogs: [],
-    ctlogs: [],
-    // The key the user named is the only one trusted, whatever hint the bundle carries.
-    publicKey: () => ({ publicKey, validFor: () => true }),
-  };
+  // The key the user named is the only one trusted, whatever hint the bundle carries.
+  const trust = keyTrustMaterial(publicKey);
   try {
     // The gate's key is the trust anchor; a log entry (attest.rekorUrl) is for auditors, not checked here.
     new Verifier(trust, { tlogThreshold: 0, ctlogThreshold: 0, timestampThreshold: 0 }).verify(toSignedEntity(withoutLogEvidence(bundle)));

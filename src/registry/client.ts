@@ -38,7 +38,7 @@ export interface PushedManifest {
 }
 
 type Action = 'pull' | 'push';
-type Method = 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
 /**
  * A client for one registry host, speaking the OCI distribution API. Every manifest and blob it

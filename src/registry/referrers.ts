@@ -2,7 +2,8 @@ import { randomInt } from 'node:crypto';
 import { ImggateError } from '../errors.js';
 import { digestOf, parseDigest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
-import { imageIndexSchema, type Descriptor, type ImageIndex } from '../oci/schemas.js';
+import { parseManifest } from '../oci/manifest.js';
+import { imageIndexSchema, type Descriptor, type ImageIndex, type ImageManifest } from '../oci/schemas.js';
 import type { RegistryClient } from './client.js';
 
 /** The empty JSON blob (`{}`) artifacts use as their config, per the OCI image spec's empty descriptor. */
@@ -37,6 +38,34 @@ export async function listReferrers(client: RegistryClient, repository: string, 
   }
   const descriptors = artifactType ? index.manifests.filter((d) => d.artifactType === artifactType) : index.manifests;
   return { descriptors, via };
+}
+
+/** A referrer's manifest, fetched by digest and verified; `about` says whether its subject is the digest asked for. */
+export interface ReferrerManifest {
+  readonly descriptor: Descriptor;
+  readonly manifest: ImageManifest;
+  readonly about: boolean;
+  /** `registry/repository@digest`, for reports. */
+  readonly source: string;
+}
+
+/**
+ * Fetches a listed referrer's manifest. Undefined when it is gone (a stale index entry) or is an index;
+ * a referrer whose own `subject` is another digest is returned with `about: false`, since the tag index
+ * is writable by anyone who may push and only the manifest itself says what it refers to.
+ */
+export async function readReferrer(client: RegistryClient, repository: string, descriptor: Descriptor, subject: string): Promise<ReferrerManifest | undefined> {
+  let fetched;
+  try {
+    fetched = await client.getManifest(repository, descriptor.digest);
+  } catch (err) {
+    if (err instanceof ImggateError && err.code === 'NOT_FOUND') return undefined;
+    throw err;
+  }
+  const source = `${client.registry}/${repository}@${descriptor.digest}`;
+  const parsed = parseManifest(fetched.bytes, fetched.contentType ?? descriptor.mediaType, `referrer ${source}`);
+  if (parsed.kind !== 'manifest') return undefined;
+  return { descriptor, manifest: parsed.manifest, about: parsed.manifest.subject?.digest === subject, source };
 }
 
 export interface Artifact {

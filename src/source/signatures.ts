@@ -7,7 +7,7 @@ import { parseManifest } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
 import type { Descriptor, ImageManifest } from '../oci/schemas.js';
 import type { RegistryClient } from '../registry/client.js';
-import { listReferrers } from '../registry/referrers.js';
+import { listReferrers, readReferrer } from '../registry/referrers.js';
 import { JWS_MEDIA_TYPE, NOTATION_ARTIFACT_TYPE } from '../verify/notation.js';
 import type { Evidence } from '../verify/types.js';
 
@@ -39,18 +39,15 @@ export async function findSignatures(client: RegistryClient, repository: string,
   }
   const referrers = await listReferrers(client, repository, digest);
   for (const d of referrers.descriptors.filter((x) => CANDIDATE_TYPES.has(x.artifactType)).slice(0, MAX_REFERRERS)) {
-    if (d.annotations?.['dev.sigstore.bundle.predicateType'] === VSA_PREDICATE_TYPE || d.annotations?.['dev.sigstore.bundle.predicateType'] === REPORT_PREDICATE_TYPE) continue;
-    const fetched = await getOptional(client, repository, d.digest);
-    if (!fetched) continue;
-    const source = `${client.registry}/${repository}@${d.digest}`;
-    const manifest = asManifest(fetched.bytes, fetched.contentType, source);
-    if (manifest.subject?.digest !== digest) continue;
+    if (isVerdict(d.annotations)) continue;
+    const referrer = await readReferrer(client, repository, d, digest);
+    if (!referrer?.about) continue;
+    const { manifest, source } = referrer;
     const type = manifest.artifactType ?? manifest.config.mediaType;
     if (type === COSIGN_SIG_ARTIFACT) {
       evidence.push(...(await simpleSignings(client, repository, manifest, d.digest, source)));
     } else if (type === BUNDLE_MEDIA_TYPE) {
-      const predicate = manifest.annotations?.['dev.sigstore.bundle.predicateType'];
-      if (predicate === VSA_PREDICATE_TYPE || predicate === REPORT_PREDICATE_TYPE) continue;
+      if (isVerdict(manifest.annotations)) continue;
       for (const layer of manifest.layers.filter((l) => l.mediaType === BUNDLE_MEDIA_TYPE)) {
         evidence.push({ kind: 'sigstore-bundle', source, digest: d.digest, bundle: await client.fetchBlob(repository, layer, MAX_BUNDLE_BYTES) });
       }
@@ -61,6 +58,12 @@ export async function findSignatures(client: RegistryClient, repository: string,
     }
   }
   return evidence;
+}
+
+/** imggate's own verdicts (VSA and report), told by the predicate type the referrer declares. */
+function isVerdict(annotations: Readonly<Record<string, string>> | undefined): boolean {
+  const predicate = annotations?.['dev.sigstore.bundle.predicateType'];
+  return predicate === VSA_PREDICATE_TYPE || predicate === REPORT_PREDICATE_TYPE;
 }
 
 async function simpleSignings(client: RegistryClient, repository: string, manifest: ImageManifest, digest: string, source: string): Promise<Evidence[]> {

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { bundleFromJSON, type Bundle } from '@sigstore/bundle';
 import { toSignedEntity, Verifier, type TrustMaterial } from '@sigstore/verify';
 import type { Matcher, Signer } from '../policy/load-trust.js';
@@ -20,14 +21,7 @@ export function verifyBundleSignature(bytes: Buffer, signer: Signer & { kind: 'c
   const keyMaterial = bundle.verificationMaterial.content.$case;
   if (signer.kind === 'cosign' && keyMaterial !== 'publicKey') return { ok: false, reason: 'the bundle carries a certificate; this signer is a public key' };
   if (signer.kind === 'keyless' && keyMaterial === 'publicKey') return { ok: false, reason: 'the bundle names a public key; this signer is keyless (certificate identity)' };
-  const keyTrust = (logs: TrustMaterial | undefined): TrustMaterial => ({
-    certificateAuthorities: [],
-    timestampAuthorities: logs?.timestampAuthorities ?? [],
-    tlogs: logs?.tlogs ?? [],
-    ctlogs: [],
-    publicKey: () => ({ publicKey: (signer as Signer & { kind: 'cosign' }).publicKey, validFor: () => true }),
-  });
-  const trust: TrustMaterial = signer.kind === 'cosign' ? keyTrust(signer.logs) : signer.trust;
+  const trust: TrustMaterial = signer.kind === 'cosign' ? keyTrustMaterial(signer.publicKey, signer.logs) : signer.trust;
   // A certificate is only meaningful with evidence of when it was used: at least one timestamp (a log
   // entry or a TSA token) is required for keyless; logs and SCTs are required when the root has them.
   // A key is its own trust anchor: log entries are checked when the signer names a root for them.
@@ -86,4 +80,18 @@ function matches(m: Matcher, value: string | undefined): boolean {
 /** The bundle with its transparency-log entries and timestamps set aside: for a key that is trusted alone. */
 export function withoutLogEvidence<B extends Bundle>(bundle: B): B {
   return { ...bundle, verificationMaterial: { ...bundle.verificationMaterial, tlogEntries: [], timestampVerificationData: { rfc3161Timestamps: [] } } };
+}
+
+/**
+ * Trust material for a key trusted on its own: whatever hint a bundle names, this key verifies it;
+ * `logs` (a trusted root's transparency logs and TSAs) check the log entries and timestamps, if given.
+ */
+export function keyTrustMaterial(publicKey: KeyObject, logs?: TrustMaterial): TrustMaterial {
+  return {
+    certificateAuthorities: [],
+    timestampAuthorities: logs?.timestampAuthorities ?? [],
+    tlogs: logs?.tlogs ?? [],
+    ctlogs: [],
+    publicKey: () => ({ publicKey, validFor: () => true }),
+  };
 }

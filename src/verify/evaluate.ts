@@ -3,7 +3,7 @@ import { trustScopeFor } from '../policy/load-trust.js';
 import type { Finding, SignatureResult } from '../report/types.js';
 import { verifyBundleSignature } from './bundle.js';
 import { verifySimpleSigning } from './cosign.js';
-import { verifyNotationJws } from './notation.js';
+import { JWS_MEDIA_TYPE, verifyNotationJws } from './notation.js';
 import type { Evidence, SignedSubject, Verification } from './types.js';
 
 /** One digest to verify and the signatures found for it. */
@@ -32,7 +32,10 @@ function applies(signer: Signer, evidence: Evidence): boolean {
 function verifyOne(signer: Signer, evidence: Evidence, subject: SignedSubject, now: Date): Verification {
   if (evidence.kind === 'cosign' && signer.kind === 'cosign') return verifySimpleSigning(evidence.payload, evidence.signature, signer.publicKey, subject, signer.dockerReference);
   if (evidence.kind === 'sigstore-bundle' && signer.kind !== 'notation') return verifyBundleSignature(evidence.bundle, signer, subject);
-  if (evidence.kind === 'notation' && signer.kind === 'notation') return verifyNotationJws(evidence.envelope, signer, subject, now);
+  if (evidence.kind === 'notation' && signer.kind === 'notation') {
+    if (evidence.mediaType !== JWS_MEDIA_TYPE) return { ok: false, reason: `${evidence.mediaType} envelopes are not read (JWS only)` };
+    return verifyNotationJws(evidence.envelope, signer, subject, now);
+  }
   return { ok: false, reason: 'not this signer\'s format' };
 }
 
