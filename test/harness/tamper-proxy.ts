@@ -36,10 +36,7 @@ export async function startTamperProxy(upstream: string, shouldTamper: (path: st
     forward.on('error', () => res.writeHead(502).end());
     req.pipe(forward);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return { host: `127.0.0.1:${port}`, stop: () => new Promise((resolve) => server.close(() => resolve())) };
+  return listen(server);
 }
 
 /**
@@ -58,17 +55,7 @@ export async function startHostileRegistry(answer: () => { body: Buffer; content
     res.writeHead(200, headers);
     res.end(body);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
-  return {
-    host: `127.0.0.1:${port}`,
-    stop: () =>
-      new Promise((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server);
 }
 
 /**
@@ -122,12 +109,16 @@ export async function startReferrersApiProxy(upstream: string): Promise<TamperPr
       forward.end(body);
     });
   });
+  return { ...(await listen(server)), indexed: () => [...referrers.values()].reduce((n, l) => n + l.length, 0) };
+}
+
+/** Listens on a free loopback port; `stop` drops open connections and closes. */
+async function listen(server: http.Server): Promise<TamperProxy> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     host: `127.0.0.1:${port}`,
-    indexed: () => [...referrers.values()].reduce((n, l) => n + l.length, 0),
     stop: () =>
       new Promise((resolve) => {
         server.closeAllConnections();
