@@ -75,9 +75,9 @@ export async function loadTrust(file: string, data: unknown, hash: ReturnType<ty
     const full = path.resolve(root, relative);
     const info = await stat(full).catch(() => undefined);
     if (!info) throw new ImggateError('CONFIG_INVALID', `${file}: ${what}: ${full} does not exist`);
-    const files = info.isDirectory() ? (await readdir(full)).filter((f) => /\.(pem|crt|cer)$/.test(f)).sort().map((f) => path.join(relative, f)) : [relative];
+    const files = info.isDirectory() ? (await readdir(full)).filter((f) => /\.(pem|crt|cer|der)$/.test(f)).sort().map((f) => path.join(relative, f)) : [relative];
     const certs: X509Certificate[] = [];
-    for (const f of files) certs.push(...parseCertificates((await read(f, what)).toString('utf8'), path.resolve(root, f)));
+    for (const f of files) certs.push(...parseCertificates(await read(f, what), path.resolve(root, f)));
     if (certs.length === 0) throw new ImggateError('CONFIG_INVALID', `${file}: ${what}: no certificates in ${full}`);
     return certs;
   };
@@ -157,8 +157,10 @@ export function trustScopeFor(policy: TrustPolicy, scope: string): TrustScope {
   return policy.scopes.find((s) => s.match.some((m) => m.test(scope))) ?? { match: [], level: policy.defaultLevel, signers: [], threshold: 1, origin: 'trust.yaml default' };
 }
 
-export function parseCertificates(pem: string, what: string): X509Certificate[] {
-  const blocks = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+/** The certificates in a file: PEM blocks, or one DER certificate (Notation trust stores hold both). */
+export function parseCertificates(bytes: Buffer, what: string): X509Certificate[] {
+  const text = bytes.toString('latin1');
+  const blocks: Array<string | Buffer> = text.includes('-----BEGIN') ? (text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []) : [bytes];
   return blocks.map((b) => {
     try {
       return new X509Certificate(b);
