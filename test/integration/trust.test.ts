@@ -241,6 +241,10 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
     const enforce = await gate(await rulesWith(cosignTrust('keys/ed.pub')), `${registry.host}/team/unsigned:1.0`);
     assert.equal(enforce.code, 1);
     assert.deepEqual(enforce.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['unsigned', true]]);
+    const sarif = await imggate(['check', '--no-attest', '--format', 'sarif', '--rules', await rulesWith(cosignTrust('keys/ed.pub')), `${registry.host}/team/unsigned:1.0`]);
+    const sarifRun = (JSON.parse(sarif.stdout) as { runs: Array<{ tool: { driver: { rules: Array<{ id: string; shortDescription: { text: string } }> } }; results: Array<{ ruleId: string; level: string }> }> }).runs[0];
+    assert.deepEqual(sarifRun?.results.filter((x) => x.ruleId === 'unsigned').map((x) => x.level), ['error']);
+    assert.equal(sarifRun?.tool.driver.rules.find((x) => x.id === 'unsigned')?.shortDescription.text, 'No signature found');
     const audit = await gate(await rulesWith(cosignTrust('keys/ed.pub', 'audit')), `${registry.host}/team/unsigned:1.0`);
     assert.equal(audit.code, 0, audit.stderr);
     assert.deepEqual(audit.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['unsigned', false]]);
