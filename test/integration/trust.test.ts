@@ -9,7 +9,7 @@ import { attachArtifact } from '../../src/registry/referrers.js';
 import type { Report } from '../../src/report/types.js';
 import { imggate } from '../harness/cli.js';
 import { cosign, findCosign } from '../harness/cosign.js';
-import { buildImage, pushImage, pushIndex, sha256, type BuiltImage } from '../harness/images.js';
+import { buildImage, pushImage, pushIndex, sha256, writeOciLayout, type BuiltImage } from '../harness/images.js';
 import { makeCa, makeFulcioLeaf, makeLeaf, makeSigstorePki, notationJws, timestamp, type Cert, type SigstorePki } from '../harness/pki.js';
 import { bundleToJSON, toDSSEBundle } from '@sigstore/bundle';
 import { dsse } from '@sigstore/core';
@@ -248,6 +248,13 @@ describe('trust: cosign and Notation signatures under per-scope policy @integrat
     const audit = await gate(await rulesWith(cosignTrust('keys/ed.pub', 'audit')), `${registry.host}/team/unsigned:1.0`);
     assert.equal(audit.code, 0, audit.stderr);
     assert.deepEqual(audit.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['unsigned', false]]);
+
+    // A local layout matched by an enforcing scope: it carries no signatures imggate reads, so it fails closed.
+    const layout = path.join(root, 'layout');
+    await writeOciLayout(layout, 'app', img);
+    const local = await gate(await rulesWith("version: 1\nsigners:\n  a: { cosign: { key: keys/ed.pub } }\nscopes:\n  - { match: 'oci:**', level: enforce, signers: [a] }\n"), `oci:${layout}:app`);
+    assert.equal(local.code, 1);
+    assert.deepEqual(local.report.findings.filter((f) => f.check === 'signature').map((f) => [f.rule, f.blocking]), [['signature-unavailable', true]]);
 
     const signedOnce = await image('threshold');
     const digest = await pushImage(registry.host, 'team/threshold', '1.0', signedOnce, client);
