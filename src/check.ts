@@ -18,7 +18,7 @@ import { repositoryNameOf } from './registry/reference.js';
 import { trustScopeFor } from './policy/load-trust.js';
 import { findSignatures } from './source/signatures.js';
 import { evaluateTrust, type Subject, type TrustResult } from './verify/evaluate.js';
-import type { SignedSubject } from './verify/types.js';
+import type { Evidence, SignedSubject } from './verify/types.js';
 import type { FetchedManifest } from './source/types.js';
 
 const SCHEMA = 'imggate.report/v1' as const;
@@ -62,7 +62,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
     const ctx: ImageContext = {
-      source, resolved, analyzers, rules, advisories, advisoriesMissing, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started,
+      source, resolved, analyzers, rules, advisories, advisoriesMissing, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started, signatures: new Map(),
       ...(parsed.kind === 'index' ? { index: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType } } : {}),
     };
     if (parsed.kind === 'manifest') {
@@ -135,6 +135,8 @@ interface ImageContext {
   readonly started: number;
   /** The index the reference resolved to, when it was one: its signatures cover the platform manifests it lists. */
   readonly index?: { readonly digest: string; readonly bytes: Buffer; readonly mediaType: string };
+  /** Signatures found per digest: an index's are read once, not once per platform. */
+  readonly signatures: Map<string, Promise<Evidence[]>>;
 }
 
 async function checkChild(ctx: ImageContext, index: { reference: string; digest: string }, descriptor: Descriptor): Promise<Report> {
@@ -292,7 +294,12 @@ async function verifyTrust(ctx: ImageContext, scope: string, targets: ReadonlyAr
       continue;
     }
     try {
-      subjects.push({ subject, role, evidence: await findSignatures(store.client, store.repository, subject.digest) });
+      let found = ctx.signatures.get(subject.digest);
+      if (!found) {
+        found = findSignatures(store.client, store.repository, subject.digest);
+        ctx.signatures.set(subject.digest, found);
+      }
+      subjects.push({ subject, role, evidence: await found });
     } catch (err) {
       subjects.push({ subject, role, evidence: [], discoveryError: err instanceof Error ? err.message : String(err) });
     }
