@@ -14,6 +14,8 @@ export interface EntryInfo extends Pick<TarHeader, 'type' | 'mode' | 'uid' | 'gi
   /** Symlink target as written; hard-link target normalised to an absolute path. */
   readonly linkname: string;
   readonly layerIndex: number;
+  /** Its position among the layer's tar entries (0-based), which tells two entries at one path apart. */
+  readonly ordinal: number;
 }
 
 /** What an analyzer asks of an entry, decided on its header alone. */
@@ -55,6 +57,18 @@ export interface ImageView {
   readonly config: ImageConfig;
   readonly layers: readonly LayerMeta[];
   readonly fs: FinalFilesystem;
+  /**
+   * The filesystem as each snapshotter builds it (containerd's overlayfs default, and the native
+   * single-directory one). They can differ for hostile layers: checks of what a container gets judge
+   * every view and fail unless all are safe.
+   */
+  readonly views: readonly { readonly name: 'overlay' | 'native'; readonly fs: FinalFilesystem }[];
+  /**
+   * Reads up to `maxBytes` of an entry's content by streaming its layer again (digests verified as the
+   * first time): for files an analyzer could not know it needed while the layers streamed, such as the
+   * target of a symlink or a hard link. Undefined for entries that carry no content.
+   */
+  readFile(entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined>;
 }
 
 /** One check's running state; created fresh for each image. */

@@ -114,11 +114,15 @@ export async function scanLayers(
   const fs = new LayeredFilesystem();
   for (const layerChanges of changes) fs.apply(layerChanges);
 
+  const readFile = async (entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined> => {
+    const layer = layers.find((l) => l.index === entry.layerIndex);
+    return layer ? readEntryAgain(layer, entry, maxBytes, limits, options.signal) : undefined;
+  };
   const meta: LayerMeta[] = layers.map((l) => ({ index: l.index, digest: l.descriptor.digest, createdBy: l.createdBy }));
   for (const placed of runs) {
     let pending: void | Promise<void> = undefined;
     guard(placed, 'while concluding', () => {
-      pending = placed.run.finish({ config, layers: meta, fs }, sinkFor());
+      pending = placed.run.finish({ config, layers: meta, fs, views: [{ name: 'overlay', fs }], readFile }, sinkFor());
     });
     await Promise.resolve(pending).catch((err: unknown) => guard(placed, 'while concluding', () => {
       throw err;
@@ -148,16 +152,16 @@ function place(f: RawFinding, layers: readonly LayerInput[], fs: LayeredFilesyst
   return finding;
 }
 
-async function scanLayer(
-  layer: LayerInput,
-  runs: readonly PlacedRun[],
-  limits: ScanLimits,
-  budget: { total: number },
-  sink: FindingSink,
-  guard: (placed: PlacedRun, what: string, fn: () => void) => void,
-  signal: AbortSignal | undefined,
-): Promise<{ changes: LayerChanges; stats: LayerStats }> {
-  const what = `layer ${layer.index + 1} (${layer.descriptor.digest})`;
+/** One layer's uncompressed tar stream, every stage checked: blob digest, size cap, diffID. */
+interface OpenedLayer {
+  readonly reader: ByteReader;
+  readonly limit: ByteLimit;
+  /** The first error anywhere in the chain (later ones are its echoes). */
+  failure(): unknown;
+  destroy(): void;
+}
+
+async function openLayer(layer: LayerInput, limits: ScanLimits, what: string): Promise<OpenedLayer> {
   const blob = await layer.open();
   const { head, rest } = await peek(blob, 4);
   const compression = sniffCompression(head);
@@ -169,13 +173,35 @@ async function scanLayer(
   if (layer.diffId) stages.push(new DigestVerifier({ digest: layer.diffId }, `${what}: uncompressed content (diffID)`));
   let failure: unknown;
   const streams = [rest, ...stages] as [Readable, ...Transform[]];
-  // The first error anywhere in the chain is the cause; later ones are its echoes.
   for (const s of streams) s.on('error', (err) => (failure ??= err));
   pipeline(streams, (err) => {
     if (err) failure ??= err;
   });
+  return {
+    reader: new ByteReader(stages[stages.length - 1] as Transform),
+    limit,
+    failure: () => failure,
+    destroy: () => {
+      blob.destroy();
+      rest.destroy();
+    },
+  };
+}
 
-  const reader = new ByteReader(stages[stages.length - 1] as Transform);
+const layerName = (layer: LayerInput): string => `layer ${layer.index + 1} (${layer.descriptor.digest})`;
+
+async function scanLayer(
+  layer: LayerInput,
+  runs: readonly PlacedRun[],
+  limits: ScanLimits,
+  budget: { total: number },
+  sink: FindingSink,
+  guard: (placed: PlacedRun, what: string, fn: () => void) => void,
+  signal: AbortSignal | undefined,
+): Promise<{ changes: LayerChanges; stats: LayerStats }> {
+  const what = layerName(layer);
+  const opened = await openLayer(layer, limits, what);
+  const { reader, limit } = opened;
   const entries: EntryInfo[] = [];
   const whiteouts: LayerChanges['whiteouts'] = [];
   let count = 0;
@@ -183,7 +209,7 @@ async function scanLayer(
   try {
     for await (const { header, body } of readTar(reader)) {
       signal?.throwIfAborted();
-      count++;
+      const ordinal = count++;
       const total = limit.bytes - lastBytes;
       lastBytes = limit.bytes;
       budget.total += total;
@@ -209,8 +235,11 @@ async function scanLayer(
         linkname: header.type === 'hardlink' ? normalizeEntryPath(header.linkname) : header.linkname,
         xattrs: header.xattrs,
         layerIndex: layer.index,
+        ordinal,
       };
       entries.push(entry);
+      // A global header only removes what is at its path (containerd's applier); no analyzer reads it.
+      if (entry.type === 'global') continue;
       const wanted: PlacedRun[] = [];
       const streaming: PlacedRun[] = [];
       let contentBytes = 0;
@@ -232,6 +261,8 @@ async function scanLayer(
         const kept: Buffer[] = [];
         let offset = 0;
         for await (const chunk of body.chunks()) {
+          // A single file can be gigabytes: the deadline holds inside it, not only between entries.
+          signal?.throwIfAborted();
           for (const placed of streaming) guard(placed, `on ${path}`, () => placed.run.analyzeChunk?.(entry, chunk, offset));
           if (offset < contentBytes) kept.push(Buffer.from(chunk.subarray(0, contentBytes - offset)));
           offset += chunk.length;
@@ -241,21 +272,44 @@ async function scanLayer(
         content = await body.read(contentBytes);
       }
       const truncated = content !== undefined && header.size > content.length;
+      signal?.throwIfAborted();
       for (const placed of wanted) guard(placed, `on ${path}`, () => placed.run.analyzeEntry(entry, content, truncated, sink));
     }
     // What follows the end-of-archive marker is still part of the blob and its digests.
     await reader.drain();
   } catch (err) {
-    blob.destroy();
-    rest.destroy();
-    throw asImggateError(failure ?? err, 'TAR_INVALID', what);
+    opened.destroy();
+    throw asImggateError(opened.failure() ?? err, 'TAR_INVALID', what);
   }
-  if (failure) throw asImggateError(failure, 'LAYER_DECOMPRESS_FAILED', what);
+  if (opened.failure()) throw asImggateError(opened.failure(), 'LAYER_DECOMPRESS_FAILED', what);
   budget.total += limit.bytes - lastBytes;
   return {
     changes: { layerIndex: layer.index, whiteouts, entries },
     stats: { index: layer.index, uncompressedSize: limit.bytes, entries: count },
   };
+}
+
+/**
+ * Streams a layer again, through every check of the first pass, up to one entry, and reads its
+ * content. Only files the analyzers could not know they needed come this way (the target of a
+ * symlinked /etc/passwd, say), so the cost is paid only by images that are built that way.
+ */
+async function readEntryAgain(layer: LayerInput, entry: EntryInfo, maxBytes: number, limits: ScanLimits, signal: AbortSignal | undefined): Promise<Buffer | undefined> {
+  if (entry.type !== 'file') return undefined;
+  const what = layerName(layer);
+  const opened = await openLayer(layer, limits, what);
+  try {
+    let ordinal = 0;
+    for await (const { body } of readTar(opened.reader)) {
+      signal?.throwIfAborted();
+      if (ordinal++ === entry.ordinal) return await body.read(maxBytes);
+    }
+    throw new ImggateError('TAR_INVALID', `${what} no longer holds entry ${entry.ordinal} (${entry.path}) when read again`);
+  } catch (err) {
+    throw asImggateError(opened.failure() ?? err, 'TAR_INVALID', what);
+  } finally {
+    opened.destroy();
+  }
 }
 
 /** Reads the first `n` bytes of a stream and gives back a stream that still starts with them. */

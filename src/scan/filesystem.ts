@@ -23,6 +23,12 @@ export interface FinalFilesystem {
   /** `path` with every symlinked parent directory followed (the last component is not). */
   resolve(path: string): string;
   entries(): IterableIterator<EntryInfo>;
+  /**
+   * The entry whose content a process reading `path` gets: symlinks followed in every component,
+   * the last included, clamped inside the root; a hard link followed to the entry that carried its
+   * content. Undefined when nothing is there (or a symlink loop).
+   */
+  lookup(path: string): EntryInfo | undefined;
 }
 
 interface Node {
@@ -57,6 +63,11 @@ export class LayeredFilesystem implements FinalFilesystem {
     for (const entry of changes.entries) {
       if (entry.path === '/') continue;
       const resolved = this.#resolveParents(entry.path);
+      if (entry.type === 'global') {
+        // containerd removes whatever is at a global header's path and creates nothing there.
+        this.#lookup(posix.dirname(resolved))?.children?.delete(posix.basename(resolved));
+        continue;
+      }
       if (resolved !== entry.path) this.#redirects.set(`${entry.layerIndex}:${entry.path}`, resolved);
       const parent = this.#mkdirs(posix.dirname(resolved));
       const name = posix.basename(resolved);
@@ -87,6 +98,24 @@ export class LayeredFilesystem implements FinalFilesystem {
 
   resolve(path: string): string {
     return this.#resolveParents(path);
+  }
+
+  lookup(path: string): EntryInfo | undefined {
+    let current = path;
+    for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
+      const resolved = this.#resolveParents(current);
+      const entry = this.#lookup(resolved)?.entry;
+      if (entry?.type === 'symlink') {
+        current = entry.linkname.startsWith('/') ? entry.linkname : posix.join(posix.dirname(resolved), entry.linkname);
+        continue;
+      }
+      if (entry?.type === 'hardlink') {
+        current = entry.linkname;
+        continue;
+      }
+      return entry;
+    }
+    return undefined;
   }
 
   *entries(): IterableIterator<EntryInfo> {

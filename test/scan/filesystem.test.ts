@@ -4,7 +4,7 @@ import { LayeredFilesystem } from '../../src/scan/filesystem.js';
 import { normalizeEntryPath, whiteoutOf, type Whiteout } from '../../src/scan/paths.js';
 
 function entry(path: string, layerIndex: number, type: EntryInfo['type'] = 'file', linkname = ''): EntryInfo {
-  return { path, type, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', size: 0, linkname, xattrs: new Map(), layerIndex };
+  return { path, type, mode: 0o644, uid: 0, gid: 0, uname: '', gname: '', size: 0, linkname, xattrs: new Map(), layerIndex, ordinal: 0 };
 }
 
 /** Applies layers given as lists of raw tar names, classifying whiteouts as the engine does. */

@@ -86,6 +86,17 @@ export class ByteReader implements ByteSource {
     for await (const chunk of this.chunks(n)) void chunk;
   }
 
+  async skipAvailable(n: number): Promise<number> {
+    let left = n;
+    while (left > 0 && (await this.#fill())) {
+      const take = Math.min(left, this.#current.length);
+      this.#current = this.#current.subarray(take);
+      this.#position += take;
+      left -= take;
+    }
+    return n - left;
+  }
+
   /** Reads and discards everything left, returning how many bytes that was. */
   async drain(): Promise<number> {
     let total = 0;

@@ -4,4 +4,6 @@ export interface ByteSource {
   readExact(n: number): Promise<Buffer | null>;
   chunks(n: number): AsyncGenerator<Buffer>;
   skip(n: number): Promise<void>;
+  /** Skips up to `n` bytes, fewer when the stream ends first; how many were skipped. */
+  skipAvailable(n: number): Promise<number>;
 }

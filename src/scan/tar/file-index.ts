@@ -36,6 +36,12 @@ class FileByteSource implements ByteSource {
     if (data) yield data;
   }
 
+  async skipAvailable(n: number): Promise<number> {
+    const take = Math.max(0, Math.min(n, this.#size - this.position));
+    this.position += take;
+    return take;
+  }
+
   async skip(n: number): Promise<void> {
     if (this.position + n > this.#size) throw new ImggateError('TAR_INVALID', `the archive ends inside a member at offset ${this.position}`);
     this.position += n;
