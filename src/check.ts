@@ -53,7 +53,18 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     digest: '',
     mediaType: '',
   };
+  const overdue = (): ImggateError => new ImggateError('CHECK_TIMEOUT', `the check took longer than ${resolved.limits.timeoutMs} ms`);
   try {
+    const report = await checkResolved();
+    // Whatever finished, a check that ran past its deadline is never a verdict: work may have been cut short.
+    return timeout.aborted ? errorReport(image, overdue(), started) : report;
+  } catch (err) {
+    return errorReport(image, timeout.aborted ? new ImggateError('CHECK_TIMEOUT', overdue().message, { cause: err }) : err, started);
+  } finally {
+    await source?.close();
+  }
+
+  async function checkResolved(): Promise<Report> {
     source = await openSource(reference, resolved, signal);
     image.reference = source.reference;
     image.source = source.kind;
@@ -93,10 +104,6 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     }
     const want = options.platform ? parsePlatform(options.platform) : hostPlatform();
     return await checkChild(ctx, image, selectPlatform(parsed.index.manifests, want));
-  } catch (err) {
-    return errorReport(image, timeout.aborted ? new ImggateError('CHECK_TIMEOUT', `the check took longer than ${resolved.limits.timeoutMs} ms`, { cause: err }) : err, started);
-  } finally {
-    await source?.close();
   }
 }
 
@@ -237,7 +244,8 @@ async function checkManifest(
   };
 }
 
-function errorReport(image: ImageSection, err: unknown, started: number): Report {
+/** The report of a check that could not reach a verdict: verdict `error`, the cause's code and message. */
+export function errorReport(image: ImageSection, err: unknown, started: number): Report {
   const code = isImggateError(err) ? err.code : 'INTERNAL';
   const message = err instanceof Error ? err.message : String(err);
   const findings: Finding[] = INTEGRITY.has(code)

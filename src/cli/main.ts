@@ -1,9 +1,9 @@
 import { writeFile } from 'node:fs/promises';
-import { check } from '../check.js';
+import { boundedCheck } from './bounded-check.js';
 import { loadConfig } from '../config/load.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import { ImggateError, isImggateError } from '../errors.js';
-import type { CheckOptions, Limits } from '../options.js';
+import { DEFAULT_LIMITS, resolveOptions, type CheckOptions, type Limits } from '../options.js';
 import { formatBytes, renderTable } from '../report/table.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
@@ -169,7 +169,8 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
   let report: Report;
   let problems: readonly string[] = [];
   try {
-    report = await check(reference, options);
+    // The check runs on a thread of its own that is ended if it outlives its deadline (see bounded-check.ts).
+    report = await boundedCheck(reference, options, rules.dir, deadlineOf(reference, options), options.progress);
     if (recording) {
       ({ report, problems } = await recordVerdict(report, {
         config,
@@ -270,6 +271,15 @@ async function runRules(args: readonly string[], io: Io): Promise<number> {
   const t = rules.trust;
   io.stdout.write(`trust: ${t.signers.size} signer(s), ${t.scopes.length} scope(s) (${t.scopes.map((s) => `${s.origin}: ${s.level}`).join('; ') || 'none'}), default ${t.defaultLevel}\n`);
   return failures.length ? EXIT.fail : 0;
+}
+
+/** The check's own deadline; an unusable reference or config falls back to the default, and check() reports it. */
+function deadlineOf(reference: string, options: CheckOptions): number {
+  try {
+    return resolveOptions(reference, options).limits.timeoutMs;
+  } catch {
+    return DEFAULT_LIMITS.timeoutMs;
+  }
 }
 
 function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {

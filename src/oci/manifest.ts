@@ -1,4 +1,6 @@
+import { z } from 'zod';
 import { ImggateError } from '../errors.js';
+import { parseGoJson } from './go-json.js';
 import { MediaType } from './media-types.js';
 import {
   describeIssues,
@@ -15,13 +17,8 @@ import {
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
-function parseJson(bytes: Uint8Array, what: string): unknown {
-  try {
-    return JSON.parse(Buffer.from(bytes).toString('utf8')) as unknown;
-  } catch (err) {
-    throw new ImggateError('MANIFEST_INVALID', `${what} is not valid JSON`, { cause: err });
-  }
-}
+/** Either document's fields, so keys are matched as Go matches them before the media type is known. */
+const manifestOrIndexSchema = z.object({ ...imageIndexSchema.shape, ...imageManifestSchema.shape });
 
 /**
  * Parses a manifest or index. The media type comes from the document itself; the transport's
@@ -32,7 +29,7 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
   if (bytes.length > MAX_MANIFEST_BYTES) {
     throw new ImggateError('MANIFEST_TOO_LARGE', `${what} is ${bytes.length} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
   }
-  const json = parseJson(bytes, what);
+  const json = parseGoJson(bytes, manifestOrIndexSchema, what);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new ImggateError('MANIFEST_INVALID', `${what} is not a JSON object`);
   }
@@ -75,7 +72,7 @@ export function parseImageConfig(bytes: Uint8Array, what: string): ImageConfig {
   if (bytes.length > MAX_CONFIG_BYTES) {
     throw new ImggateError('BLOB_TOO_LARGE', `${what} is ${bytes.length} bytes, over the ${MAX_CONFIG_BYTES}-byte limit`);
   }
-  const result = imageConfigSchema.safeParse(parseJson(bytes, what));
+  const result = imageConfigSchema.safeParse(parseGoJson(bytes, imageConfigSchema, what));
   if (!result.success) {
     throw new ImggateError('MANIFEST_INVALID', `${what} is not a valid image config: ${describeIssues(result.error).join('; ')}`);
   }

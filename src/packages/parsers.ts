@@ -8,19 +8,45 @@ export interface ParsedPackage {
   readonly arch?: string;
 }
 
-/** `KEY=value` lines of os-release(5), quotes removed. */
+/**
+ * os-release(5) read as the spec says: shell-style `KEY=value` lines, `#` comments, values in double
+ * quotes (with `\\` escapes of `"`, `\\`, `` ` `` and `$`), single quotes or bare; the last assignment
+ * wins. `ID` must be lowercase `[a-z0-9._-]`: anything else is not a valid release (undefined), never
+ * a guess.
+ */
 export function parseOsRelease(text: string): OsInfo | undefined {
   const fields = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z_]+)=(.*)$/.exec(line.trim());
-    if (m?.[1]) fields.set(m[1], (m[2] ?? '').replace(/^"(.*)"$/, '$1').replace(/^'(.*)'$/, '$1'));
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!m?.[1]) continue;
+    const value = unquoteShell(m[2] ?? '');
+    if (value !== undefined) fields.set(m[1], value);
   }
   const id = fields.get('ID');
-  if (!id) return undefined;
+  if (!id || !/^[a-z0-9._-]+$/.test(id)) return undefined;
   const versionId = fields.get('VERSION_ID');
   const codename = fields.get('VERSION_CODENAME');
   const prettyName = fields.get('PRETTY_NAME');
   return { id, ...(versionId ? { versionId } : {}), ...(codename ? { codename } : {}), ...(prettyName ? { prettyName } : {}) };
+}
+
+function unquoteShell(value: string): string | undefined {
+  if (value.startsWith('"')) {
+    let out = '';
+    for (let i = 1; i < value.length; i++) {
+      const c = value[i] as string;
+      if (c === '\\' && i + 1 < value.length && '"\\`$'.includes(value[i + 1] as string)) {
+        out += value[++i];
+      } else if (c === '"') {
+        return i === value.length - 1 ? out : undefined;
+      } else out += c;
+    }
+    return undefined;
+  }
+  if (value.startsWith("'")) return value.length >= 2 && value.endsWith("'") && !value.slice(1, -1).includes("'") ? value.slice(1, -1) : undefined;
+  return /^[^\s"'`$\\;&|<>()]*$/.test(value) ? value : undefined;
 }
 
 /** RFC 822-style stanzas (dpkg status, Packages indexes): fields by name, continuation lines joined. */

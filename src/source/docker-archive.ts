@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { ImggateError } from '../errors.js';
+import { parseGoJson } from '../oci/go-json.js';
 import { DigestVerifier, digestOf, verifyBytes } from '../oci/digest.js';
 import { MAX_CONFIG_BYTES, parseImageConfig } from '../oci/manifest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -43,9 +44,10 @@ export class DockerArchiveSource implements ImageSource {
     if (!raw) throw new ImggateError('SOURCE_INVALID', `${where} is not a docker save archive: no manifest.json`);
     let json: unknown;
     try {
-      json = JSON.parse(raw.toString('utf8'));
+      // docker load reads it with Go's encoding/json: keys match as Go matches them.
+      json = parseGoJson(raw, saveManifestSchema, `${where}: manifest.json`);
     } catch (err) {
-      throw new ImggateError('SOURCE_INVALID', `${where}: manifest.json is not JSON`, { cause: err });
+      throw new ImggateError('SOURCE_INVALID', (err as Error).message, { cause: err });
     }
     const parsed = saveManifestSchema.safeParse(json);
     if (!parsed.success) throw new ImggateError('SOURCE_INVALID', `${where}: manifest.json: ${describeIssues(parsed.error).join('; ')}`);

@@ -68,6 +68,17 @@ export async function* readTar(source: ByteSource, options: TarReaderOptions = {
         continue;
       case 'g': {
         const records = parsePaxRecords(await readMeta());
+        for (const [key, value] of records) {
+          if (value.length === 0) continue;
+          try {
+            if (key === 'uid' || key === 'gid' || key === 'size') paxInteger(value.toString('latin1'), key);
+            else if (key === 'mtime' || key === 'atime' || key === 'ctime') paxTime(value.toString('latin1'), key);
+          } catch {
+            // Go merges a global header's records in map order and stops at the first bad one, so the
+            // name it reports (and containerd then removes) depends on chance: refuse it.
+            throw new ImggateError('TAR_INVALID', `a PAX global header at offset ${offset} has an unreadable ${key} record, which makes the path Go reports for it ambiguous`);
+          }
+        }
         const path = records.get('path');
         const xattrs = new Map<string, Buffer>();
         for (const [key, value] of records) if (key.startsWith('SCHILY.xattr.') && value.length > 0) xattrs.set(key.slice('SCHILY.xattr.'.length), value);

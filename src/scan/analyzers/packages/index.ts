@@ -9,6 +9,7 @@ import type { Ecosystem } from '../../../packages/versions/index.js';
 import { compareApk } from '../../../packages/versions/apk.js';
 import { compareDpkg } from '../../../packages/versions/dpkg.js';
 import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
+import type { FinalFilesystem } from '../../filesystem.js';
 
 const DB_BYTES = 64 * 1024 * 1024;
 const MANIFEST_BYTES = 1024 * 1024;
@@ -52,6 +53,59 @@ function sourceOf(path: string): Source | undefined {
 }
 
 const OS_RELEASE = ['/etc/os-release', '/usr/lib/os-release'];
+const OS_RELEASE_BYTES = 1024 * 1024;
+
+interface Release {
+  readonly info?: OsInfo;
+  /** Why the release could not be read; absent with `info` or when there is no os-release at all. */
+  readonly problem?: string;
+  readonly path?: string;
+}
+
+/**
+ * The release a process in the container reads: /etc/os-release, or /usr/lib/os-release when that is
+ * absent (os-release(5)), each followed through symlinks inside the image, read whole. Content comes
+ * from the copy captured while streaming, or from reading its layer again when a symlink leads
+ * elsewhere.
+ */
+async function readOsRelease(fs: FinalFilesystem, captured: ReadonlyMap<EntryInfo, Buffer>, image: ImageView): Promise<Release> {
+  for (const path of OS_RELEASE) {
+    const entry = fs.lookup(path);
+    if (!entry) continue;
+    if (entry.type !== 'file') return { path, problem: `${path} is a ${entry.type}, not a file` };
+    if (entry.size > OS_RELEASE_BYTES) return { path, problem: `${path} is ${entry.size} bytes, more than the ${OS_RELEASE_BYTES} the gate reads` };
+    const content = captured.get(entry) ?? (await image.readFile(entry, OS_RELEASE_BYTES));
+    const info = content ? parseOsRelease(content.toString('utf8')) : undefined;
+    return info ? { path, info } : { path, problem: `${path} has no valid ID (os-release(5) requires lowercase [a-z0-9._-])` };
+  }
+  return {};
+}
+
+/**
+ * End-of-life and distribution advisories rest on the release: one that cannot be read, or that the
+ * snapshotters disagree on, is said and blocks when the image holds OS packages; a release-less image
+ * (scratch, a static binary) is told it had no distribution checks.
+ */
+function reportRelease(releases: ReadonlyArray<{ view: string; release: Release }>, packages: readonly InstalledPackage[], sink: FindingSink): void {
+  const osPackages = packages.some((p) => p.ecosystem === 'deb' || p.ecosystem === 'apk' || p.ecosystem === 'rpm');
+  const problems = releases.filter((r) => r.release.problem);
+  const ids = new Set(releases.map((r) => (r.release.info ? `${r.release.info.id} ${r.release.info.versionId ?? ''}` : 'none')));
+  if (problems.length > 0) {
+    sink.report({ check: 'eol-distro', rule: 'os-release-unreadable', severity: 'high', blocking: osPackages, message: `${problems[0]?.release.problem}; end-of-life and distribution advisory checks could not run` });
+  } else if (ids.size > 1) {
+    sink.report({ check: 'eol-distro', rule: 'os-release-ambiguous', severity: 'high', blocking: true, message: `the release differs between snapshotters (${releases.map((r) => `${r.view}: ${r.release.info ? `${r.release.info.id} ${r.release.info.versionId ?? ''}`.trim() : 'none'}`).join(', ')}); refusing an image the runtime may read differently` });
+  } else if (!releases[0]?.release.info) {
+    sink.report({
+      check: 'eol-distro',
+      rule: 'os-release-missing',
+      severity: osPackages ? 'high' : 'info',
+      blocking: osPackages,
+      message: osPackages
+        ? 'the image has OS packages but no /etc/os-release or /usr/lib/os-release: end-of-life and distribution advisory checks could not run'
+        : 'no /etc/os-release or /usr/lib/os-release: no distribution checks ran (no OS packages found either)',
+    });
+  }
+}
 const RPMDB_SQLITE = ['/var/lib/rpm/rpmdb.sqlite', '/usr/lib/sysimage/rpm/rpmdb.sqlite'];
 const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr/lib/sysimage/rpm/Packages.db'];
 
@@ -62,17 +116,17 @@ const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr
  */
 export const packagesAnalyzer: Analyzer = {
   id: 'packages',
-  version: 1,
+  version: 2,
   description: 'installed packages, their advisories, and the distribution’s end of life',
   create(context: AnalyzerContext): AnalyzerRun {
     const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
-    const osCopies: Array<{ path: string; layerIndex: number; info: OsInfo | undefined }> = [];
+    const osCopies = new Map<EntryInfo, Buffer>();
     const goScanners = new Map<EntryInfo, GoBuildInfoScanner>();
     const rpmdbs: Array<{ path: string; layerIndex: number; bytes: Buffer | undefined }> = [];
     return {
       wants(entry) {
         if (entry.type !== 'file') return undefined;
-        if (OS_RELEASE.includes(entry.path)) return { contentBytes: 64 * 1024 };
+        if (OS_RELEASE.includes(entry.path)) return { contentBytes: OS_RELEASE_BYTES };
         if (RPMDB_SQLITE.includes(entry.path) || RPMDB_LEGACY.includes(entry.path)) return { contentBytes: DB_BYTES };
         const source = sourceOf(entry.path);
         if (source) return { contentBytes: source.bytes };
@@ -103,7 +157,7 @@ export const packagesAnalyzer: Analyzer = {
           return;
         }
         if (OS_RELEASE.includes(entry.path)) {
-          osCopies.push({ path: entry.path, layerIndex: entry.layerIndex, info: content ? parseOsRelease(content.toString('utf8')) : undefined });
+          if (content) osCopies.set(entry, content);
           return;
         }
         const source = sourceOf(entry.path);
@@ -145,7 +199,8 @@ export const packagesAnalyzer: Analyzer = {
           const older = await Promise.all(earlier.map(async (d) => ({ layerIndex: d.layerIndex, packages: await parseRpmSqlite(d.bytes as Buffer) })));
           copies.set(db.path, [...older.map((o) => ({ ...o, ecosystem: 'rpm' as const })), { layerIndex: db.layerIndex, ecosystem: 'rpm', packages: await parseRpmSqlite(db.bytes) }]);
         }
-        const os = OS_RELEASE.map((p) => osCopies.find((c) => c.path === p && image.fs.isInFinal(c.path, c.layerIndex))).find((c) => c?.info)?.info;
+        const releases = await Promise.all(image.views.map(async (view) => ({ view: view.name, release: await readOsRelease(view.fs, osCopies, image) })));
+        const os = releases[0]?.release.info;
         const packages: InstalledPackage[] = [];
         for (const [path, list] of copies) {
           const final = list.find((c) => image.fs.isInFinal(path, c.layerIndex));
@@ -158,6 +213,7 @@ export const packagesAnalyzer: Analyzer = {
         }
         packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
         sink.inventory?.({ ...(os ? { os } : {}), packages });
+        reportRelease(releases, packages, sink);
         reportEol(os, context, sink);
         reportOutdated(os, packages, context, sink);
         const maxAge = context.feedMaxAgeMs ?? 7 * 86_400_000;
