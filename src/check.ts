@@ -1,4 +1,5 @@
 import { ImggateError, isImggateError } from './errors.js';
+import { checkConfigCounts, checkLayerCount, checkPlatformCount } from './oci/counts.js';
 import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from './oci/manifest.js';
 import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
@@ -82,6 +83,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     const runnable = imagePlatforms(parsed.index.manifests);
     if (options.allPlatforms) {
       if (runnable.length === 0) throw new ImggateError('PLATFORM_NOT_FOUND', `index ${root.digest} names no platform images`);
+      checkPlatformCount(runnable.length, resolved.limits, `index ${root.digest}`);
       const platforms: Report[] = [];
       for (const descriptor of runnable) {
         platforms.push(await checkChild(ctx, image, descriptor));
@@ -168,7 +170,9 @@ async function checkManifest(
 ): Promise<Report> {
   const { source, resolved } = ctx;
   const configBytes = await source.fetchBlob(manifest.config, MAX_CONFIG_BYTES);
+  checkLayerCount(manifest.layers.length, resolved.limits, `manifest ${fetched.digest}`);
   const config = parseImageConfig(configBytes, `config ${manifest.config.digest}`);
+  checkConfigCounts(config, resolved.limits, `config ${manifest.config.digest}`);
   const platform = config.os && config.architecture ? normalizePlatform({ os: config.os, architecture: config.architecture, variant: config.variant }) : indexPlatform;
   const section: ImageSection = {
     ...image,

@@ -32,9 +32,29 @@ export type RegistryErrorCode =
   | 'NETWORK'
   | 'TOO_MANY_REDIRECTS'
   | 'TIMEOUT'
+  /** A request outlived its own total deadline (headers and body), however steadily bytes trickled in. */
+  | 'REQUEST_DEADLINE'
+  /** The connection closed before the body the server announced had arrived. */
+  | 'BODY_TRUNCATED'
+  /** A header value to send holds CR, LF or another control character (a token or URL from a server). */
+  | 'HEADER_INVALID'
+  /** A URL a server named (redirect, token realm, upload location) cannot be parsed or has a bad port. */
+  | 'URL_INVALID'
+  /** The server broke HTTP itself: an endless run of 1xx answers, a malformed response. */
+  | 'PROTOCOL_ERROR'
+  /** An HTTPS registry named a plain-HTTP token realm: the credentials would travel in clear text. */
+  | 'AUTH_REALM_INSECURE'
   | 'PRECONDITION_FAILED';
 
-export type SourceErrorCode = 'SOURCE_INVALID' | 'SOURCE_NOT_FOUND' | 'SOURCE_AMBIGUOUS';
+export type SourceErrorCode =
+  | 'SOURCE_INVALID'
+  | 'SOURCE_NOT_FOUND'
+  | 'SOURCE_AMBIGUOUS'
+  /** A file of a local layout resolves (through a symlink) outside the layout directory. */
+  | 'SOURCE_ESCAPE';
+
+/** A count in an image (layers, platforms, config entries) is over its `limits.*` setting. */
+export type LimitErrorCode = 'LIMIT_EXCEEDED';
 
 export type LayerErrorCode =
   | 'LAYER_TOO_LARGE'
@@ -52,7 +72,7 @@ export type AttestErrorCode = 'KEY_INVALID' | 'KEY_PASSWORD' | 'BUNDLE_INVALID' 
 
 export type StoreErrorCode = 'STORE_FAILED';
 
-export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode;
+export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LimitErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode;
 
 export function isImggateError(err: unknown): err is ImggateError<ErrorCode> {
   return err instanceof ImggateError;

@@ -12,7 +12,9 @@ import {
   type Credential,
   type CredentialProvider,
 } from './registry/auth/credentials.js';
+import { DEFAULT_MIN_BYTES_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_MS } from './registry/client.js';
 import { parseReference } from './registry/reference.js';
+import { DEFAULT_COUNT_LIMITS, type CountLimits } from './oci/counts.js';
 
 /** Options of `check()`, the library entry point; the CLI builds the same object from flags. */
 export interface CheckOptions {
@@ -39,10 +41,14 @@ export interface CheckOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
-export interface Limits extends ScanLimits {
+export interface Limits extends ScanLimits, CountLimits {
   /** Compressed size one layer may have. */
   readonly maxLayerBytes: number;
   readonly timeoutMs: number;
+  /** Total deadline of one registry request (config `limits.requestTimeout`). */
+  readonly requestTimeoutMs: number;
+  /** A blob's deadline grows by its size at this rate (config `limits.minTransferRate`). */
+  readonly minBytesPerSecond: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -52,6 +58,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxFileBytes: 1024 * 1024,
   concurrency: 2,
   timeoutMs: 30 * 60_000,
+  requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
+  minBytesPerSecond: DEFAULT_MIN_BYTES_PER_SECOND,
+  ...DEFAULT_COUNT_LIMITS,
 };
 
 export interface ResolvedRegistry {
@@ -79,6 +88,13 @@ export function resolveOptions(reference: string, options: CheckOptions): Resolv
     maxFileBytes: options.limits?.maxFileBytes ?? l.maxFileBytes ?? DEFAULT_LIMITS.maxFileBytes,
     concurrency: options.limits?.concurrency ?? l.concurrency ?? DEFAULT_LIMITS.concurrency,
     timeoutMs: options.limits?.timeoutMs ?? l.timeout ?? DEFAULT_LIMITS.timeoutMs,
+    requestTimeoutMs: options.limits?.requestTimeoutMs ?? l.requestTimeout ?? DEFAULT_LIMITS.requestTimeoutMs,
+    minBytesPerSecond: options.limits?.minBytesPerSecond ?? l.minTransferRate ?? DEFAULT_LIMITS.minBytesPerSecond,
+    maxLayers: options.limits?.maxLayers ?? l.maxLayers ?? DEFAULT_LIMITS.maxLayers,
+    maxPlatforms: options.limits?.maxPlatforms ?? l.maxPlatforms ?? DEFAULT_LIMITS.maxPlatforms,
+    maxHistory: options.limits?.maxHistory ?? l.maxHistory ?? DEFAULT_LIMITS.maxHistory,
+    maxEnv: options.limits?.maxEnv ?? l.maxEnv ?? DEFAULT_LIMITS.maxEnv,
+    maxLabels: options.limits?.maxLabels ?? l.maxLabels ?? DEFAULT_LIMITS.maxLabels,
   };
 
   const explicit = new Map<string, Credential>();

@@ -1,5 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ImggateError } from '../errors.js';
+import { forTerminal } from '../report/terminal.js';
 import type { CheckOptions } from '../options.js';
 import type { Io } from './main.js';
 
@@ -40,4 +41,12 @@ export function parseCommand<const O extends Options>(args: readonly string[], o
   } catch (err) {
     throw usage((err as Error).message);
   }
+}
+
+/**
+ * Writes text meant for a person: each line through `forTerminal`, so that nothing a registry or an
+ * image said (error bodies, names, paths) reaches the terminal raw. JSON goes through `jsonForTerminal`.
+ */
+export function say(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(text.split('\n').map(forTerminal).join('\n'));
 }

@@ -4,7 +4,7 @@ import { generateSigningKey, parsePublicKey, parseSigningKey, type SigningKey } 
 import type { ConfigFile } from '../config/schema.js';
 import { ImggateError } from '../errors.js';
 import { KEYS_HELP } from './help.js';
-import { parseCommand } from './common.js';
+import { parseCommand, say } from './common.js';
 import { EXIT } from './exit-codes.js';
 import type { Io } from './main.js';
 
@@ -65,6 +65,6 @@ export async function runKeys(args: readonly string[], io: Io): Promise<number> 
   await chmod(keyFile, 0o600);
   await writeFile(pubFile, publicPem);
   const key = parseSigningKey(privatePem, password, keyFile);
-  io.stdout.write(`wrote ${keyFile} (cosign's encrypted format, ${password ? 'with $IMGGATE_KEY_PASSWORD' : 'with an EMPTY password: set IMGGATE_KEY_PASSWORD'}) and ${pubFile}; key id ${key.keyId}\n`);
+  say(io.stdout, `wrote ${keyFile} (cosign's encrypted format, ${password ? 'with $IMGGATE_KEY_PASSWORD' : 'with an EMPTY password: set IMGGATE_KEY_PASSWORD'}) and ${pubFile}; key id ${key.keyId}\n`);
   return 0;
 }

@@ -5,6 +5,7 @@ import { parseDuration, parseSize } from '../config/units.js';
 import { ImggateError, isImggateError } from '../errors.js';
 import { DEFAULT_LIMITS, resolveOptions, type CheckOptions, type Limits } from '../options.js';
 import { formatBytes, renderTable } from '../report/table.js';
+import { jsonForTerminal } from '../report/terminal.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
 import { updateFeeds } from '../feeds/index.js';
@@ -13,7 +14,7 @@ import { loadRules } from '../policy/load-rules.js';
 import { toSarif } from '../report/sarif.js';
 import { toCycloneDx } from '../report/sbom.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { credentialsFrom, parseCommand, usage } from './common.js';
+import { credentialsFrom, parseCommand, say, usage } from './common.js';
 import { CHECK_HELP, FEEDS_HELP, HISTORY_HELP, KEYS_HELP, MAIN_HELP, RULES_HELP, SBOM_HELP, VERIFY_ATTESTATION_HELP } from './help.js';
 import { loadGateKey, runKeys } from './keys.js';
 import { runHistory, runVerifyAttestation } from './verdicts.js';
@@ -51,7 +52,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       case '-V':
       case '--version':
       case 'version':
-        io.stdout.write(`imggate ${VERSION}\n`);
+        say(io.stdout, `imggate ${VERSION}\n`);
         return 0;
       case 'check':
         return await runCheck(rest, io);
@@ -68,13 +69,13 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
       case 'keys':
         return await runKeys(rest, io);
       default:
-        io.stderr.write(`imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
+        say(io.stderr, `imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
         return EXIT.usage;
     }
   } catch (err) {
     const message = isImggateError(err) ? err.message : err instanceof Error ? err.message : String(err);
-    io.stderr.write(`imggate: ${message}\n`);
-    if (!isImggateError(err) || err.code === 'USAGE') io.stderr.write(`Run 'imggate help ${command ?? ''}' for usage.\n`);
+    say(io.stderr, `imggate: ${message}\n`);
+    if (!isImggateError(err) || err.code === 'USAGE') say(io.stderr, `Run 'imggate help ${command ?? ''}' for usage.\n`);
     return EXIT.usage;
   }
 }
@@ -186,18 +187,19 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
     await store?.close();
   }
 
+  // JSON keeps its meaning with DEL, C1 and bidi characters as \u escapes; the table escapes its own lines.
   const rendered =
     format === 'json'
-      ? `${JSON.stringify(report, null, 2)}\n`
+      ? jsonForTerminal(`${JSON.stringify(report, null, 2)}\n`)
       : format === 'sarif'
-        ? `${JSON.stringify(toSarif(report, rules.info, VERSION), null, 2)}\n`
+        ? jsonForTerminal(`${JSON.stringify(toSarif(report, rules.info, VERSION), null, 2)}\n`)
         : format === 'cyclonedx'
-          ? toCycloneDx(report)
+          ? jsonForTerminal(toCycloneDx(report))
           : `${renderTable(report)}\n`;
   if (values.sbom) await writeFile(values.sbom, toCycloneDx(report));
   if (command === 'sbom') {
     if (report.verdict === 'error') {
-      io.stderr.write(`imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the image could not be read'}\n`);
+      say(io.stderr, `imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the image could not be read'}\n`);
       return EXIT.error;
     }
     if (values.output) await writeFile(values.output, rendered);
@@ -206,16 +208,16 @@ async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbo
   }
   if (values.output) {
     await writeFile(values.output, rendered);
-    if (!values.quiet) io.stdout.write(`${renderTable(report)}\n`);
+    if (!values.quiet) say(io.stdout, `${renderTable(report)}\n`);
   } else if (!values.quiet) {
     io.stdout.write(rendered);
   }
   if (report.verdict === 'error' && (values.quiet || format === 'json' || values.output)) {
-    io.stderr.write(`imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the check could not conclude'}\n`);
+    say(io.stderr, `imggate: ${report.error ? `${report.error.code}: ${report.error.message}` : 'the check could not conclude'}\n`);
   }
-  for (const problem of problems) io.stderr.write(`imggate: ${problem}\n`);
+  for (const problem of problems) say(io.stderr, `imggate: ${problem}\n`);
   if (recording && !key && !values['no-attest'] && !values.quiet) {
-    io.stderr.write(`imggate: the verdict was not signed: no gate key (--key, attest.key or ${'keys/gate.key'}; 'imggate keys generate' makes one)\n`);
+    say(io.stderr, `imggate: the verdict was not signed: no gate key (--key, attest.key or ${'keys/gate.key'}; 'imggate keys generate' makes one)\n`);
   }
   // A verdict that was asked to be recorded and was not is an error: the deploy step would not find it.
   return problems.length ? EXIT.error : exitCodeFor(report.verdict);
@@ -231,16 +233,16 @@ async function runFeeds(args: readonly string[], io: Io): Promise<number> {
   if (sub !== 'update' || parsed.positionals.length > 1) throw usage(`unknown feeds command "${parsed.positionals.join(' ')}"`);
   const { config } = await loadConfig(parsed.values.config, io.env);
   if (!config.feeds.debian?.length && !config.feeds.alpine?.length && !config.feeds.osv?.length) {
-    io.stderr.write('imggate: no feeds (osv, debian, alpine) configured in imggate.yaml; nothing to update\n');
+    say(io.stderr, 'imggate: no feeds (osv, debian, alpine) configured in imggate.yaml; nothing to update\n');
     return EXIT.usage;
   }
   try {
     for (const r of await updateFeeds(config, io.env)) {
-      if (r.suite === 'osv') io.stdout.write(`osv: ${r.packages} advisories imported, digest ${r.digest} → ${r.file}\n`);
-      else io.stdout.write(`${r.suite}: ${r.packages} packages, ${r.suite.startsWith('alpine ') ? 'APKINDEX' : 'InRelease'} ${r.digest}${r.verified ? ', signature verified' : ', NOT verified (no keyring configured)'} → ${r.file}\n`);
+      if (r.suite === 'osv') say(io.stdout, `osv: ${r.packages} advisories imported, digest ${r.digest} → ${r.file}\n`);
+      else say(io.stdout, `${r.suite}: ${r.packages} packages, ${r.suite.startsWith('alpine ') ? 'APKINDEX' : 'InRelease'} ${r.digest}${r.verified ? ', signature verified' : ', NOT verified (no keyring configured)'} → ${r.file}\n`);
     }
   } catch (err) {
-    io.stderr.write(`imggate: feeds update failed: ${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+    say(io.stderr, `imggate: feeds update failed: ${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
     return EXIT.error;
   }
   return 0;
@@ -259,17 +261,17 @@ async function runRules(args: readonly string[], io: Io): Promise<number> {
   try {
     rules = await loadRules(dir);
   } catch (err) {
-    io.stderr.write(`imggate: ${(err as Error).message}\n`);
+    say(io.stderr, `imggate: ${(err as Error).message}\n`);
     return EXIT.fail;
   }
   const { failures, cases } = checkRuleExamples(rules);
   for (const f of failures) {
-    io.stderr.write(`${f.file}: rule ${f.rule}: ${f.kind} example ${f.index + 1} ${f.kind === 'positive' ? 'is not found' : 'is found'}\n`);
+    say(io.stderr, `${f.file}: rule ${f.rule}: ${f.kind} example ${f.index + 1} ${f.kind === 'positive' ? 'is not found' : 'is found'}\n`);
   }
   const types = rules.secretRules.length + rules.fileRules.length;
-  io.stdout.write(`${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; policy digest ${rules.digest}\n`);
+  say(io.stdout, `${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; policy digest ${rules.digest}\n`);
   const t = rules.trust;
-  io.stdout.write(`trust: ${t.signers.size} signer(s), ${t.scopes.length} scope(s) (${t.scopes.map((s) => `${s.origin}: ${s.level}`).join('; ') || 'none'}), default ${t.defaultLevel}\n`);
+  say(io.stdout, `trust: ${t.signers.size} signer(s), ${t.scopes.length} scope(s) (${t.scopes.map((s) => `${s.origin}: ${s.level}`).join('; ') || 'none'}), default ${t.defaultLevel}\n`);
   return failures.length ? EXIT.fail : 0;
 }
 
@@ -284,9 +286,9 @@ function deadlineOf(reference: string, options: CheckOptions): number {
 
 function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {
   return {
-    layerStarted: (layer) => stderr.write(`  pulling layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)} (${formatBytes(layer.descriptor.size)})\n`),
+    layerStarted: (layer) => say(stderr, `  pulling layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)} (${formatBytes(layer.descriptor.size)})\n`),
     layerDone: (layer, stats) =>
-      stderr.write(`  done    layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)}: ${stats.entries} entries, ${formatBytes(stats.uncompressedSize)}\n`),
+      say(stderr, `  done    layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)}: ${stats.entries} entries, ${formatBytes(stats.uncompressedSize)}\n`),
   };
 }
 

@@ -4,7 +4,8 @@ import { loadRules } from '../policy/load-rules.js';
 import { parseReference, formatReference, repositoryNameOf } from '../registry/reference.js';
 import { openStore, type VerdictQuery } from '../store/index.js';
 import { verifyAttestation } from '../verify-attestation.js';
-import { credentialsFrom, parseCommand, usage } from './common.js';
+import { credentialsFrom, parseCommand, say, usage } from './common.js';
+import { jsonForTerminal } from '../report/terminal.js';
 import { EXIT } from './exit-codes.js';
 import { HISTORY_HELP, VERIFY_ATTESTATION_HELP } from './help.js';
 import { loadPublicKeyFile } from './keys.js';
@@ -57,16 +58,16 @@ export async function runVerifyAttestation(args: readonly string[], io: Io): Pro
       checkOptions: { config, env: io.env, insecureRegistries: values['insecure-registry'] ?? [], ...(credentials ? { credentials } : {}) },
     });
   } catch (err) {
-    io.stderr.write(`imggate: verify-attestation ${reference}: ${(err as Error).message}\n`);
+    say(io.stderr, `imggate: verify-attestation ${reference}: ${(err as Error).message}\n`);
     return EXIT.error;
   }
   const { decision } = result;
   if (values.format === 'json') {
-    io.stdout.write(`${JSON.stringify({ reference, ...result }, null, 2)}\n`);
+    io.stdout.write(jsonForTerminal(`${JSON.stringify({ reference, ...result }, null, 2)}\n`));
   } else {
-    io.stdout.write(`${decision.passed ? 'VERIFIED' : 'NOT VERIFIED'}  ${reference}\n      digest   ${result.digest}\n      why      ${decision.reason}\n`);
+    say(io.stdout, `${decision.passed ? 'VERIFIED' : 'NOT VERIFIED'}  ${reference}\n      digest   ${result.digest}\n      why      ${decision.reason}\n`);
     for (const c of decision.considered) {
-      io.stdout.write(`      ${c.accepted ? 'valid   ' : 'rejected'} ${c.source}${c.result ? ` ${c.result} ${c.timeVerified}` : ''}${c.accepted ? '' : `: ${c.reason}`}\n`);
+      say(io.stdout, `      ${c.accepted ? 'valid   ' : 'rejected'} ${c.source}${c.result ? ` ${c.result} ${c.timeVerified}` : ''}${c.accepted ? '' : `: ${c.reason}`}\n`);
     }
   }
   return decision.passed ? 0 : EXIT.fail;
@@ -102,18 +103,18 @@ export async function runHistory(args: readonly string[], io: Io): Promise<numbe
       ...(bundle ? { bundle: JSON.parse(bundle.toString('utf8')) as unknown } : {}),
       ...(reportBundle ? { signedReport: true } : {}),
     }));
-    io.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+    io.stdout.write(jsonForTerminal(`${JSON.stringify(out, null, 2)}\n`));
     return 0;
   }
   if (rows.length === 0) {
-    io.stdout.write(`no verdicts recorded for ${positionals[0]}\n`);
+    say(io.stdout, `no verdicts recorded for ${positionals[0]}\n`);
     return 0;
   }
-  io.stdout.write(`${'CHECKED AT'.padEnd(25)}${'VERDICT'.padEnd(8)}${'DIGEST'.padEnd(20)}${'POLICY'.padEnd(20)}${'FINDINGS'.padEnd(10)}${'SIGNED'.padEnd(8)}REFERENCE\n`);
+  say(io.stdout, `${'CHECKED AT'.padEnd(25)}${'VERDICT'.padEnd(8)}${'DIGEST'.padEnd(20)}${'POLICY'.padEnd(20)}${'FINDINGS'.padEnd(10)}${'SIGNED'.padEnd(8)}REFERENCE\n`);
   for (const r of rows) {
     const blocking = r.report.findings.filter((f) => f.blocking).length;
     const signed = r.bundle ? (r.attestations?.some((a) => a.manifest) ? 'pushed' : 'yes') : 'no';
-    io.stdout.write(
+    say(io.stdout, 
       `${r.checkedAt.padEnd(25)}${r.verdict.padEnd(8)}${short(r.digest).padEnd(20)}${short(r.policyDigest).padEnd(20)}${`${r.report.findings.length}/${blocking}`.padEnd(10)}${signed.padEnd(8)}${r.reference}${r.platform ? ` (${r.platform})` : ''}\n`,
     );
   }

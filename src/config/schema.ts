@@ -27,6 +27,9 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   return parsed;
 });
 
+/** A cap on how many of something an image may hold. */
+const count = z.number().int().min(1).max(1_000_000);
+
 const credentials = z.strictObject({
   username: z.string().min(1),
   password: z.string().optional(),
@@ -106,6 +109,15 @@ export const configSchema = z.strictObject({
       maxFileBytes: size.optional(),
       timeout: duration.optional(),
       concurrency: z.number().int().min(1).max(16).optional(),
+      /** Total deadline of one registry request, headers and body (a blob's grows with its size). */
+      requestTimeout: duration.optional(),
+      /** The slowest a blob may download, per second: a blob's deadline is requestTimeout + size / this. */
+      minTransferRate: size.optional(),
+      maxLayers: count.optional(),
+      maxPlatforms: count.optional(),
+      maxHistory: count.optional(),
+      maxEnv: count.optional(),
+      maxLabels: count.optional(),
     })
     .default({}),
 });

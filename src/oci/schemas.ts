@@ -88,8 +88,40 @@ export type ParsedManifest =
 const MANIFEST_TYPES = new Set<string>([MediaType.ociManifest, MediaType.dockerManifest]);
 const INDEX_TYPES = new Set<string>([MediaType.ociIndex, MediaType.dockerManifestList]);
 
-/** Zod issues as `field.path: problem` strings, every one of them. */
-export function describeIssues(error: z.ZodError): string[] {
-  return error.issues.map((issue) => `${issue.path.length ? issue.path.join('.') : '(root)'}: ${issue.message}`);
+/** How many distinct problems a validation message lists before it says how many more there are. */
+export const MAX_LISTED_ISSUES = 10;
+
+function clipText(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
+/**
+ * Zod issues as `field.path: problem` strings, bounded: the same problem at every index of an array
+ * is said once, with a count (`layers.0.digest: … (and at 99999 more places)`), at most `max` distinct
+ * problems are listed and then "and K more". A 4 MB manifest of bad descriptors made a 129 MB message
+ * when every issue was listed.
+ */
+export function describeIssues(error: z.ZodError, max = MAX_LISTED_ISSUES): string[] {
+  const distinct = new Map<string, { text: string; count: number }>();
+  let dropped = 0;
+  for (const issue of error.issues) {
+    // Indexes vary, the problem does not: `layers.*.digest` is one problem however many layers have it.
+    const shape = issue.path.map((p) => (typeof p === 'number' ? '*' : String(p))).join('.');
+    const key = `${shape}\u0000${issue.message}`;
+    const seen = distinct.get(key);
+    if (seen) {
+      seen.count++;
+      continue;
+    }
+    if (distinct.size >= max) {
+      dropped++;
+      continue;
+    }
+    const where = issue.path.length ? clipText(issue.path.map(String).join('.'), 200) : '(root)';
+    distinct.set(key, { text: `${where}: ${clipText(issue.message, 300)}`, count: 1 });
+  }
+  const lines = [...distinct.values()].map(({ text, count }) => (count > 1 ? `${text} (and at ${count - 1} more places)` : text));
+  if (dropped > 0) lines.push(`and ${dropped} more problem${dropped === 1 ? '' : 's'}`);
+  return lines;
 }
 export { MANIFEST_TYPES, INDEX_TYPES };

@@ -8,7 +8,7 @@ import type { Descriptor } from '../oci/schemas.js';
 import { parseChallenges, type Challenge } from './auth/challenge.js';
 import type { CredentialProvider } from './auth/credentials.js';
 import { fetchBearerToken, type BearerToken } from './auth/token.js';
-import { readBody, redact, Transport, type HttpResponse } from './http.js';
+import { readBody, redact, serverUrl, Transport, type HttpResponse } from './http.js';
 import { apiHost, isLoopbackHost } from './reference.js';
 
 export interface RegistryClientOptions {
@@ -16,7 +16,12 @@ export interface RegistryClientOptions {
   /** Speak plain HTTP, or HTTPS without certificate checks (Docker's `insecure-registries`). */
   readonly insecure?: boolean;
   readonly ca?: string | undefined;
+  /** Idle socket timeout. */
   readonly timeoutMs?: number;
+  /** Total deadline of one request, headers and body (limits.requestTimeout). */
+  readonly requestTimeoutMs?: number;
+  /** The slowest transfer a blob may take: its deadline grows by its size at this rate (limits.minTransferRate). */
+  readonly minBytesPerSecond?: number;
   readonly signal?: AbortSignal | undefined;
   readonly userAgent?: string;
 }
@@ -38,6 +43,9 @@ export interface PushedManifest {
 }
 
 type Action = 'pull' | 'push';
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 2 * 60_000;
+export const DEFAULT_MIN_BYTES_PER_SECOND = 64 * 1024;
 type Method = 'GET' | 'HEAD' | 'POST' | 'PUT';
 
 /**
@@ -60,6 +68,7 @@ export class RegistryClient {
       insecureTls: options.insecure ?? false,
       ca: options.ca,
       timeoutMs: options.timeoutMs ?? 60_000,
+      deadlineMs: options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
       userAgent: options.userAgent ?? 'imggate',
     });
   }
@@ -127,7 +136,11 @@ export class RegistryClient {
   async openBlob(repository: string, descriptor: Pick<Descriptor, 'digest' | 'size'>): Promise<Readable> {
     parseDigest(descriptor.digest);
     const what = `blob ${descriptor.digest}`;
-    const response = await this.#request('GET', repository, `blobs/${descriptor.digest}`, 'pull', {});
+    // A layer of gigabytes takes longer than a manifest: its deadline grows with its size.
+    const base = this.#options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    const rate = this.#options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+    const deadlineMs = base + Math.ceil((descriptor.size / rate) * 1000);
+    const response = await this.#request('GET', repository, `blobs/${descriptor.digest}`, 'pull', {}, undefined, deadlineMs);
     await this.#expectOk(response, what);
     const declared = Number(response.headers['content-length'] ?? NaN);
     if (Number.isFinite(declared) && declared !== descriptor.size) {
@@ -189,7 +202,7 @@ export class RegistryClient {
     const location = headerValue(start.headers.location);
     if (!location) throw new ImggateError('HTTP_ERROR', `the registry started an upload of ${digest} without a Location`);
     const base = await this.#baseUrl();
-    const url = new URL(location, base);
+    const url = serverUrl(location, base, `the upload location of ${digest}`);
     if (url.origin !== base.origin) throw new ImggateError('HTTP_ERROR', `the registry sent the upload of ${digest} to another origin`);
     url.searchParams.set('digest', digest);
     const put = await this.#send('PUT', url, repository, 'push', {
@@ -229,9 +242,10 @@ export class RegistryClient {
     action: Action,
     headers: Record<string, string>,
     body?: Buffer,
+    deadlineMs?: number,
   ): Promise<HttpResponse> {
     const base = await this.#baseUrl();
-    return this.#send(method, new URL(`/v2/${repository}/${path}`, base), repository, action, headers, body);
+    return this.#send(method, new URL(`/v2/${repository}/${path}`, base), repository, action, headers, body, deadlineMs);
   }
 
   async #send(
@@ -241,6 +255,7 @@ export class RegistryClient {
     action: Action,
     headers: Record<string, string>,
     body?: Buffer,
+    deadlineMs?: number,
   ): Promise<HttpResponse> {
     const scope = `repository:${repository}:${action === 'push' ? 'pull,push' : 'pull'}`;
     const attempt = async (): Promise<HttpResponse> => {
@@ -251,6 +266,7 @@ export class RegistryClient {
         headers: { ...headers, ...(authorization ? { authorization } : {}) },
         body,
         signal: this.#options.signal,
+        deadlineMs,
       });
     };
     let response = await this.#retrying(method, attempt);
@@ -269,6 +285,7 @@ export class RegistryClient {
         headers: { ...headers, authorization },
         body,
         signal: this.#options.signal,
+        deadlineMs,
       });
       if (response.status === 401) {
         response.body.resume();
@@ -312,7 +329,7 @@ export class RegistryClient {
     }
     const cached = this.#tokens.get(scope);
     if (cached && cached.expiresAt > Date.now()) return `Bearer ${cached.token}`;
-    const token = await fetchBearerToken(this.#transport, challenge, [scope], credential, this.#options.signal);
+    const token = await fetchBearerToken(this.#transport, challenge, [scope], credential, this.#options.signal, await this.#baseUrl());
     this.#tokens.set(scope, token);
     return `Bearer ${token.token}`;
   }
@@ -356,7 +373,9 @@ export class RegistryClient {
     try {
       const body = await readBody(response.body, 64 * 1024, 'error body');
       const json = JSON.parse(body.toString('utf8')) as { errors?: Array<{ code?: string; message?: string }> };
-      detail = (json.errors ?? []).map((e) => `${e.code ?? ''}${e.message ? `: ${e.message}` : ''}`).join('; ');
+      detail = (json.errors ?? []).slice(0, 5).map((e) => `${String(e.code ?? '')}${e.message ? `: ${String(e.message)}` : ''}`).join('; ');
+      // The registry's words are quoted, not trusted: bounded here, escaped where they are printed.
+      if (detail.length > 500) detail = `${detail.slice(0, 499)}…`;
     } catch {
       response.body.destroy();
     }
@@ -376,7 +395,7 @@ function nextLink(link: string | undefined, repository: string): string | undefi
   if (!link) return undefined;
   const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
   if (!match?.[1]) return undefined;
-  const url = new URL(match[1], 'http://placeholder');
+  const url = serverUrl(match[1], new URL('http://placeholder'), `the tag list's next page`);
   const prefix = `/v2/${repository}/`;
   if (!url.pathname.startsWith(prefix)) return undefined;
   return `${url.pathname.slice(prefix.length)}${url.search}`;

@@ -55,6 +55,8 @@ export function parseReference(text: string): ImageReference {
     registry = first;
     parts.shift();
     if (!HOST.test(registry)) throw invalid(text, `registry host "${registry}" is not valid`);
+    const port = /:([0-9]+)$/.exec(registry)?.[1];
+    if (port !== undefined && (Number(port) < 1 || Number(port) > 65535)) throw invalid(text, `port ${port} is out of range (1-65535)`);
   }
   if (registry === 'index.docker.io' || registry === 'registry-1.docker.io') registry = DOCKER_HUB;
   if (parts.length === 0 || parts.some((p) => !COMPONENT.test(p))) {

@@ -1,3 +1,4 @@
+import { forTerminal } from './terminal.js';
 import type { Finding, Report } from './types.js';
 
 function shortDigest(digest: string | undefined): string {
@@ -31,8 +32,16 @@ function renderFindings(findings: readonly Finding[]): string[] {
   return lines;
 }
 
-/** The human summary `imggate check` prints: what was checked, the verdict, findings grouped by check. */
+/**
+ * The human summary `imggate check` prints: what was checked, the verdict, findings grouped by check.
+ * Every line goes through `forTerminal`: most of what it shows (messages, paths, platforms, reasons)
+ * came from the image or its registry.
+ */
 export function renderTable(report: Report): string {
+  return renderLines(report).map(forTerminal).join('\n');
+}
+
+function renderLines(report: Report): string[] {
   const lines: string[] = [];
   const verdict = report.verdict.toUpperCase();
   lines.push(`${verdict}  ${report.image.reference}`);
@@ -55,13 +64,13 @@ export function renderTable(report: Report): string {
   if (report.platforms) {
     for (const p of report.platforms) {
       lines.push('');
-      lines.push(...renderTable(p).split('\n').map((l) => `  ${l}`));
+      lines.push(...renderLines(p).map((l) => `  ${l}`));
     }
-    return lines.join('\n');
+    return lines;
   }
   lines.push('');
   lines.push(...renderFindings(report.findings));
-  return lines.join('\n');
+  return lines;
 }
 
 export function formatBytes(n: number): string {

@@ -3,7 +3,7 @@ import zlib from 'node:zlib';
 import { Decompress as FzstdDecompress } from 'fzstd';
 import { ImggateError } from '../errors.js';
 import type { LayerCompression } from '../oci/media-types.js';
-import { ZstdFrameGuard, ZstdFrameWalker } from './zstd-guard.js';
+import { ZstdFrameWalker } from './zstd-guard.js';
 
 /** zstd's own default window limit (windowLogMax 27). */
 export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
@@ -12,8 +12,17 @@ export const MAX_ZSTD_WINDOW = 128 * 1024 * 1024;
 export function sniffCompression(head: Buffer): LayerCompression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  // A zstd stream may open with skippable frames (RFC 8878 §3.1.2, magic 0x184D2A5?); containerd
+  // decodes such a layer, so the gate must read it as zstd too, not as a tar that fails to parse.
+  if (head.length >= 4 && (head.readUInt32LE(0) & 0xfffffff0) === 0x184d2a50) return 'zstd';
   return 'none';
 }
+
+/**
+ * A zstd segment is fed to the pure-JS decoder only after the output of the previous one has been
+ * read: its output per segment is bounded by this (plus one block), whatever the ratio.
+ */
+export const ZSTD_SEGMENT_OUTPUT = 4 * 1024 * 1024;
 
 type ZlibWithZstd = typeof zlib & { createZstdDecompress?: (options?: object) => Transform };
 
@@ -26,7 +35,7 @@ type ZlibWithZstd = typeof zlib & { createZstdDecompress?: (options?: object) =>
 export function zstdDecompressors(maxWindow: number = MAX_ZSTD_WINDOW): Transform[] {
   const native = (zlib as ZlibWithZstd).createZstdDecompress;
   if (typeof native === 'function') return [new NativeZstdFrames(maxWindow, () => native.call(zlib))];
-  return [new ZstdFrameGuard(maxWindow), new FzstdStream()];
+  return [new FzstdStream(maxWindow)];
 }
 
 /** Decodes a zstd stream frame by frame, a fresh native decoder for each, in order, with backpressure. */
@@ -34,6 +43,7 @@ class NativeZstdFrames extends Transform {
   readonly #walker: ZstdFrameWalker;
   readonly #make: () => Transform;
   #decoder: Transform | undefined;
+  #paused: Transform | undefined;
 
   constructor(maxWindow: number, make: () => Transform) {
     super();
@@ -70,9 +80,23 @@ class NativeZstdFrames extends Transform {
     }
   }
 
+  override _read(size: number): void {
+    const paused = this.#paused;
+    this.#paused = undefined;
+    paused?.resume();
+    super._read(size);
+  }
+
   #open(): Transform {
     const decoder = this.#make();
-    decoder.on('data', (d: Buffer) => this.push(d));
+    // Back-pressure from the reader to the decoder: a bomb's output waits in neither buffer for long.
+    // (The paused decoder may be one whose frame is ending: it is resumed by reference, not as #decoder.)
+    decoder.on('data', (d: Buffer) => {
+      if (!this.push(d)) {
+        decoder.pause();
+        this.#paused = decoder;
+      }
+    });
     return decoder;
   }
 }
@@ -97,37 +121,63 @@ function asDecompressError(err: unknown): Error {
   return new ImggateError('LAYER_DECOMPRESS_FAILED', `zstd: ${(err as Error).message}`, { cause: err });
 }
 
+/**
+ * The pure-JS decoder (Node 20), behind the frame walker that guards it. fzstd decodes every complete
+ * block of what it is given at once and has no back-pressure of its own, so a bomb (RLE blocks: 4
+ * bytes in, 128 KiB out) grew memory with its output. The walker cuts the stream into segments that
+ * decode to at most ZSTD_SEGMENT_OUTPUT, and the next segment goes in only once the reader has taken
+ * what the last one gave: memory stays bounded by the window plus a few segments.
+ */
 class FzstdStream extends Transform {
   readonly #decoder: FzstdDecompress;
+  readonly #walker: ZstdFrameWalker;
   #error: Error | undefined;
+  #wake: (() => void) | undefined;
 
-  constructor() {
-    super();
+  constructor(maxWindow: number) {
+    super({ readableHighWaterMark: ZSTD_SEGMENT_OUTPUT });
+    this.#walker = new ZstdFrameWalker(maxWindow, ZSTD_SEGMENT_OUTPUT);
     this.#decoder = new FzstdDecompress((chunk) => {
       if (chunk.length) this.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
     });
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, callback: TransformCallback): void {
-    this.#run(() => this.#decoder.push(chunk, false), callback);
+    this.#feed(chunk).then(() => callback(), (err: unknown) => callback(this.#fail(err)));
   }
 
   override _flush(callback: TransformCallback): void {
-    this.#run(() => this.#decoder.push(new Uint8Array(0), true), callback);
-  }
-
-  #run(step: () => void, callback: TransformCallback): void {
-    if (this.#error) {
-      callback(this.#error);
-      return;
-    }
     try {
-      step();
+      this.#walker.finish();
+      this.#decoder.push(new Uint8Array(0), true);
       callback();
     } catch (err) {
-      this.#error = new ImggateError('LAYER_DECOMPRESS_FAILED', `zstd: ${(err as Error).message}`, { cause: err });
-      callback(this.#error);
+      callback(this.#fail(err));
     }
+  }
+
+  override _read(size: number): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+    super._read(size);
+  }
+
+  async #feed(chunk: Buffer): Promise<void> {
+    if (this.#error) throw this.#error;
+    for (const segment of this.#walker.feed(chunk)) {
+      // Skippable frames carry no image content; they are stepped over as the native path does.
+      if (segment.skippable || segment.bytes.length === 0) continue;
+      this.#decoder.push(segment.bytes, false);
+      if (this.readableLength >= this.readableHighWaterMark) {
+        await new Promise<void>((resolve) => (this.#wake = resolve));
+      }
+    }
+  }
+
+  #fail(err: unknown): Error {
+    this.#error ??= err instanceof ImggateError ? err : new ImggateError('LAYER_DECOMPRESS_FAILED', `zstd: ${(err as Error).message}`, { cause: err });
+    return this.#error;
   }
 }
 

@@ -26,9 +26,19 @@ export class ZstdFrameWalker {
   /** The frame ends when the current skip does. */
   #endsAfterSkip = false;
   #inSkippable = false;
+  /** Cut a frame at a block boundary once its blocks may decode to this many bytes (0: never). */
+  readonly #cutEvery: number;
+  /** What the blocks since the last cut may decode to, at most. */
+  #pendingOutput = 0;
+  #blockMax = 128 * 1024;
 
-  constructor(maxWindow: number) {
+  /**
+   * `cutEvery`: also cut inside a frame, at block boundaries, so that no segment decodes to much more
+   * than this (an RLE block of 4 bytes decodes to 128 KiB: a 64 KiB chunk of them to 2 GiB).
+   */
+  constructor(maxWindow: number, cutEvery = 0) {
     this.#maxWindow = maxWindow;
+    this.#cutEvery = cutEvery;
   }
 
   /** Walks `chunk`; returns it cut at frame ends. Throws on a malformed or oversized frame. */
@@ -55,6 +65,10 @@ export class ZstdFrameWalker {
         }
       }
       if (i >= data.length) break;
+      if (this.#cutEvery > 0 && this.#state === 'block' && this.#pendingOutput >= this.#cutEvery) {
+        cut(i, false, false);
+        this.#pendingOutput = 0;
+      }
       const next = this.#parseAt(data, i);
       if (next < 0) {
         // Keep the partial header for the next chunk; it is emitted with the bytes that complete it.
@@ -99,6 +113,8 @@ export class ZstdFrameWalker {
       if (type === 3) throw new ImggateError('LAYER_DECOMPRESS_FAILED', 'zstd block of reserved type');
       if (size > 128 * 1024) throw new ImggateError('LAYER_DECOMPRESS_FAILED', 'zstd block larger than the format allows');
       this.#skip = type === 1 ? 1 : size;
+      // Raw and RLE blocks decode to `size` bytes; a compressed one to at most the block maximum.
+      this.#pendingOutput += type === 2 ? this.#blockMax : size;
       if (last) {
         this.#state = this.#checksum ? 'checksum' : 'frame';
         if (!this.#checksum) this.#endsAfterSkip = true;
@@ -139,6 +155,7 @@ export class ZstdFrameWalker {
     if (window > this.#maxWindow) {
       throw new ImggateError('LAYER_TOO_LARGE', `zstd frame declares a ${window}-byte window, over the ${this.#maxWindow}-byte limit`);
     }
+    this.#blockMax = Math.min(128 * 1024, window);
     this.#checksum = (descriptor & 0x04) !== 0;
     this.#state = 'block';
     return i + headerLength;

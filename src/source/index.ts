@@ -49,7 +49,15 @@ export async function openSource(text: string, resolved: Resolved, signal?: Abor
   const settings = resolved.registry(ref.registry);
   const make = (host: string): RegistryClient => {
     const s = host === ref.registry ? settings : resolved.registry(host);
-    return new RegistryClient(host, { credentials: resolved.credentials, insecure: s.insecure, ca: s.ca, signal, userAgent: 'imggate/0.1' });
+    return new RegistryClient(host, {
+      credentials: resolved.credentials,
+      insecure: s.insecure,
+      ca: s.ca,
+      signal,
+      userAgent: 'imggate/0.1',
+      requestTimeoutMs: resolved.limits.requestTimeoutMs,
+      minBytesPerSecond: resolved.limits.minBytesPerSecond,
+    });
   };
   return new RegistrySource(ref, [...settings.mirrors.map(make), make(ref.registry)]);
 }

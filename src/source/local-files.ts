@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open, stat } from 'node:fs/promises';
+import { open, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { ImggateError } from '../errors.js';
@@ -20,31 +20,51 @@ async function readCapped(file: string, start: number, size: number, maxBytes: n
   }
 }
 
-/** Files in a directory; paths are layout-relative and never leave it. */
+/**
+ * Files in a directory; paths are layout-relative and never leave it, by name or by symlink: a blob
+ * that is a symlink to /etc/shadow (or a `blobs` directory that links elsewhere) is refused, not read.
+ */
 export class DirectoryFiles implements LayoutFiles {
   readonly where: string;
   readonly #dir: string;
+  #root: Promise<string> | undefined;
 
   constructor(dir: string) {
     this.#dir = path.resolve(dir);
     this.where = dir;
   }
 
-  #path(relative: string): string {
+  /** The real path of `relative`, or undefined when it does not exist; throws when it resolves outside. */
+  async #path(relative: string): Promise<string | undefined> {
     const full = path.resolve(this.#dir, relative);
-    if (!full.startsWith(this.#dir + path.sep)) throw new ImggateError('SOURCE_INVALID', `path ${relative} leaves ${this.where}`);
-    return full;
+    if (!full.startsWith(this.#dir + path.sep)) throw new ImggateError('SOURCE_ESCAPE', `path ${relative} leaves ${this.where}`);
+    // The directory the user named may itself be a symlink; what is inside it may not lead out of it.
+    this.#root ??= realpath(this.#dir);
+    const root = await this.#root;
+    let real: string;
+    try {
+      real = await realpath(full);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new ImggateError('SOURCE_INVALID', `${this.where}/${relative}: ${(err as Error).message}`, { cause: err });
+    }
+    if (!real.startsWith(root + path.sep)) {
+      throw new ImggateError('SOURCE_ESCAPE', `${this.where}/${relative} resolves to ${real}, outside the layout directory; refusing to read it`);
+    }
+    return real;
   }
 
   async read(relative: string, maxBytes: number): Promise<Buffer | undefined> {
-    const file = this.#path(relative);
+    const file = await this.#path(relative);
+    if (file === undefined) return undefined;
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return undefined;
     return readCapped(file, 0, info.size, maxBytes, `${this.where}/${relative}`);
   }
 
   async open(relative: string): Promise<{ stream: Readable; size: number } | undefined> {
-    const file = this.#path(relative);
+    const file = await this.#path(relative);
+    if (file === undefined) return undefined;
     const info = await stat(file).catch(() => undefined);
     if (!info?.isFile()) return undefined;
     return { stream: createReadStream(file, { highWaterMark: 1024 * 1024 }), size: info.size };

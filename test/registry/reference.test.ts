@@ -35,6 +35,10 @@ describe('parseReference', function () {
     ['a//b', /lowercase/],
     ['app:' + 'x'.repeat(129), /tag/],
     ['bad_host:5000/app', /.*/],
+    // A port the URL parser would refuse with a bare "Invalid URL": said as what it is.
+    ['localhost:99999/app', /port 99999 is out of range/],
+    ['127.0.0.1:0/app', /port 0 is out of range/],
+    ['registry.example:65536/app:1', /port 65536 is out of range/],
   ];
   for (const [text, pattern] of invalid) {
     it(`rejects ${JSON.stringify(text.slice(0, 40))}`, function () {

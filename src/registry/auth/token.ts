@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ImggateError } from '../../errors.js';
-import { readBody, type Transport } from '../http.js';
+import { readBody, serverUrl, type Transport } from '../http.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
 
@@ -20,6 +20,10 @@ export interface BearerToken {
 /**
  * The distribution token flow: ask the challenge's realm for a token for `scopes`, with the user's
  * credentials (Basic for a password, an OAuth2 refresh-token grant for an identity token) or anonymously.
+ *
+ * The realm may be another host (Docker Hub's tokens come from auth.docker.io), as Docker allows; but a
+ * registry reached over HTTPS may not send the credentials to a plain-HTTP realm, where anyone on the
+ * path would read them (`registry`: the URL the registry itself is spoken to at).
  */
 export async function fetchBearerToken(
   transport: Transport,
@@ -27,17 +31,19 @@ export async function fetchBearerToken(
   scopes: readonly string[],
   credential: Credential | undefined,
   signal: AbortSignal | undefined,
+  registry?: URL,
 ): Promise<BearerToken> {
   const realm = challenge.params['realm'];
   if (!realm) throw new ImggateError('AUTH_FAILED', 'the registry asked for a Bearer token but named no realm');
-  let url: URL;
-  try {
-    url = new URL(realm);
-  } catch (err) {
-    throw new ImggateError('AUTH_FAILED', `the registry's token realm "${realm}" is not a URL`, { cause: err });
-  }
+  const url = serverUrl(realm, undefined, "the registry's token realm");
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new ImggateError('AUTH_FAILED', `the registry's token realm uses ${url.protocol}, not HTTP(S)`);
+  }
+  if (registry?.protocol === 'https:' && url.protocol === 'http:') {
+    throw new ImggateError(
+      'AUTH_REALM_INSECURE',
+      `${registry.host} is spoken to over HTTPS but names the plain-HTTP token realm ${url.origin}; refusing to send ${credential ? 'credentials' : 'a token request'} there in clear text`,
+    );
   }
   const service = challenge.params['service'];
   const started = Date.now();
@@ -77,6 +83,10 @@ export async function fetchBearerToken(
   }
   const token = parsed.success ? (parsed.data.token ?? parsed.data.access_token) : undefined;
   if (!parsed.success || !token) throw new ImggateError('AUTH_FAILED', `the token service at ${url.origin} answered without a token`);
+  // RFC 6750's b64token is printable ASCII; anything else (CR/LF above all) could split the header it goes into.
+  if (!/^[\x21-\x7e]+$/.test(token)) {
+    throw new ImggateError('HEADER_INVALID', `the token service at ${url.origin} answered a token holding spaces, control or non-ASCII characters, which no Authorization header may carry`);
+  }
   // The spec's default lifetime is 60 s; renew a little early.
   const lifetime = Math.max(10, parsed.data.expires_in ?? 60);
   return { token, expiresAt: started + (lifetime - 5) * 1000 };
