@@ -215,9 +215,17 @@ describe('imggate serve: the real registry notifies the real service @integratio
   });
 
   it('serves an OpenAPI 3.1 document generated from the request schemas, and health endpoints', async function () {
-    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as { openapi: string; paths: Record<string, { post?: { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown> } }> } } }> };
+    const doc = (await (await fetch(`${server.url}/openapi.json`)).json()) as {
+      openapi: string;
+      paths: Record<string, { post?: { requestBody?: { content: Record<string, { schema: { $ref?: string } }> } } }>;
+      components: { schemas: Record<string, { properties?: Record<string, unknown>; required?: string[] }> };
+    };
     assert.equal(doc.openapi, '3.1.0');
-    assert.deepEqual(Object.keys(doc.paths['/v1/checks']?.post?.requestBody?.content['application/json']?.schema.properties ?? {}).sort(), ['priority', 'reference']);
+    assert.equal(doc.paths['/v1/checks']?.post?.requestBody?.content['application/json']?.schema.$ref, '#/components/schemas/CheckRequest');
+    const request = doc.components.schemas['CheckRequest'];
+    assert.deepEqual([Object.keys(request?.properties ?? {}).sort(), request?.required], [['priority', 'reference'], ['reference']]);
+    // Every $ref in the document resolves.
+    for (const [, id] of JSON.stringify(doc).matchAll(/"#\/components\/schemas\/([A-Za-z]+)"/g)) assert.ok(doc.components.schemas[id as string], `${id} is defined`);
     assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
     assert.deepEqual(await (await fetch(`${server.url}/readyz`)).json(), { store: true, workers: true });
   });
@@ -237,7 +245,10 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
     // 256 KiB/s: a 1 MiB layer takes about four seconds to pull, long enough to be killed mid-layer.
     proxy = await startThrottleProxy(registry.host, 256 * 1024);
   });
+  const spawned: ServeProcess[] = [];
   after(async function () {
+    // A failed round must not leave a service running (stop is a no-op for one that exited).
+    for (const s of spawned) await s.stop('SIGKILL');
     await proxy?.stop();
     await registry?.stop();
     await rm(dir, { recursive: true, force: true });
@@ -248,6 +259,7 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
     const cfg = config(dir, [proxy.host]).replace('127.0.0.1:0', `127.0.0.1:${port}`);
     for (let round = 0; round < rounds; round++) {
       let server = await startServeProcess(dir, cfg, ENV);
+      spawned.push(server);
       const img = await image(`kill-${round}`, 900 * 1024);
       // Pushed straight to the registry; the check is asked for through the throttled host.
       await push(dir, img, `${registry.host}/team/slow:${round}`);
@@ -258,10 +270,12 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
       assert.ok(id);
       // Kill at a random point of the layer: somewhere between 5% and 80% of its bytes.
       const killAt = Math.floor(img.layers[0]!.size * (0.05 + Math.random() * 0.75));
-      await eventually('the layer mid-stream', async () => (proxy.blobReads.slice(reads).some((n) => n >= killAt) ? true : undefined), 60_000);
+      // Generous: worker processes start slowly on a loaded machine.
+      await eventually('the layer mid-stream', async () => (proxy.blobReads.slice(reads).some((n) => n >= killAt) ? true : undefined), 180_000);
       server.child.kill('SIGKILL');
       await server.exited();
       server = await startServeProcess(dir, cfg, ENV);
+      spawned.push(server);
       try {
         const done = await eventually('the job to finish after the restart', async () => {
           const r = await api<CheckView>(server, `/v1/checks/${id}`);
@@ -280,13 +294,18 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
   it('exits 0 on SIGTERM and gives running jobs back', async function () {
     const port = await freePort();
     const server = await startServeProcess(dir, config(dir, [proxy.host]).replace('127.0.0.1:0', `127.0.0.1:${port}`), ENV);
-    const img = await image('drain', 900 * 1024);
-    await push(dir, img, `${registry.host}/team/drain:1`);
-    const reads = proxy.blobReads.length;
-    const asked = await api<{ accepted: Array<{ id: number }> }>(server, '/v1/checks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reference: `${proxy.host}/team/drain:1` }) }, WRITE_TOKEN);
-    const id = asked.body.accepted[0]?.id;
-    await eventually('the layer mid-stream', async () => (proxy.blobReads.slice(reads).some((n) => n > 0) ? true : undefined), 60_000);
-    assert.equal(await server.stop('SIGTERM'), 0, server.logs());
-    assert.match(server.logs(), new RegExp(`"msg":"job released at shutdown","job":${id},"released":true`));
+    try {
+      const img = await image('drain', 900 * 1024);
+      await push(dir, img, `${registry.host}/team/drain:1`);
+      const reads = proxy.blobReads.length;
+      const asked = await api<{ accepted: Array<{ id: number }> }>(server, '/v1/checks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reference: `${proxy.host}/team/drain:1` }) }, WRITE_TOKEN);
+      const id = asked.body.accepted[0]?.id;
+      // The layer (the largest blob) is mid-stream: more than the config's few hundred bytes went out.
+      await eventually('the layer mid-stream', async () => (proxy.blobReads.slice(reads).some((n) => n > 64 * 1024) ? true : undefined), 180_000);
+      assert.equal(await server.stop('SIGTERM'), 0, server.logs());
+      assert.match(server.logs(), new RegExp(`"msg":"job released at shutdown","job":${id},"released":true`));
+    } finally {
+      await server.stop('SIGKILL');
+    }
   });
 });
