@@ -37,9 +37,10 @@ interface Running {
  */
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
-  readonly #running = new Map<number, Running>();
+  /** Keyed by lease token, not job id: a job re-claimed here while its lost attempt's child is still exiting is two entries. */
+  readonly #running = new Map<string, Running>();
   /** Jobs handed back at shutdown: their killed children's exits are not failed attempts. */
-  readonly #released = new Set<number>();
+  readonly #released = new Set<string>();
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
   #pumping = false;
@@ -91,6 +92,7 @@ export class WorkerPool {
   #start(lease: Lease): void {
     const { job } = lease;
     const reference = `${job.registry}/${job.repository}@${job.digest}`;
+    const key = `${job.id}:${lease.token}`;
     const started = Date.now();
     const log = this.#o.log;
     const fields = { job: job.id, digest: job.digest, attempt: job.attempts };
@@ -127,13 +129,13 @@ export class WorkerPool {
         this.#finish(lease, reference, started, message, settled, code, signal)
           .catch((err: unknown) => log.error('recording the result failed', { ...fields, error: (err as Error).message }))
           .finally(() => {
-            this.#running.delete(job.id);
+            this.#running.delete(key);
             resolve();
             this.notify();
           });
       });
     });
-    this.#running.set(job.id, { lease, child, done });
+    this.#running.set(key, { lease, child, done });
     if (!this.#o.allow.has(job.registry)) {
       // The allowlist changed since the job was queued: the check is not run, and says why.
       settled = 'timeout';
@@ -150,7 +152,7 @@ export class WorkerPool {
     const { job } = lease;
     const fields = { job: job.id, digest: job.digest, attempt: job.attempts };
     const seconds = (Date.now() - started) / 1000;
-    if (settled === 'lost' || this.#released.has(job.id)) return;
+    if (settled === 'lost' || this.#released.has(`${job.id}:${lease.token}`)) return;
     if (settled === 'timeout' && message?.type !== 'crash') {
       // Fail closed: a check that did not finish in time is an `error` verdict, recorded, never a pass.
       const report = timeoutReport(reference, job.digest, this.#o.checkTimeoutMs, started);
@@ -207,7 +209,7 @@ export class WorkerPool {
     if (!timedOut) return;
     const left = [...this.#running.values()];
     for (const r of left) {
-      this.#released.add(r.lease.job.id);
+      this.#released.add(`${r.lease.job.id}:${r.lease.token}`);
       const released = await this.#o.queue.release(r.lease);
       this.#o.log.info('job released at shutdown', { job: r.lease.job.id, released });
       r.child.kill('SIGKILL');

@@ -39,7 +39,7 @@ serve:
   listen: 127.0.0.1:0
   allowRegistries: [${allowed.join(', ')}]
   concurrency: 2
-  lease: 3s
+  lease: 10s
   backoff: 1s
   checkTimeout: 120s
   bodyLimit: 64KiB
