@@ -95,6 +95,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // Slow senders must not hold sockets open forever.
   server.requestTimeout = 30_000;
   server.headersTimeout = 10_000;
+  // Longer than senders' idle keep-alive (undici's is 4 s), so a sender never reuses a socket the
+  // server is closing at that moment (a reset the sender would have to retry).
+  server.keepAliveTimeout = 65_000;
   pool.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : runtime.port;
