@@ -13,6 +13,7 @@ import { skopeoCopy } from '../test/harness/images.js';
 import { run } from '../test/harness/process.js';
 import { startRegistry } from '../test/harness/registry.js';
 import { scanThroughput } from './scan-throughput.js';
+import { serveBench } from './serve.js';
 
 const REPEAT = Number(process.env['BENCH_REPEAT'] ?? 3);
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/imggate.js');
@@ -76,6 +77,7 @@ async function main(): Promise<void> {
     console.log(`imggate throughput: ${(compressed / 1024 / 1024 / base.seconds).toFixed(1)} MiB/s of compressed layers from the registry`);
     console.log('');
     await scanThroughput();
+    await serveBench();
   } finally {
     await registry.stop();
     await rm(tmp, { recursive: true, force: true });

@@ -72,7 +72,19 @@ export type AttestErrorCode = 'KEY_INVALID' | 'KEY_PASSWORD' | 'BUNDLE_INVALID' 
 
 export type StoreErrorCode = 'STORE_FAILED';
 
-export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LimitErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode;
+/** `imggate serve`'s edge: each maps to one HTTP status in src/server/http-errors.ts. */
+export type ServerErrorCode =
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
+  | 'PAYLOAD_INVALID'
+  | 'PAYLOAD_TOO_LARGE'
+  | 'CONTENT_TYPE_UNSUPPORTED'
+  | 'REGISTRY_NOT_ALLOWED'
+  | 'NOT_FOUND'
+  | 'CONFLICT'
+  | 'UNAVAILABLE';
+
+export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LimitErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode | ServerErrorCode;
 
 export function isImggateError(err: unknown): err is ImggateError<ErrorCode> {
   return err instanceof ImggateError;

@@ -12,6 +12,7 @@ Commands:
   keys generate Write a new gate signing key pair (ECDSA P-256)
   rules check   Validate a rules directory and run every rule's examples
   feeds update  Fetch the configured distribution package indexes into the store
+  serve         Run the gate as a service: registry webhooks and an API queue checks
   help [CMD]    Show help for imggate or a command
   version       Print the version
 

@@ -21,6 +21,7 @@ import { runHistory, runVerifyAttestation } from './verdicts.js';
 import { recordVerdict } from '../record.js';
 import { openStore } from '../store/index.js';
 import { VERSION } from './version.js';
+import { runServe, SERVE_HELP } from './serve.js';
 
 export interface Io {
   readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
@@ -47,6 +48,7 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         else if (rest[0] === 'verify-attestation') io.stdout.write(VERIFY_ATTESTATION_HELP);
         else if (rest[0] === 'history') io.stdout.write(HISTORY_HELP);
         else if (rest[0] === 'keys') io.stdout.write(KEYS_HELP);
+        else if (rest[0] === 'serve') io.stdout.write(SERVE_HELP);
         else io.stdout.write(MAIN_HELP);
         return command === undefined ? EXIT.usage : 0;
       case '-V':
@@ -68,6 +70,8 @@ export async function main(argv: readonly string[], io: Io = defaultIo()): Promi
         return await runHistory(rest, io);
       case 'keys':
         return await runKeys(rest, io);
+      case 'serve':
+        return await runServe(rest, io);
       default:
         say(io.stderr, `imggate: unknown command "${command}"\n\n${MAIN_HELP}`);
         return EXIT.usage;

@@ -44,6 +44,57 @@ const registry = z.strictObject({
   credentials: credentials.optional(),
 });
 
+/**
+ * A secret the service checks: given inline (tests, throwaway setups) or, better, named by the
+ * environment variable that holds it, so the file carries none.
+ */
+const secret = z.union([z.strictObject({ value: z.string().min(16) }), z.strictObject({ env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/) })]);
+
+/** How a receiver authenticates its sender. */
+const receiverAuth = z.discriminatedUnion('kind', [
+  /** A static token in `Authorization` (`Bearer T` or `T`): what distribution and Harbor send. */
+  z.strictObject({ kind: z.literal('token'), token: secret }),
+  /** The Standard Webhooks scheme: HMAC-SHA256 over id, timestamp and the raw body (`whsec_…` secret). */
+  z.strictObject({ kind: z.literal('standard-webhooks'), secret, tolerance: duration.optional() }),
+  /** A secret in the URL path (`/hooks/<name>/<secret>`), for senders that can neither sign nor send headers. */
+  z.strictObject({ kind: z.literal('path'), secret }),
+]);
+
+const receiver = z.strictObject({
+  /** Which payload format it reads (`distribution`, `harbor`, `dockerhub`, `quay`, `generic`). */
+  type: z.enum(['distribution', 'harbor', 'dockerhub', 'quay', 'generic']),
+  auth: receiverAuth,
+  /** The registry host tag-only senders (Docker Hub, Quay) mean; it must be allowlisted too. */
+  registry: z.string().min(1).optional(),
+});
+
+/** `imggate serve`: the webhook receivers, the API and the workers. */
+const serve = z
+  .strictObject({
+    /** `host:port` to listen on; default 127.0.0.1:8080 (put a TLS proxy in front for anything else). */
+    listen: z.string().regex(/^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$/, 'must be host:port').default('127.0.0.1:8080'),
+    /** Receivers by name: each is served at `/hooks/<name>`. */
+    receivers: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lowercase letters, digits and -'), receiver).default({}),
+    /** API tokens for /v1: `read` lists and reads, `write` also asks for checks and retries. */
+    apiTokens: z.array(z.strictObject({ name: z.string().min(1), token: secret, scopes: z.array(z.enum(['read', 'write'])).min(1) })).default([]),
+    /** The registries the service may contact, besides those under `registries:`; any other host is refused. */
+    allowRegistries: z.array(z.string().min(1)).default([]),
+    /** Checks running at once, each in its own process. */
+    concurrency: z.number().int().min(1).max(64).default(2),
+    /** The longest a check may run before it is killed and recorded as an error. */
+    checkTimeout: duration.default(30 * 60_000),
+    lease: duration.default(60_000),
+    maxAttempts: z.number().int().min(1).max(100).default(3),
+    backoff: duration.default(10_000),
+    backoffMax: duration.default(10 * 60_000),
+    /** Largest webhook or API body accepted (413 above it). */
+    bodyLimit: size.default(1024 * 1024),
+    /** How long SIGTERM waits for running checks before it releases their jobs. */
+    drainTimeout: duration.default(30_000),
+  })
+  // prefault: an absent section is parsed as {} so every default above applies.
+  .prefault({});
+
 export const configSchema = z.strictObject({
   registries: z.record(z.string(), registry).default({}),
   credentials: z
@@ -120,7 +171,11 @@ export const configSchema = z.strictObject({
       maxLabels: count.optional(),
     })
     .default({}),
+  serve,
 });
 
 export type ConfigFile = z.infer<typeof configSchema>;
 export type RegistrySettings = z.infer<typeof registry>;
+export type ServeSettings = z.infer<typeof serve>;
+export type ReceiverSettings = z.infer<typeof receiver>;
+export type SecretSetting = z.infer<typeof secret>;

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { ImggateError, type StoreErrorCode } from '../errors.js';
 import type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from './types.js';
 
-const SCHEMA_VERSION = 1;
+const SCHEMA_VERSION = 2;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE verdicts (
@@ -24,6 +24,47 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX verdicts_digest ON verdicts (digest, checked_at);
    CREATE INDEX verdicts_reference ON verdicts (reference, checked_at);
    CREATE INDEX verdicts_repository ON verdicts (repository, checked_at);`,
+  // 2: the service's durable queue (src/store/sqlite-queue.ts). Times are ms since the epoch.
+  `CREATE TABLE jobs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     digest TEXT NOT NULL,
+     registry TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     tag TEXT,
+     rules_digest TEXT NOT NULL,
+     feeds_state TEXT NOT NULL,
+     priority INTEGER NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'done', 'failed')),
+     attempts INTEGER NOT NULL DEFAULT 0,
+     max_attempts INTEGER NOT NULL,
+     not_before INTEGER NOT NULL,
+     lease_owner TEXT,
+     lease_token INTEGER NOT NULL DEFAULT 0,
+     lease_expires INTEGER,
+     last_error TEXT,
+     verdict TEXT CHECK (verdict IN ('pass', 'fail', 'error')),
+     created_at INTEGER NOT NULL,
+     updated_at INTEGER NOT NULL,
+     finished_at INTEGER,
+     UNIQUE (digest, rules_digest, feeds_state)
+   );
+   CREATE INDEX jobs_runnable ON jobs (state, priority, not_before, id);
+   CREATE INDEX jobs_repository ON jobs (repository, id);
+   CREATE TABLE events (
+     id INTEGER PRIMARY KEY AUTOINCREMENT,
+     receiver TEXT NOT NULL,
+     event_id TEXT NOT NULL,
+     registry TEXT NOT NULL,
+     repository TEXT NOT NULL,
+     tag TEXT,
+     digest TEXT NOT NULL,
+     job_id INTEGER NOT NULL REFERENCES jobs (id),
+     received_at INTEGER NOT NULL,
+     UNIQUE (receiver, event_id)
+   );
+   CREATE INDEX events_job ON events (job_id);
+   ALTER TABLE verdicts ADD COLUMN job_id INTEGER REFERENCES jobs (id);
+   CREATE INDEX verdicts_job ON verdicts (job_id);`,
 ];
 
 interface Row {
@@ -39,6 +80,7 @@ interface Row {
   bundle: string | null;
   report_bundle: string | null;
   attestation: string | null;
+  job_id: number | null;
 }
 
 /**
@@ -72,14 +114,28 @@ export class SqliteStore implements VerdictStore {
     if (version < SCHEMA_VERSION) apply.immediate();
   }
 
+  /** The open database, for the queue that shares the file (and its transactions). */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   add(v: NewVerdict): number {
     try {
-      const info = this.#db
+      return this.insert(v, null);
+    } catch (err) {
+      throw new ImggateError<StoreErrorCode>('STORE_FAILED', `cannot record the verdict in ${this.file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Inserts one verdict row, filed under a queue job when there is one; the caller owns the transaction. */
+  insert(v: NewVerdict, jobId: number | null): number {
+    const info = this.#db
         .prepare(
-          `INSERT INTO verdicts (digest, reference, repository, platform, verdict, policy_digest, checked_at, report, bundle, report_bundle, attestation)
-           VALUES (@digest, @reference, @repository, @platform, @verdict, @policyDigest, @checkedAt, @report, @bundle, @reportBundle, @attestation)`,
+          `INSERT INTO verdicts (digest, reference, repository, platform, verdict, policy_digest, checked_at, report, bundle, report_bundle, attestation, job_id)
+           VALUES (@digest, @reference, @repository, @platform, @verdict, @policyDigest, @checkedAt, @report, @bundle, @reportBundle, @attestation, @jobId)`,
         )
         .run({
+          jobId,
           digest: v.digest,
           reference: v.reference,
           repository: v.repository,
@@ -92,10 +148,7 @@ export class SqliteStore implements VerdictStore {
           reportBundle: v.reportBundle?.toString('utf8') ?? null,
           attestation: v.attestations ? JSON.stringify(v.attestations) : null,
         });
-      return Number(info.lastInsertRowid);
-    } catch (err) {
-      throw new ImggateError<StoreErrorCode>('STORE_FAILED', `cannot record the verdict in ${this.file}: ${(err as Error).message}`, { cause: err });
-    }
+    return Number(info.lastInsertRowid);
   }
 
   list(query: VerdictQuery): StoredVerdict[] {
@@ -113,6 +166,10 @@ export class SqliteStore implements VerdictStore {
       where.push('repository = @repository');
       params['repository'] = query.repository;
     }
+    if (query.jobId !== undefined) {
+      where.push('job_id = @jobId');
+      params['jobId'] = query.jobId;
+    }
     const sql = `SELECT * FROM verdicts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY checked_at DESC, id DESC LIMIT @limit`;
     const rows = this.#db.prepare(sql).all(params) as Row[];
     return rows.map((r) => ({
@@ -128,6 +185,7 @@ export class SqliteStore implements VerdictStore {
       ...(r.bundle ? { bundle: Buffer.from(r.bundle, 'utf8') } : {}),
       ...(r.report_bundle ? { reportBundle: Buffer.from(r.report_bundle, 'utf8') } : {}),
       ...(r.attestation ? { attestations: JSON.parse(r.attestation) as StoredVerdict['attestations'] } : {}),
+      ...(r.job_id !== null ? { jobId: r.job_id } : {}),
     }));
   }
 

@@ -21,12 +21,15 @@ export interface NewVerdict {
 
 export interface StoredVerdict extends NewVerdict {
   readonly id: number;
+  /** The service's queue job that produced it, when one did. */
+  readonly jobId?: number;
 }
 
 export interface VerdictQuery {
   readonly digest?: string;
   readonly reference?: string;
   readonly repository?: string;
+  readonly jobId?: number;
   readonly limit?: number;
 }
 

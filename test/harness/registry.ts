@@ -19,10 +19,41 @@ export type RegistryAuth =
 
 const BINARY = process.env['IMGGATE_TEST_REGISTRY'] ?? 'docker-registry';
 
+/** Where the registry sends its notifications (distribution's `notifications.endpoints`). */
+export interface NotificationEndpoint {
+  readonly url: string;
+  /** Sent as `Authorization: Bearer <token>`. */
+  readonly token: string;
+}
+
+/**
+ * The `notifications:` section the tests give the real registry; docker-compose.yml carries the same
+ * settings. Blob events are left out at the source (application/octet-stream) to save deliveries; the
+ * gate ignores blob, pull and mount events on its own as well.
+ */
+export function notificationsYaml(endpoint: NotificationEndpoint): string {
+  return [
+    'notifications:',
+    '  events:',
+    '    includereferences: true',
+    '  endpoints:',
+    '    - name: imggate',
+    `      url: ${endpoint.url}`,
+    '      headers:',
+    `        Authorization: [Bearer ${endpoint.token}]`,
+    '      timeout: 5s',
+    '      threshold: 3',
+    '      backoff: 1s',
+    '      ignoredmediatypes:',
+    '        - application/octet-stream',
+    '',
+  ].join('\n');
+}
+
 /** Starts the CNCF distribution registry (Debian's docker-registry) on a free loopback port. */
-export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Promise<TestRegistry> {
+export async function startRegistry(auth: RegistryAuth = { kind: 'none' }, options: { notifications?: NotificationEndpoint; port?: number } = {}): Promise<TestRegistry> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-registry-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   let authYaml = '';
   if (auth.kind === 'htpasswd') {
     const lines: string[] = [];
@@ -48,6 +79,7 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
     'http:',
     `  addr: 127.0.0.1:${port}`,
     authYaml,
+    options.notifications ? notificationsYaml(options.notifications) : '',
   ].join('\n');
   const configFile = path.join(dir, 'config.yml');
   await writeFile(configFile, config);

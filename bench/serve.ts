@@ -1,0 +1,113 @@
+/**
+ * `imggate serve` figures for `npm run bench`: webhook acknowledgements per second, each one durably
+ * committed (event + job in the store) before the 2xx, from concurrent senders; and the time from a
+ * push to a verdict through the real registry's notifications, for a new image and for one whose
+ * layers the gate has seen before (same layers, new config).
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { buildImage, skopeoCopy, writeOciLayout, type BuiltImage } from '../test/harness/images.js';
+import { freePort } from '../test/harness/process.js';
+import { startRegistry } from '../test/harness/registry.js';
+import { startServeProcess, type ServeProcess } from '../test/server/serve-process.js';
+
+const EVENTS = Number(process.env['BENCH_SERVE_EVENTS'] ?? 1000);
+const SENDERS = Number(process.env['BENCH_SERVE_SENDERS'] ?? 16);
+const TOKEN = 'bench-hook-token-0123456789';
+const API = 'bench-api-token-0123456789ab';
+
+async function verdictTime(server: ServeProcess, digest: string, since: number): Promise<number> {
+  for (;;) {
+    const r = await fetch(`${server.url}/v1/images/${digest}`, { headers: { authorization: `Bearer ${API}` } });
+    if (r.status === 200) return (Date.now() - since) / 1000;
+    await r.arrayBuffer();
+    if (Date.now() - since > 600_000) throw new Error('no verdict in 10 minutes');
+    await new Promise((res) => setTimeout(res, 50));
+  }
+}
+
+export async function serveBench(): Promise<void> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-bench-serve-'));
+  const port = await freePort();
+  const registryPort = await freePort();
+  const registryHost = `127.0.0.1:${registryPort}`;
+  const config = (store: string): string => `store:
+  dir: ${path.join(dir, store)}
+attest:
+  push: false
+serve:
+  listen: 127.0.0.1:${port}
+  allowRegistries: [${registryHost}]
+  concurrency: 1
+  maxAttempts: 1
+  receivers:
+    distribution:
+      type: distribution
+      auth: { kind: token, token: { value: ${TOKEN} } }
+  apiTokens:
+    - { name: bench, token: { value: ${API} }, scopes: [read, write] }
+`;
+  // The ack burst runs against its own service and store, stopped afterwards: its 1,000 jobs name
+  // images that do not exist, and the push→verdict times must not queue behind them.
+  const burst = await startServeProcess(dir, config('burst').replace(`listen: 127.0.0.1:${port}`, 'listen: 127.0.0.1:0'), {}, 'burst.yaml');
+  const server = await startServeProcess(dir, config('store'));
+  const registry = await startRegistry({ kind: 'none' }, { port: registryPort, notifications: { url: `${server.url}/hooks/distribution`, token: TOKEN } });
+  try {
+    // Acknowledgements: distinct digests (no dedupe), one event per request, SENDERS requests in flight.
+    let next = 0;
+    let retries = 0;
+    const started = Date.now();
+    const sender = async (): Promise<void> => {
+      for (let i = next++; i < EVENTS; i = next++) {
+        const digest = `sha256:${randomBytes(32).toString('hex')}`;
+        const body = JSON.stringify({ events: [{ id: `bench-${i}`, action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'bench/acks', digest, url: `http://${registryHost}/v2/bench/acks/manifests/${digest}` } }] });
+        const send = () => fetch(`${burst.url}/hooks/distribution`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v1+json', authorization: `Bearer ${TOKEN}` }, body });
+        // A reset before the answer is no acknowledgement: the sender retries, as registries do (the event id dedupes).
+        const r = await send().catch(() => {
+          retries++;
+          return send();
+        });
+        if (r.status !== 202) throw new Error(`ack ${i}: ${r.status} ${await r.text()}`);
+        await r.arrayBuffer();
+      }
+    };
+    await Promise.all(Array.from({ length: SENDERS }, sender));
+    const ackSeconds = (Date.now() - started) / 1000;
+    await burst.stop('SIGKILL');
+
+    const push = async (img: BuiltImage, tag: string): Promise<number> => {
+      const layout = await mkdtemp(path.join(dir, 'layout-'));
+      await writeOciLayout(layout, 'img', img);
+      await skopeoCopy(`oci:${layout}:img`, `docker://${registryHost}/bench/app:${tag}`);
+      return Date.now();
+    };
+    const layers = [0, 1, 2].map((i) => ({ entries: [{ name: `opt/${i}.bin`, content: randomBytes(4 * 1024 * 1024) }] }));
+    const first = await buildImage({ layers, extraConfig: { Healthcheck: { Test: ['CMD', 'true'] }, Labels: { build: '1' } } });
+    const second = await buildImage({ layers, extraConfig: { Healthcheck: { Test: ['CMD', 'true'] }, Labels: { build: '2' } } });
+    const cold = await verdictTime(server, first.manifestDigest, await push(first, 'v1'));
+    const warm = await verdictTime(server, second.manifestDigest, await push(second, 'v2'));
+
+    console.log('');
+    console.log(`imggate serve (SQLite store, WAL; node ${process.version}; ${os.cpus().length} CPUs, shared)`);
+    console.log('');
+    console.log('| measure | value |');
+    console.log('|---|---:|');
+    console.log(`| webhook acks/s, each committed before the 202 (${EVENTS} events, ${SENDERS} concurrent senders; ${retries} resent after a reset) | ${(EVENTS / ackSeconds).toFixed(0)} |`);
+    console.log(`| push → verdict, new image (3 × 4 MiB layers), s | ${cold.toFixed(2)} |`);
+    console.log(`| push → verdict, same layers seen before (new config), s | ${warm.toFixed(2)} |`);
+  } finally {
+    await burst.stop('SIGKILL');
+    await server.stop();
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && import.meta.url.endsWith(path.basename(process.argv[1]))) {
+  serveBench().catch((err: unknown) => {
+    console.error(err);
+    process.exitCode = 1;
+  });
+}

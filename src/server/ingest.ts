@@ -1,0 +1,120 @@
+import { createHash } from 'node:crypto';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ConfigFile } from '../config/schema.js';
+import { ImggateError, type ServerErrorCode } from '../errors.js';
+import { storeDirOf } from '../feeds/index.js';
+import { resolveOptions } from '../options.js';
+import { RegistryClient } from '../registry/client.js';
+import type { JobPriority, JobQueue } from '../store/queue.js';
+import { VERSION } from '../cli/version.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
+import type { ReceivedEvent } from './receivers/index.js';
+
+export interface Accepted {
+  readonly eventId: string;
+  readonly jobId: number;
+  readonly digest: string;
+  readonly deduped: boolean;
+  readonly duplicateEvent: boolean;
+}
+
+/** Resolves a tag to the digest of the manifest's bytes; only ever called for an allowed registry. */
+export type TagResolver = (registry: string, repository: string, tag: string) => Promise<string>;
+
+export interface IngestDeps {
+  readonly queue: JobQueue;
+  readonly allow: ReadonlySet<string>;
+  readonly resolveTag: TagResolver;
+  readonly rulesDigest: string;
+  readonly feedsState: () => Promise<string>;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  /** Wakes the workers. */
+  readonly notify: () => void;
+}
+
+/**
+ * Turns received events into committed jobs. The allowlist is checked for every event of a delivery
+ * before anything is resolved or written: one event naming a foreign registry refuses the delivery, and
+ * no connection is made to that host.
+ */
+export class Ingest {
+  readonly #d: IngestDeps;
+
+  constructor(deps: IngestDeps) {
+    this.#d = deps;
+  }
+
+  async accept(receiver: string, events: readonly ReceivedEvent[], priority: JobPriority): Promise<Accepted[]> {
+    for (const e of events) {
+      if (!this.#d.allow.has(e.registry)) {
+        this.#d.log.warn('event refused: registry not allowed', { receiver, eventId: e.eventId.slice(0, 200), registry: e.registry.slice(0, 255) });
+        throw new ImggateError<ServerErrorCode>('REGISTRY_NOT_ALLOWED', `registry ${e.registry.slice(0, 255)} is not one this gate checks`);
+      }
+    }
+    const feedsState = await this.#d.feedsState();
+    const out: Accepted[] = [];
+    for (const e of events) {
+      const digest = e.digest ?? (await this.#d.resolveTag(e.registry, e.repository, e.tag as string));
+      const r = await this.#d.queue.enqueue({
+        event: { receiver, eventId: e.eventId, registry: e.registry, repository: e.repository, tag: e.tag, digest },
+        priority,
+        rulesDigest: this.#d.rulesDigest,
+        feedsState,
+      });
+      if (r.deduped) this.#d.metrics.dedupeHits.inc();
+      this.#d.log.info(r.duplicateEvent ? 'event redelivered' : r.deduped ? 'event linked to an existing job' : 'event queued', {
+        receiver,
+        eventId: e.eventId,
+        digest,
+        job: r.jobId,
+      });
+      out.push({ eventId: e.eventId, digest, ...r });
+    }
+    if (out.length) this.#d.notify();
+    return out;
+  }
+}
+
+/** Tag → digest with the same registry settings and credentials `check` uses. */
+export function registryTagResolver(config: ConfigFile, env: NodeJS.ProcessEnv): TagResolver {
+  return async (registry, repository, tag) => {
+    const resolved = resolveOptions(`${registry}/${repository}:${tag}`, { config, env });
+    const settings = resolved.registry(registry);
+    const client = new RegistryClient(registry, { credentials: resolved.credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}`, timeoutMs: 30_000 });
+    try {
+      return (await client.getManifest(repository, tag)).digest;
+    } finally {
+      client.close();
+    }
+  };
+}
+
+/**
+ * A fingerprint of the feed snapshots in the store (paths, sizes, modification times): a verdict is
+ * reused only under the same feeds, and `imggate feeds update` running elsewhere changes it. Cached
+ * for a few seconds so a burst of webhooks reads the directory once.
+ */
+export function feedsStateOf(config: ConfigFile, env: NodeJS.ProcessEnv, cacheMs = 5_000): () => Promise<string> {
+  const dir = path.join(storeDirOf(config, env), 'feeds');
+  let cached: { at: number; value: string } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (cached && now - cached.at < cacheMs) return cached.value;
+    const hash = createHash('sha256');
+    let entries: string[] = [];
+    try {
+      entries = (await readdir(dir, { recursive: true })).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const entry of entries) {
+      const s = await stat(path.join(dir, entry));
+      if (s.isFile()) hash.update(`${entry}\0${s.size}\0${s.mtimeMs}\n`);
+    }
+    cached = { at: now, value: `sha256:${hash.digest('hex')}` };
+    return cached.value;
+  };
+}

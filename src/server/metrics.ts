@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { JobQueue } from '../store/queue.js';
+
+/** The service's Prometheus metrics, on a registry of its own (nothing global, so tests can run several). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({ name: 'imggate_requests_total', help: 'Webhook and API requests by receiver and status', labelNames: ['receiver', 'status'] as const, registers: [this.registry] });
+  readonly checks = new Counter({ name: 'imggate_checks_total', help: 'Finished checks by verdict', labelNames: ['verdict'] as const, registers: [this.registry] });
+  readonly checkDuration = new Histogram({
+    name: 'imggate_check_duration_seconds',
+    help: 'Time a check ran in its worker',
+    buckets: [0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  });
+  readonly leaseExpiries = new Counter({ name: 'imggate_lease_expiries_total', help: 'Jobs put back because their lease expired', registers: [this.registry] });
+  readonly dedupeHits = new Counter({ name: 'imggate_dedupe_hits_total', help: 'Requests linked to a job that already existed', registers: [this.registry] });
+  readonly attemptsFailed = new Counter({ name: 'imggate_attempts_failed_total', help: 'Check attempts that ended without a verdict', labelNames: ['outcome'] as const, registers: [this.registry] });
+
+  constructor(queue: JobQueue) {
+    new Gauge({
+      name: 'imggate_queue_oldest_job_age_seconds',
+      help: 'Age of the oldest runnable queued job',
+      registers: [this.registry],
+      async collect() {
+        this.set((await queue.stats()).oldestQueuedMs / 1000);
+      },
+    });
+    // Read from the store at scrape time: the queue is the truth, shared with any other process.
+    new Gauge({
+      name: 'imggate_queue_jobs',
+      help: 'Jobs by state',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      async collect() {
+        const s = await queue.stats();
+        for (const state of ['queued', 'running', 'failed', 'done'] as const) this.set({ state }, s[state]);
+      },
+    });
+  }
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import type { Receiver } from './types.js';
+import { DIGEST, invalid, parseJson } from './payload.js';
+
+/**
+ * The generic signed form (Standard Webhooks): `{"type": "image.pushed", "data": {registry,
+ * repository, tag?, digest?}}`; the event id is the `webhook-id` header the signature covers.
+ */
+const schema = z.strictObject({
+  type: z.string(),
+  timestamp: z.string().optional(),
+  data: z.strictObject({
+    registry: z.string().min(1).max(255),
+    repository: z.string().min(1).max(255),
+    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/).optional(),
+    digest: z.string().regex(DIGEST).optional(),
+  }),
+});
+
+export const generic: Receiver = {
+  type: 'generic',
+  mediaTypes: ['application/json'],
+  parse(delivery) {
+    const body = parseJson(schema, delivery.body, 'webhook');
+    if (body.type !== 'image.pushed') return [];
+    const id = delivery.headers['webhook-id'];
+    if (typeof id !== 'string' || !id) throw invalid('webhook-id is missing');
+    const { registry, repository, tag, digest } = body.data;
+    if (!tag && !digest) throw invalid('data: neither a tag nor a digest');
+    return [{ eventId: id, registry, repository, tag, digest }];
+  },
+};

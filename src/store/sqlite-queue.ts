@@ -1,0 +1,320 @@
+import { ImggateError, type StoreErrorCode } from '../errors.js';
+import type { Verdict } from '../report/types.js';
+import {
+  PRIORITIES,
+  type Enqueued,
+  type EnqueueRequest,
+  type FailOutcome,
+  type Job,
+  type JobFilter,
+  type JobPage,
+  type JobPriority,
+  type JobQueue,
+  type JobResult,
+  type JobState,
+  type Lease,
+  type LeaseRef,
+  type QueueSettings,
+  type QueueStats,
+  type StoredEvent,
+} from './queue.js';
+import type { SqliteStore } from './sqlite.js';
+
+interface JobRow {
+  id: number;
+  digest: string;
+  registry: string;
+  repository: string;
+  tag: string | null;
+  rules_digest: string;
+  feeds_state: string;
+  priority: number;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  not_before: number;
+  lease_owner: string | null;
+  lease_token: number;
+  lease_expires: number | null;
+  last_error: string | null;
+  verdict: Verdict | null;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+interface EventRow {
+  receiver: string;
+  event_id: string;
+  registry: string;
+  repository: string;
+  tag: string | null;
+  digest: string;
+  job_id: number;
+  received_at: number;
+}
+
+const PRIORITY_NAMES = Object.fromEntries(Object.entries(PRIORITIES).map(([k, v]) => [v, k])) as Record<number, JobPriority>;
+
+function toJob(r: JobRow): Job {
+  return {
+    id: r.id,
+    digest: r.digest,
+    registry: r.registry,
+    repository: r.repository,
+    ...(r.tag !== null ? { tag: r.tag } : {}),
+    rulesDigest: r.rules_digest,
+    feedsState: r.feeds_state,
+    priority: PRIORITY_NAMES[r.priority] ?? 'rescan',
+    state: r.state,
+    attempts: r.attempts,
+    maxAttempts: r.max_attempts,
+    notBefore: r.not_before,
+    ...(r.lease_owner !== null ? { leaseOwner: r.lease_owner } : {}),
+    ...(r.lease_expires !== null ? { leaseExpiresAt: r.lease_expires } : {}),
+    ...(r.last_error !== null ? { lastError: r.last_error } : {}),
+    ...(r.verdict !== null ? { verdict: r.verdict } : {}),
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+  };
+}
+
+/**
+ * The queue in the embedded SQLite store, sharing its file and connection with the verdicts so that a
+ * job's verdict and its completion commit together. better-sqlite3 is synchronous: each method is one
+ * immediate transaction, which also serialises claims against other processes using the same file.
+ */
+export class SqliteJobQueue implements JobQueue {
+  readonly #store: SqliteStore;
+  readonly #settings: Required<QueueSettings>;
+
+  constructor(store: SqliteStore, settings: QueueSettings) {
+    this.#store = store;
+    this.#settings = { now: Date.now, ...settings };
+  }
+
+  get #db() {
+    return this.#store.database;
+  }
+
+  #tx<T>(what: string, fn: (now: number) => T): Promise<T> {
+    try {
+      const now = this.#settings.now();
+      return Promise.resolve(this.#db.transaction(() => fn(now)).immediate());
+    } catch (err) {
+      if (err instanceof ImggateError) return Promise.reject(err);
+      return Promise.reject(new ImggateError<StoreErrorCode>('STORE_FAILED', `queue: ${what} failed in ${this.#store.file}: ${(err as Error).message}`, { cause: err }));
+    }
+  }
+
+  enqueue(request: EnqueueRequest): Promise<Enqueued> {
+    const { event, rulesDigest, feedsState } = request;
+    const priority = PRIORITIES[request.priority];
+    return this.#tx('enqueue', (now) => {
+      const seen = this.#db.prepare('SELECT job_id FROM events WHERE receiver = ? AND event_id = ?').get(event.receiver, event.eventId) as { job_id: number } | undefined;
+      if (seen) return { jobId: seen.job_id, deduped: true, duplicateEvent: true };
+      const existing = this.#db
+        .prepare('SELECT * FROM jobs WHERE digest = ? AND rules_digest = ? AND feeds_state = ?')
+        .get(event.digest, rulesDigest, feedsState) as JobRow | undefined;
+      let jobId: number;
+      if (existing) {
+        jobId = existing.id;
+        if (existing.state === 'failed') {
+          // A new request for an image that failed for good is a new chance, as a retry through the API would be.
+          this.#db
+            .prepare(`UPDATE jobs SET state = 'queued', attempts = 0, not_before = @now, priority = MIN(priority, @priority), last_error = NULL, finished_at = NULL, updated_at = @now WHERE id = @id`)
+            .run({ id: jobId, now, priority });
+        } else if (existing.state === 'queued' && priority < existing.priority) {
+          this.#db.prepare('UPDATE jobs SET priority = ?, updated_at = ? WHERE id = ?').run(priority, now, jobId);
+        }
+      } else {
+        const info = this.#db
+          .prepare(
+            `INSERT INTO jobs (digest, registry, repository, tag, rules_digest, feeds_state, priority, state, max_attempts, not_before, created_at, updated_at)
+             VALUES (@digest, @registry, @repository, @tag, @rulesDigest, @feedsState, @priority, 'queued', @maxAttempts, @now, @now, @now)`,
+          )
+          .run({
+            digest: event.digest,
+            registry: event.registry,
+            repository: event.repository,
+            tag: event.tag ?? null,
+            rulesDigest,
+            feedsState,
+            priority,
+            maxAttempts: this.#settings.maxAttempts,
+            now,
+          });
+        jobId = Number(info.lastInsertRowid);
+      }
+      this.#db
+        .prepare(
+          `INSERT INTO events (receiver, event_id, registry, repository, tag, digest, job_id, received_at)
+           VALUES (@receiver, @eventId, @registry, @repository, @tag, @digest, @jobId, @now)`,
+        )
+        .run({ receiver: event.receiver, eventId: event.eventId, registry: event.registry, repository: event.repository, tag: event.tag ?? null, digest: event.digest, jobId, now });
+      return { jobId, deduped: existing !== undefined, duplicateEvent: false };
+    });
+  }
+
+  claim(worker: string): Promise<Lease | undefined> {
+    return this.#tx('claim', (now) => {
+      const row = this.#db
+        .prepare(`SELECT id FROM jobs WHERE state = 'queued' AND not_before <= ? ORDER BY priority, not_before, id LIMIT 1`)
+        .get(now) as { id: number } | undefined;
+      if (!row) return undefined;
+      const expiresAt = now + this.#settings.leaseMs;
+      this.#db
+        .prepare(
+          `UPDATE jobs SET state = 'running', attempts = attempts + 1, lease_owner = @worker, lease_token = lease_token + 1,
+             lease_expires = @expiresAt, updated_at = @now WHERE id = @id`,
+        )
+        .run({ id: row.id, worker, expiresAt, now });
+      const job = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(row.id) as JobRow;
+      return { job: toJob(job), token: job.lease_token, expiresAt };
+    });
+  }
+
+  /** Whether `lease` is still the job's live lease at `now`: the fence every write passes through. */
+  #holds(lease: LeaseRef, now: number): boolean {
+    const row = this.#db.prepare('SELECT state, lease_token, lease_expires FROM jobs WHERE id = ?').get(lease.job.id) as
+      | Pick<JobRow, 'state' | 'lease_token' | 'lease_expires'>
+      | undefined;
+    return row !== undefined && row.state === 'running' && row.lease_token === lease.token && row.lease_expires !== null && row.lease_expires > now;
+  }
+
+  heartbeat(lease: LeaseRef): Promise<boolean> {
+    return this.#tx('heartbeat', (now) => {
+      if (!this.#holds(lease, now)) return false;
+      this.#db.prepare('UPDATE jobs SET lease_expires = ?, updated_at = ? WHERE id = ?').run(now + this.#settings.leaseMs, now, lease.job.id);
+      return true;
+    });
+  }
+
+  complete(lease: LeaseRef, result: JobResult): Promise<boolean> {
+    return this.#tx('complete', (now) => {
+      if (!this.#holds(lease, now)) return false;
+      for (const v of result.verdicts) this.#store.insert(v, lease.job.id);
+      this.#db
+        .prepare(
+          `UPDATE jobs SET state = 'done', verdict = @verdict, lease_owner = NULL, lease_expires = NULL, last_error = NULL,
+             finished_at = @now, updated_at = @now WHERE id = @id`,
+        )
+        .run({ id: lease.job.id, verdict: result.verdict, now });
+      return true;
+    });
+  }
+
+  fail(lease: LeaseRef, error: string): Promise<FailOutcome> {
+    return this.#tx('fail', (now) => {
+      if (!this.#holds(lease, now)) return 'lost';
+      return this.#requeueOrFail(lease.job.id, error, now);
+    });
+  }
+
+  /** A failed attempt waits out its backoff; a lost worker's job is put back at once (`backoff` false). */
+  #requeueOrFail(id: number, error: string, now: number, backoff = true): 'retrying' | 'failed' {
+    const row = this.#db.prepare('SELECT attempts, max_attempts FROM jobs WHERE id = ?').get(id) as Pick<JobRow, 'attempts' | 'max_attempts'>;
+    if (row.attempts >= row.max_attempts) {
+      this.#db
+        .prepare(`UPDATE jobs SET state = 'failed', last_error = ?, lease_owner = NULL, lease_expires = NULL, finished_at = ?, updated_at = ? WHERE id = ?`)
+        .run(error, now, now, id);
+      return 'failed';
+    }
+    const delay = !backoff ? 0 : Math.min(this.#settings.backoffMaxMs, this.#settings.backoffMs * 2 ** Math.max(0, row.attempts - 1));
+    this.#db
+      .prepare(`UPDATE jobs SET state = 'queued', last_error = ?, lease_owner = NULL, lease_expires = NULL, not_before = ?, updated_at = ? WHERE id = ?`)
+      .run(error, now + delay, now, id);
+    return 'retrying';
+  }
+
+  release(lease: LeaseRef): Promise<boolean> {
+    return this.#tx('release', (now) => {
+      if (!this.#holds(lease, now)) return false;
+      this.#db
+        .prepare(`UPDATE jobs SET state = 'queued', attempts = MAX(attempts - 1, 0), lease_owner = NULL, lease_expires = NULL, not_before = ?, updated_at = ? WHERE id = ?`)
+        .run(now, now, lease.job.id);
+      return true;
+    });
+  }
+
+  expireLeases(): Promise<number> {
+    return this.#tx('expire leases', (now) => {
+      const rows = this.#db.prepare(`SELECT id, lease_owner FROM jobs WHERE state = 'running' AND lease_expires <= ?`).all(now) as Array<Pick<JobRow, 'id' | 'lease_owner'>>;
+      for (const r of rows) this.#requeueOrFail(r.id, `the lease of worker ${r.lease_owner ?? '?'} expired`, now, false);
+      return rows.length;
+    });
+  }
+
+  retry(jobId: number): Promise<boolean> {
+    return this.#tx('retry', (now) => {
+      const info = this.#db
+        .prepare(`UPDATE jobs SET state = 'queued', attempts = 0, not_before = ?, finished_at = NULL, updated_at = ? WHERE id = ? AND state = 'failed'`)
+        .run(now, now, jobId);
+      return info.changes === 1;
+    });
+  }
+
+  get(jobId: number): Promise<Job | undefined> {
+    return this.#tx('get', () => {
+      const row = this.#db.prepare('SELECT * FROM jobs WHERE id = ?').get(jobId) as JobRow | undefined;
+      return row ? toJob(row) : undefined;
+    });
+  }
+
+  list(filter: JobFilter): Promise<JobPage> {
+    return this.#tx('list', () => {
+      const where: string[] = [];
+      const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
+      const params: Record<string, string | number> = { limit: limit + 1 };
+      const add = (clause: string, name: string, value: string | number | undefined): void => {
+        if (value === undefined) return;
+        where.push(clause);
+        params[name] = value;
+      };
+      add('repository = @repository', 'repository', filter.repository);
+      add('verdict = @verdict', 'verdict', filter.verdict);
+      add('state = @state', 'state', filter.state);
+      add('created_at >= @since', 'since', filter.since);
+      add('created_at < @until', 'until', filter.until);
+      add('id < @cursor', 'cursor', filter.cursor);
+      const rows = this.#db
+        .prepare(`SELECT * FROM jobs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT @limit`)
+        .all(params) as JobRow[];
+      const jobs = rows.slice(0, limit).map(toJob);
+      const last = jobs[jobs.length - 1];
+      return rows.length > limit && last ? { jobs, next: last.id } : { jobs };
+    });
+  }
+
+  events(jobId: number): Promise<StoredEvent[]> {
+    return this.#tx('events', () => {
+      const rows = this.#db.prepare('SELECT * FROM events WHERE job_id = ? ORDER BY id').all(jobId) as EventRow[];
+      return rows.map((r) => ({
+        receiver: r.receiver,
+        eventId: r.event_id,
+        registry: r.registry,
+        repository: r.repository,
+        ...(r.tag !== null ? { tag: r.tag } : {}),
+        digest: r.digest,
+        jobId: r.job_id,
+        receivedAt: r.received_at,
+      }));
+    });
+  }
+
+  stats(): Promise<QueueStats> {
+    return this.#tx('stats', (now) => {
+      const counts = this.#db.prepare('SELECT state, COUNT(*) AS n FROM jobs GROUP BY state').all() as Array<{ state: JobState; n: number }>;
+      const by = (s: JobState): number => counts.find((c) => c.state === s)?.n ?? 0;
+      const oldest = this.#db.prepare(`SELECT MIN(not_before) AS t FROM jobs WHERE state = 'queued' AND not_before <= ?`).get(now) as { t: number | null };
+      return { queued: by('queued'), running: by('running'), failed: by('failed'), done: by('done'), oldestQueuedMs: oldest.t === null ? 0 : now - oldest.t };
+    });
+  }
+
+  ping(): Promise<void> {
+    return this.#tx('ping', () => {
+      this.#db.prepare('SELECT 1').get();
+    });
+  }
+}
