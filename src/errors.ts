@@ -52,7 +52,10 @@ export type AttestErrorCode = 'KEY_INVALID' | 'KEY_PASSWORD' | 'BUNDLE_INVALID' 
 
 export type StoreErrorCode = 'STORE_FAILED';
 
-export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode;
+/** Distribution feeds: an archive state too old to trust, or older than the one already held. */
+export type FeedErrorCode = 'FEED_STALE' | 'FEED_REPLAYED' | 'FEED_LOCKED';
+
+export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode | FeedErrorCode;
 
 export function isImggateError(err: unknown): err is ImggateError<ErrorCode> {
   return err instanceof ImggateError;
