@@ -26,12 +26,13 @@ describe('feeds found from the host apt sources, kept fresh by check @integratio
   const publishAll = async (when: number, extra: { securityValidUntil?: number } = {}): Promise<void> => {
     // Like the real archive: the point release as .xz and .gz, -updates and -security listing the plain
     // Packages but serving only Packages.xz, -security with Acquire-By-Hash and a Valid-Until.
-    await mirror.publish('bookworm', [{ name: 'bash', version: '5.2.15-2+b2' }, { name: 'tar', version: '1.34+dfsg-1.2+deb12u1' }, { name: 'zlib1g', version: '1:1.2.13.dfsg-1' }], { forms: ['.xz', '.gz'], date: httpDate(when - 30 * day) });
-    await mirror.publish('bookworm-updates', [{ name: 'tar', version: '1.34+dfsg-1.2+deb12u2' }], { forms: ['', '.xz'], unserved: [''], date: httpDate(when) });
+    await mirror.publish('bookworm', [{ name: 'bash', version: '5.2.15-2+b2' }, { name: 'tar', version: '1.34+dfsg-1.2+deb12u1' }, { name: 'zlib1g', version: '1:1.2.13.dfsg-1' }], { forms: ['.xz', '.gz'], date: httpDate(when - 30 * day), origin: 'Debian' });
+    await mirror.publish('bookworm-updates', [{ name: 'tar', version: '1.34+dfsg-1.2+deb12u2' }], { forms: ['', '.xz'], unserved: [''], date: httpDate(when), origin: 'Debian' });
     await mirror.publish('bookworm-security', [{ name: 'bash', version: '5.2.15-2+b7' }, { name: 'zlib1g', version: '1:1.2.13.dfsg-1+deb12u1' }], {
       forms: ['', '.xz'],
       unserved: [''],
       byHash: true,
+      origin: 'Debian',
       date: httpDate(when),
       validUntil: httpDate(extra.securityValidUntil ?? when + 7 * day),
     });
@@ -111,7 +112,7 @@ describe('feeds found from the host apt sources, kept fresh by check @integratio
   });
 
   it('reads .gz when .xz is listed but missing', async function () {
-    await mirror.publish('bookworm', [{ name: 'bash', version: '5.2.15-2+b2' }, { name: 'tar', version: '1.34+dfsg-1.2+deb12u1' }], { forms: ['.xz', '.gz'], unserved: ['.xz'] });
+    await mirror.publish('bookworm', [{ name: 'bash', version: '5.2.15-2+b2' }, { name: 'tar', version: '1.34+dfsg-1.2+deb12u1' }], { forms: ['.xz', '.gz'], unserved: ['.xz'], origin: 'Debian' });
     try {
       const file = await config('gz', `feeds:\n  hostSources:\n    apt: ${await aptDir('apt-gz', mirror.keyring)}\n`);
       const { report } = await check(file);
