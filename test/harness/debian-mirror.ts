@@ -73,6 +73,8 @@ export async function startDebianMirror(
   const files = new Map<string, Buffer>();
   const publish = async (suite: string, packages: Array<{ name: string; version: string; source?: string }>, options: SuiteOptions = {}): Promise<void> => {
     const index = Buffer.from(packages.map((p) => `Package: ${p.name}\n${p.source ? `Source: ${p.source}\n` : ''}Version: ${p.version}\nArchitecture: amd64\nDescription: test\n`).join('\n'));
+    // A republished suite replaces every file of the old one, as an archive update does.
+    for (const key of [...files.keys()]) if (key.startsWith(`/debian/dists/${suite}/`)) files.delete(key);
     const forms = options.forms ?? ['.gz'];
     const lines: string[] = [];
     for (const form of forms) {
