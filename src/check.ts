@@ -5,7 +5,8 @@ import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
 import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
-import { DEFAULT_FEED_MAX_AGE_MS, loadDistroFeeds, loadStoredAdvisories, type DistroFeed } from './feeds/index.js';
+import { DEFAULT_FEED_MAX_AGE_MS, loadStoredAdvisories, storeDirOf } from './feeds/index.js';
+import { detectOutdated, type FeedUse } from './feeds/resolve.js';
 import { loadOsv, type AdvisoryDb } from './packages/osv.js';
 import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
@@ -44,7 +45,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   } catch (err) {
     return errorReport({ reference, digest: '', mediaType: '' }, err, started);
   }
-  const { rules, advisories, advisoriesMissing, distroFeeds } = inputs;
+  const { rules, advisories, advisoriesMissing } = inputs;
   const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
   const analyzers = validateAnalyzers(options.analyzers ?? BUILTIN_ANALYZERS);
   const now = options.now ?? new Date();
@@ -74,7 +75,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
     const ctx: ImageContext = {
-      source, resolved, analyzers, rules, advisories, advisoriesMissing, distroFeeds, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started, signatures: new Map(),
+      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started, signatures: new Map(),
       ...(parsed.kind === 'index' ? { index: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType } } : {}),
     };
     if (parsed.kind === 'manifest') {
@@ -114,7 +115,6 @@ interface CheckInputs {
   readonly rules: RuleSet;
   readonly advisories: AdvisoryDb | undefined;
   readonly advisoriesMissing: boolean;
-  readonly distroFeeds: DistroFeed[];
 }
 
 async function loadInputs(options: CheckOptions, resolved: Resolved): Promise<CheckInputs> {
@@ -124,7 +124,6 @@ async function loadInputs(options: CheckOptions, resolved: Resolved): Promise<Ch
     rules,
     advisories: stored === 'missing' ? undefined : stored,
     advisoriesMissing: stored === 'missing',
-    distroFeeds: await loadDistroFeeds(resolved.config, options.env),
   };
 }
 
@@ -135,7 +134,6 @@ interface ImageContext {
   readonly rules: RuleSet;
   readonly advisories: AdvisoryDb | undefined;
   readonly advisoriesMissing: boolean;
-  readonly distroFeeds: readonly DistroFeed[];
   readonly now: Date;
   /** Build history can hold secrets (ARG values, tokens in RUN lines); reports show it redacted. */
   readonly redactor: SecretMatcher;
@@ -207,13 +205,27 @@ async function checkManifest(
     maxFileBytes: resolved.limits.maxFileBytes,
     advisories: ctx.advisories,
     advisoriesMissing: ctx.advisoriesMissing,
-    distroFeeds: ctx.distroFeeds,
     feedMaxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
     now: ctx.now,
   };
   const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
     signal: ctx.signal,
     progress: ctx.options.progress,
+  });
+  // The detect stage for distribution packages runs once the inventory is known: which feed applies
+  // depends on the image's own os-release, and it may have to be fetched first.
+  const outdated = await detectOutdated(scan.inventory, { architecture: config.architecture, variant: config.variant }, {
+    config: resolved.config,
+    storeDir: storeDirOf(resolved.config, ctx.options.env),
+    maxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
+    autoUpdate: !ctx.options.offline && resolved.config.feeds.autoUpdate !== false,
+    now: ctx.now,
+    progress: ctx.options.feedProgress,
+  });
+  const outdatedFindings: Finding[] = outdated.findings.map(({ layerIndex, ...f }) => {
+    const layer = layerIndex === undefined ? undefined : inputs[layerIndex];
+    // Package findings point at the package database of the final filesystem the inventory was read from.
+    return { ...f, ...(layer ? { layer: layer.descriptor.digest, ...(layer.createdBy ? { createdBy: layer.createdBy } : {}), ...(f.path ? { inFinalFilesystem: true } : {}) } : {}) };
   });
   const layers: LayerSummary[] = inputs.map((input, i) => ({
     digest: input.descriptor.digest,
@@ -231,7 +243,7 @@ async function checkManifest(
     ...(ctx.index ? [{ subject: { ...ctx.index, repository: scope }, role: 'index' as const }] : []),
   ]);
   // Trust findings keep the blocking their scope's level gave them (enforce or audit); policy does not re-rate them.
-  const findings = sortFindings([...applyPolicy(scan.findings, ctx.rules, scope, ctx.now), ...trust.findings]);
+  const findings = sortFindings([...applyPolicy([...scan.findings, ...outdatedFindings], ctx.rules, scope, ctx.now), ...trust.findings]);
   return {
     schema: SCHEMA,
     image: { ...section, layers },
@@ -242,7 +254,7 @@ async function checkManifest(
     analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
     policy: { digest: ctx.rules.digest },
     ...(scan.inventory ? { inventory: scan.inventory } : {}),
-    ...feedsSection(ctx),
+    ...feedsSection(ctx, outdated.feeds),
     checkedAt: new Date(ctx.started).toISOString(),
     durationMs: Date.now() - ctx.started,
   };
@@ -277,17 +289,13 @@ export function scopeOf(reference: string, kind: ImageSource['kind']): string {
 }
 
 /** Which feed snapshots the package findings rest on. */
-function feedsSection(ctx: ImageContext): Pick<Report, 'feeds'> {
+function feedsSection(ctx: ImageContext, distro: readonly FeedUse[]): Pick<Report, 'feeds'> {
   const feeds: NonNullable<Report['feeds']>[number][] = [];
   if (ctx.advisories) {
     const a = ctx.advisories;
     feeds.push({ kind: 'osv', sources: a.sources, records: a.records, digest: a.digest, ...(a.fetchedAt ? { fetchedAt: a.fetchedAt } : {}) });
   }
-  for (const f of ctx.distroFeeds) {
-    for (const s of f.suites) {
-      if (s.snapshot) feeds.push({ kind: f.distro, sources: [f.distro === 'debian' ? `${s.snapshot.mirror}dists/${s.suite}` : `${s.snapshot.mirror}${s.suite}`], records: Object.keys(s.snapshot.packages).length, digest: s.snapshot.digest, fetchedAt: s.snapshot.fetchedAt, verified: s.snapshot.verified });
-    }
-  }
+  feeds.push(...distro);
   return feeds.length ? { feeds } : {};
 }
 

@@ -84,7 +84,10 @@ export type ServerErrorCode =
   | 'CONFLICT'
   | 'UNAVAILABLE';
 
-export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LimitErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode | ServerErrorCode;
+/** Distribution feeds: an archive state too old to trust, or older than the one already held. */
+export type FeedErrorCode = 'FEED_STALE' | 'FEED_REPLAYED' | 'FEED_LOCKED';
+
+export type ErrorCode = OciErrorCode | RegistryErrorCode | SourceErrorCode | LimitErrorCode | LayerErrorCode | ConfigErrorCode | AttestErrorCode | StoreErrorCode | ServerErrorCode | FeedErrorCode;
 
 export function isImggateError(err: unknown): err is ImggateError<ErrorCode> {
   return err instanceof ImggateError;

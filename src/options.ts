@@ -38,6 +38,10 @@ export interface CheckOptions {
   readonly now?: Date;
   readonly signal?: AbortSignal;
   readonly progress?: ScanProgress;
+  /** Never fetch feeds during the check (air-gapped): a missing or stale snapshot is reported instead. */
+  readonly offline?: boolean;
+  /** Told when a feed is being fetched before the check can judge packages (a progress line). */
+  readonly feedProgress?: (message: string) => void;
   readonly env?: NodeJS.ProcessEnv;
 }
 

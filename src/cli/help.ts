@@ -65,6 +65,7 @@ Recording (each verdict is kept in the store, store.dir/imggate.db):
       --no-push              do not push the signed verdict next to a registry image
       --attestation-out FILE also write the signed verdict (a Sigstore bundle) to FILE, e.g. before push
       --no-store             do not record the verdict in the store
+      --offline              never fetch package feeds during the check (a missing or stale one is reported)
 
 Configuration:
       --rules DIR            rules directory (default: imggate.yaml's rules.dir, then the bundled rules/)
@@ -94,14 +95,21 @@ CycloneDX 1.5 JSON SBOM. Exits 0 when the image could be read, 2 otherwise, what
 Takes the options of check; -o FILE writes the SBOM to FILE.
 `;
 
-export const FEEDS_HELP = `Usage: imggate feeds update [-c imggate.yaml]
+export const FEEDS_HELP = `Usage: imggate feeds update [-c imggate.yaml] [--release CODENAME]... [--distro ID] [--arch ARCH]
+       imggate feeds export FILE
+       imggate feeds import FILE
 
-For every feeds.debian entry of imggate.yaml, fetches <codename>, <codename>-updates and
-<codename>-security from the mirror the user configured (no host is built in): InRelease, verified with
-gpgv when a keyring is configured, then the Packages index of each component and architecture, each
-checked against the SHA256 the Release lists. Snapshots go to the store (store.dir/feeds/), with the
-InRelease digest and the fetch time; check reports the snapshots it used, and a snapshot older than
-feeds.maxAge (default 7d) makes the check inconclusive.
+update: for every feeds.debian entry of imggate.yaml, fetches <codename>, <codename>-updates and
+<codename>-security from the mirror configured; with no feed configured (or with --release), the host's
+own release (or CODENAME) from the archive the host's apt sources name. InRelease is verified with gpgv
+(the configured keyring, else the host's apt keyrings); expired (Valid-Until), future-dated and replayed
+InRelease files are refused; each Packages index (.xz, .gz or plain, by-hash when offered) is checked
+against the SHA256 the Release lists. Snapshots go to the store (store.dir/feeds/). A check refreshes
+missing or stale snapshots itself unless --offline or feeds.autoUpdate: false.
+
+export: the snapshots with the signed files they were made from, as one tar.gz (for air-gapped use).
+import: re-verifies an export as a fetch would (signature with this machine's keyrings, hashes,
+Valid-Until, replay) and stores it.
 `;
 
 export const VERIFY_ATTESTATION_HELP = `Usage: imggate verify-attestation [options] REF --key gate.pub

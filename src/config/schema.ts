@@ -148,8 +148,28 @@ export const configSchema = z.strictObject({
           }),
         )
         .optional(),
-      /** A feed snapshot older than this makes the check inconclusive (exit 2) unless the policy waives `stale-feed`. */
+      /** A feed snapshot older than this is refreshed by the check (or, offline, makes it inconclusive unless the policy waives `stale-feed`). */
       maxAge: duration.optional(),
+      /** Refresh missing or stale snapshots during a check (default true); false for air-gapped use, like --offline. */
+      autoUpdate: z.boolean().optional(),
+      /**
+       * Where an image's release is looked up when imggate.yaml names no feed for it: the host's own
+       * package sources (apt's sources.list, sources.list.d/*.list and *.sources; apk's repositories).
+       * false: only configured feeds.
+       */
+      hostSources: z
+        .union([
+          z.literal(false),
+          z.strictObject({
+            /** apt's configuration directory (default /etc/apt). */
+            apt: filePath.optional(),
+            /** apk's repositories file (default /etc/apk/repositories). */
+            apkRepositories: filePath.optional(),
+            /** apk's signing keys (default /etc/apk/keys). */
+            apkKeys: filePath.optional(),
+          }),
+        ])
+        .optional(),
     })
     .default({}),
   limits: z

@@ -2,7 +2,7 @@ import type { ConfigFile } from '../config/schema.js';
 import { fetchAlpine } from './alpine.js';
 import { fetchSuite, suitesOf } from './debian.js';
 import { indexOsv, osvSchema, readOsvRecords, type AdvisoryDb } from '../packages/osv.js';
-import { defaultStoreDir, loadOsvSnapshot, loadSuiteSnapshot, saveOsvSnapshot, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
+import { defaultStoreDir, loadOsvSnapshot, loadSuiteSnapshot, saveOsvSnapshot, saveSuiteFiles, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
 
 export interface DistroFeed {
   readonly distro: 'debian' | 'alpine';
@@ -58,7 +58,10 @@ export async function updateFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = p
   const results: UpdateResult[] = [];
   for (const feed of config.feeds.debian ?? []) {
     for (const { suite, mirror } of suitesOf(feed)) {
-      const snapshot = await fetchSuite(feed, mirror, suite, now);
+      const files = new Map<string, Buffer>();
+      const previous = await loadSuiteSnapshot(dir, feed.codename, suite).catch(() => undefined);
+      const snapshot = await fetchSuite(feed, mirror, suite, { now, previous, keep: (f, data) => files.set(f, data) });
+      await saveSuiteFiles(dir, feed.codename, snapshot, files);
       const file = await saveSuiteSnapshot(dir, feed.codename, snapshot);
       results.push({ suite, file, packages: Object.keys(snapshot.packages).length, digest: snapshot.digest, verified: snapshot.verified });
     }

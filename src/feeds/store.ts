@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -47,6 +47,13 @@ export const suiteSnapshotSchema = z.object({
   fetchedAt: z.string(),
   /** The archive's own `Date:` field. */
   date: z.string().optional(),
+  /** The archive's `Valid-Until:`: past it, this snapshot is stale whatever its fetch time. */
+  validUntil: z.string().optional(),
+  /** The archive's `Origin:` (Debian, Ubuntu). */
+  origin: z.string().optional(),
+  architectures: z.array(z.string()).optional(),
+  /** Which index files were read, by the SHA256 the signed Release lists. */
+  indexes: z.array(z.object({ path: z.string(), sha256: z.string() })).optional(),
   verified: z.boolean(),
   /** Highest version of each binary package in the suite. */
   packages: z.record(z.string(), z.string()),
@@ -55,6 +62,29 @@ export type SuiteSnapshot = z.infer<typeof suiteSnapshotSchema>;
 
 function snapshotPath(storeDir: string, release: string, suite: string, distro: string): string {
   return path.join(storeDir, 'feeds', distro, release, `${suite}.json`);
+}
+
+/** Where the signed files a snapshot was made from are kept (for `imggate feeds export`). */
+export function suiteFilesDir(storeDir: string, release: string, suite: string, distro: string): string {
+  return path.join(storeDir, 'feeds', distro, release, `${suite}.files`);
+}
+
+/**
+ * Keeps the InRelease and the index files a snapshot was made from, so the snapshot can be exported
+ * and re-verified on another machine. Replaced whole: written beside, then renamed into place.
+ */
+export async function saveSuiteFiles(storeDir: string, release: string, snapshot: SuiteSnapshot, files: ReadonlyMap<string, Buffer>): Promise<void> {
+  const dir = suiteFilesDir(storeDir, release, snapshot.suite, snapshot.kind === 'alpine-branch' ? 'alpine' : 'debian');
+  const tmp = `${dir}.${process.pid}.tmp`;
+  await rm(tmp, { recursive: true, force: true });
+  for (const [name, data] of files) {
+    const file = path.join(tmp, path.normalize(name));
+    if (!file.startsWith(`${tmp}${path.sep}`)) throw new ImggateError('MANIFEST_INVALID', `feed file name "${name}" leaves its directory`);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, data);
+  }
+  await rm(dir, { recursive: true, force: true });
+  await rename(tmp, dir);
 }
 
 export function saveSuiteSnapshot(storeDir: string, release: string, snapshot: SuiteSnapshot): Promise<string> {

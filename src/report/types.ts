@@ -12,6 +12,8 @@ export interface PackageRef {
   readonly name: string;
   readonly version: string;
   readonly fixedVersion?: string;
+  /** Outdated packages: the suite (`bookworm-security`, `v3.19`) the newest version is in. */
+  readonly fixedIn?: string;
 }
 
 export interface Finding {
@@ -113,6 +115,9 @@ export interface Report {
     readonly digest?: string;
     readonly fetchedAt?: string;
     readonly verified?: boolean;
+    /** Distribution suites: the archive's own `Date:` and `Valid-Until:` for the state used. */
+    readonly date?: string;
+    readonly validUntil?: string;
   }>;
   /** The trust scope that applied (trust.yaml or Notation's trustpolicy.json) and its level. */
   readonly trust?: { readonly level: 'enforce' | 'audit'; readonly scope: string };

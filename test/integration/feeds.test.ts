@@ -66,8 +66,8 @@ describe('distribution feeds: a Debian-style mirror on loopback @integration', f
     assert.ok(report.feeds?.every((f) => /^sha256:/.test(f.digest ?? '')));
   });
 
-  it('is inconclusive (exit 2) when a snapshot is older than feeds.maxAge', async function () {
-    const config = await writeConfig(mirror.keyring, '  maxAge: 1ms\n');
+  it('is inconclusive (exit 2) when a snapshot is older than feeds.maxAge and automatic updates are off', async function () {
+    const config = await writeConfig(mirror.keyring, '  maxAge: 1ms\n  autoUpdate: false\n');
     await new Promise((r) => setTimeout(r, 5));
     const r = await imggate(['check', '--format', 'json', '--config', config, `oci:${image?.layout}:minbase-nonroot`]);
     assert.equal(r.code, 2);
@@ -91,9 +91,9 @@ describe('distribution feeds: a Debian-style mirror on loopback @integration', f
     }
   });
 
-  it('is inconclusive when a configured feed was never fetched', async function () {
+  it('is inconclusive when a configured feed was never fetched and automatic updates are off', async function () {
     const file = path.join(dir, 'empty.yaml');
-    await writeFile(file, `store:\n  dir: ${path.join(dir, 'empty-store')}\nfeeds:\n  debian:\n    - mirror: ${mirror.url}\n      codename: bookworm\n`);
+    await writeFile(file, `store:\n  dir: ${path.join(dir, 'empty-store')}\nfeeds:\n  autoUpdate: false\n  debian:\n    - mirror: ${mirror.url}\n      codename: bookworm\n`);
     const r = await imggate(['check', '--format', 'json', '--config', file, `oci:${image?.layout}:minbase-nonroot`]);
     assert.equal(r.code, 2);
     assert.ok((JSON.parse(r.stdout) as Report).findings.some((f) => f.rule === 'feed-missing'));
