@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import { boundedCheck } from './bounded-check.js';
 import { loadConfig } from '../config/load.js';
 import { parseDuration, parseSize } from '../config/units.js';
