@@ -265,11 +265,14 @@ async function runRules(args: readonly string[], io: Io): Promise<number> {
   for (const f of failures) {
     io.stderr.write(`${f.file}: rule ${f.rule}: ${f.kind} example ${f.index + 1} ${f.kind === 'positive' ? 'is not found' : 'is found'}\n`);
   }
+  const { checkRulePatterns } = await import('../policy/redos-rules.js');
+  const slow = await checkRulePatterns(rules);
+  for (const f of slow) io.stderr.write(`${f.file}: rule ${f.rule}: ${f.field} may backtrack super-linearly: ${f.summary}\n`);
   const types = rules.secretRules.length + rules.fileRules.length;
-  io.stdout.write(`${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; policy digest ${rules.digest}\n`);
+  io.stdout.write(`${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; ${slow.length} pattern(s) not shown linear by the ReDoS checker; policy digest ${rules.digest}\n`);
   const t = rules.trust;
   io.stdout.write(`trust: ${t.signers.size} signer(s), ${t.scopes.length} scope(s) (${t.scopes.map((s) => `${s.origin}: ${s.level}`).join('; ') || 'none'}), default ${t.defaultLevel}\n`);
-  return failures.length ? EXIT.fail : 0;
+  return failures.length || slow.length ? EXIT.fail : 0;
 }
 
 function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {
