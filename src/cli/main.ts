@@ -341,11 +341,14 @@ async function runRules(args: readonly string[], io: Io): Promise<number> {
   for (const f of failures) {
     say(io.stderr, `${f.file}: rule ${f.rule}: ${f.kind} example ${f.index + 1} ${f.kind === 'positive' ? 'is not found' : 'is found'}\n`);
   }
+  const { checkRulePatterns } = await import('../policy/redos-rules.js');
+  const slow = await checkRulePatterns(rules);
+  for (const f of slow) say(io.stderr, `${f.file}: rule ${f.rule}: ${f.field} may backtrack super-linearly: ${f.summary}\n`);
   const types = rules.secretRules.length + rules.fileRules.length;
-  say(io.stdout, `${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; policy digest ${rules.digest}\n`);
+  say(io.stdout, `${rules.dir}: ${rules.info.size} rules (${types} secret types), ${cases} examples run, ${failures.length} failing; ${slow.length} pattern(s) not shown linear by the ReDoS checker; policy digest ${rules.digest}\n`);
   const t = rules.trust;
   say(io.stdout, `trust: ${t.signers.size} signer(s), ${t.scopes.length} scope(s) (${t.scopes.map((s) => `${s.origin}: ${s.level}`).join('; ') || 'none'}), default ${t.defaultLevel}\n`);
-  return failures.length ? EXIT.fail : 0;
+  return failures.length || slow.length ? EXIT.fail : 0;
 }
 
 /** The check's own deadline; an unusable reference or config falls back to the default, and check() reports it. */

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
+import { patternShape } from './redos.js';
 import { loadTrust, NO_TRUST_POLICY, type TrustPolicy } from './load-trust.js';
 import { eolSchema, policySchema, secretsFileSchema, type EolFile, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
 
@@ -15,6 +16,8 @@ export const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../rules/', import
 
 export interface CompiledSecretRule extends SecretRuleSpec {
   readonly regex: RegExp;
+  /** Longest text the pattern can match: the window it runs in around a keyword. */
+  readonly maxLength: number;
   readonly allowRegexes: readonly RegExp[];
   readonly file: string;
 }
@@ -80,6 +83,24 @@ function compile(source: string, flags: string, file: string, where: string): Re
 }
 
 /**
+ * The structural half of the linear-time guarantee, checked on every load: every repetition bounded
+ * (so a match has a known longest length and the matcher a known window), no backreference, and no
+ * repetition of a repetition or an alternation. `imggate rules check` adds the ReDoS checker's verdict.
+ */
+function boundedLength(source: string, flags: string, file: string, where: string): number {
+  let shape;
+  try {
+    shape = patternShape(source, flags);
+  } catch (err) {
+    throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: cannot be read as a regular expression: ${(err as Error).message}`, { cause: err });
+  }
+  if (shape.problems.length > 0) {
+    throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: may backtrack super-linearly: ${shape.problems.join('; ')}`);
+  }
+  return shape.maxLength;
+}
+
+/**
  * Loads and validates a rules directory: `policy.yaml`, `checks.yaml` and `secrets/*.yaml`. Every
  * problem names the file, the field and what is wrong; duplicate rule ids across files are refused.
  */
@@ -126,9 +147,11 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
       const parsed = secretsFileSchema.safeParse(data);
       if (!parsed.success) throw problems(parsed.error, file);
       for (const [i, rule] of (parsed.data.rules ?? []).entries()) {
-        const regex = compile(rule.pattern, `g${rule.flags ?? ''}`, file, `rules.${i}.pattern (${rule.id})`);
+        const where = `rules.${i}.pattern (${rule.id})`;
+        const regex = compile(rule.pattern, `g${rule.flags ?? ''}`, file, where);
+        const maxLength = boundedLength(rule.pattern, `g${rule.flags ?? ''}`, file, where);
         const allowRegexes = (rule.allowPatterns ?? []).map((p, j) => compile(p, 'i', file, `rules.${i}.allowPatterns.${j} (${rule.id})`));
-        secretRules.push({ ...rule, regex, allowRegexes, file });
+        secretRules.push({ ...rule, regex, maxLength, allowRegexes, file });
         addInfo({ id: rule.id, check: 'secret', title: rule.title, severity: rule.severity, description: rule.description }, file);
       }
       for (const rule of parsed.data.files ?? []) {

@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { CompiledSecretRule } from '../../../policy/load-rules.js';
+import { KeywordSearch } from './keywords.js';
 
 export interface SecretMatch {
   readonly rule: CompiledSecretRule;
   /** Offset of the secret in the text. */
   readonly index: number;
   readonly length: number;
+  /** Offset just past the whole match (which may reach beyond the secret). */
+  readonly matchEnd: number;
   readonly fingerprint: string;
 }
 
@@ -29,89 +32,103 @@ export function fingerprint(ruleId: string, secret: string): string {
   return `sha256:${createHash('sha256').update(`imggate/secret/v1\0${ruleId}\0`).update(secret, 'latin1').digest('hex')}`;
 }
 
-const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&');
+/**
+ * Context kept on each side of a rule's window beyond its longest match, for lookarounds and
+ * anchors; a match starting or ending inside this margin of a cut edge is left to the window (or the
+ * next chunk) that holds it whole.
+ */
+export const WINDOW_MARGIN = 64;
+
+/** What one scan cost, for tests that assert the work stays linear in the input. */
+export interface ScanStats {
+  /** Characters the keyword search read. */
+  searched: number;
+  /** Characters handed to rule patterns (the windows around keyword hits). */
+  windowed: number;
+}
 
 /**
- * Runs secret rules over text: one pass of a combined keyword expression picks the rules worth
- * trying, then only those rules' patterns run. Allowed example values, allow patterns and the
- * entropy floor are applied to the secret itself.
+ * Runs secret rules over text. One Aho–Corasick pass finds every keyword occurrence; each rule's
+ * pattern then runs only in a window around its keywords' occurrences, as wide as the pattern's
+ * longest match (known, since every repetition in a rule is bounded) plus a margin. Windows of one
+ * rule are merged, so a rule reads each character at most once. Allowed example values, allow
+ * patterns and the entropy floor are applied to the secret itself.
  */
 export class SecretMatcher {
   readonly #rules: readonly CompiledSecretRule[];
-  readonly #byKeyword = new Map<string, CompiledSecretRule[]>();
-  /** For each keyword, the rules of every keyword it contains: `_password` also stands for `password`. */
-  readonly #implied = new Map<string, CompiledSecretRule[]>();
+  readonly #search: KeywordSearch;
+  /** For each keyword (index in the search), the rules that named it. */
+  readonly #byKeyword: ReadonlyArray<readonly CompiledSecretRule[]>;
+  /** Chars a match may reach past its keyword on either side: the overlap streamed chunks need. */
+  readonly reach: number;
 
   constructor(rules: readonly CompiledSecretRule[]) {
     this.#rules = rules;
+    const byKeyword = new Map<string, CompiledSecretRule[]>();
     for (const rule of rules) {
       for (const keyword of rule.keywords) {
         const k = keyword.toLowerCase();
-        this.#byKeyword.set(k, [...(this.#byKeyword.get(k) ?? []), rule]);
+        byKeyword.set(k, [...(byKeyword.get(k) ?? []), rule]);
       }
     }
-    const keys = [...this.#byKeyword.keys()];
-    for (const k of keys) this.#implied.set(k, keys.filter((other) => k.includes(other)).flatMap((other) => this.#byKeyword.get(other) ?? []));
+    this.#search = new KeywordSearch([...byKeyword.keys()]);
+    this.#byKeyword = [...byKeyword.values()];
+    this.reach = Math.max(0, ...rules.map((r) => r.maxLength)) + WINDOW_MARGIN;
   }
 
   get rules(): readonly CompiledSecretRule[] {
     return this.#rules;
   }
 
-  /** The rules whose keywords occur in `text`. */
-  candidates(text: string): Set<CompiledSecretRule> {
-    const found = new Set<CompiledSecretRule>();
-    if (this.#byKeyword.size === 0) return found;
-    // Lowercasing keeps offsets for the latin1 strings scanned here, and a case-sensitive search is faster.
-    const lower = text.toLowerCase();
-    const left = new Set(this.#byKeyword.keys());
-    let regex: RegExp = this.#regexFor(left);
-    let from = 0;
-    for (;;) {
-      regex.lastIndex = from;
-      const m = regex.exec(lower);
-      if (!m) break;
-      const k = m[0];
-      for (const rule of this.#implied.get(k) ?? []) found.add(rule);
-      for (const other of left) if (k.includes(other)) left.delete(other);
-      // A keyword found once need not be found again: search on for the others only, one
-      // character on so that a keyword overlapping this one is not skipped.
-      from = m.index + 1;
-      if (left.size === 0) break;
-      regex = this.#regexFor(left);
-    }
-    return found;
+  /** For each rule whose keywords occur in `text`, the merged windows [start, end) to run it in. */
+  windows(text: string, stats?: ScanStats): Map<CompiledSecretRule, Array<[number, number]>> {
+    const windows = new Map<CompiledSecretRule, Array<[number, number]>>();
+    this.#search.search(text, (keyword, start) => {
+      for (const rule of this.#byKeyword[keyword] ?? []) {
+        const from = Math.max(0, start - rule.maxLength - WINDOW_MARGIN);
+        const to = Math.min(text.length, start + rule.maxLength + WINDOW_MARGIN);
+        const list = windows.get(rule);
+        const last = list?.[list.length - 1];
+        // Hits come in order of their end, so a new window either extends the last one or follows it.
+        if (last && from <= last[1]) last[1] = Math.max(last[1], to);
+        else if (list) list.push([from, to]);
+        else windows.set(rule, [[from, to]]);
+      }
+    });
+    if (stats) stats.searched += text.length;
+    return windows;
   }
 
-  readonly #regexCache = new Map<string, RegExp>();
+  /** Context a match needs from a cut edge to be trusted whole (see WINDOW_MARGIN). */
+  readonly margin = WINDOW_MARGIN;
 
-  #regexFor(keywords: ReadonlySet<string>): RegExp {
-    const sorted = [...keywords].sort((a, b) => b.length - a.length || a.localeCompare(b));
-    const key = sorted.join('\0');
-    let regex = this.#regexCache.get(key);
-    if (!regex) {
-      if (this.#regexCache.size > 512) this.#regexCache.clear();
-      regex = new RegExp(sorted.map(escape).join('|'), 'g');
-      this.#regexCache.set(key, regex);
-    }
-    return regex;
-  }
-
-  scan(text: string): SecretMatch[] {
+  /**
+   * Every secret in `text`. `cutStart`/`cutEnd` say the text is a piece of a larger one: matches
+   * within the margin of a cut edge are left out (the overlapping neighbour piece holds them whole).
+   */
+  scan(text: string, stats?: ScanStats, edges: { cutStart?: boolean; cutEnd?: boolean } = {}): SecretMatch[] {
     const out: SecretMatch[] = [];
-    for (const rule of this.candidates(text)) {
-      rule.regex.lastIndex = 0;
-      for (const m of text.matchAll(rule.regex)) {
-        const secret = m.groups?.['secret'] ?? m[1] ?? m[0];
-        if (!secret) continue;
-        if (rule.allow?.includes(secret)) continue;
-        if (rule.allowRegexes.some((r) => r.test(secret))) continue;
-        if (rule.entropy !== undefined && entropy(secret) < rule.entropy) continue;
-        const index = (m.index ?? 0) + Math.max(0, m[0].indexOf(secret));
-        out.push({ rule, index, length: secret.length, fingerprint: fingerprint(rule.id, secret) });
+    for (const [rule, list] of this.windows(text, stats)) {
+      for (const [from, to] of list) {
+        if (stats) stats.windowed += to - from;
+        const window = from === 0 && to === text.length ? text : text.slice(from, to);
+        rule.regex.lastIndex = 0;
+        for (const m of window.matchAll(rule.regex)) {
+          const at = m.index ?? 0;
+          // A match touching a cut edge may be cut itself; the window holding it whole reports it.
+          if ((from > 0 || edges.cutStart) && at < WINDOW_MARGIN) continue;
+          if ((to < text.length || edges.cutEnd) && at + m[0].length > window.length - WINDOW_MARGIN) continue;
+          const secret = m.groups?.['secret'] ?? m[1] ?? m[0];
+          if (!secret) continue;
+          if (rule.allow?.includes(secret)) continue;
+          if (rule.allowRegexes.some((r) => r.test(secret))) continue;
+          if (rule.entropy !== undefined && entropy(secret) < rule.entropy) continue;
+          const index = from + at + Math.max(0, m[0].indexOf(secret));
+          out.push({ rule, index, length: secret.length, matchEnd: from + at + m[0].length, fingerprint: fingerprint(rule.id, secret) });
+        }
       }
     }
-    return out;
+    return out.sort((a, b) => a.index - b.index || a.rule.id.localeCompare(b.rule.id));
   }
 
   /** `text` with every secret replaced by `[REDACTED:rule-id]`: for build history shown in reports. */

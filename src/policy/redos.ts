@@ -1,0 +1,155 @@
+import regexpTree from 'regexp-tree';
+import type { AstNode, Expression, Repetition } from 'regexp-tree/ast';
+
+/**
+ * The longest text one secret rule may match. The matcher runs each rule only in a window this wide
+ * around a keyword, and streamed files overlap their chunks by it, so a match is never cut in two.
+ */
+export const MAX_MATCH_LENGTH = 65_536;
+
+/**
+ * A repetition of more than this many may not hold another repetition or an alternation: that is
+ * where backtracking multiplies, and the ReDoS checker is not sound for bounded counts (it calls
+ * `(a|a){0,30}b` safe), so this part is decided structurally.
+ */
+export const NEST_LIMIT = 4;
+
+/** What the structural check learns from one pattern. */
+export interface PatternShape {
+  /** Longest possible match, in UTF-16 code units; Infinity when some repetition is unbounded. */
+  readonly maxLength: number;
+  /** Why the pattern is refused before any checker runs (unbounded repetition, backreference). */
+  readonly problems: readonly string[];
+}
+
+function parse(source: string, flags: string): Expression | null {
+  // regexp-tree reads a literal; a slash in the source must be escaped to stay inside it.
+  return regexpTree.parse(`/${source.replace(/(?<!\\)((?:\\\\)*)\//g, '$1\\/')}/${flags}`).body;
+}
+
+function maxLength(node: Expression | null, problems: string[], unit: number): number {
+  if (!node) return 0;
+  switch (node.type) {
+    case 'Char':
+    case 'CharacterClass':
+      // A code point may take two UTF-16 units with the u flag; count the worst case.
+      return unit;
+    case 'Alternative':
+      return node.expressions.reduce((n, e) => n + maxLength(e, problems, unit), 0);
+    case 'Disjunction':
+      return Math.max(maxLength(node.left, problems, unit), maxLength(node.right, problems, unit));
+    case 'Group':
+      return maxLength(node.expression, problems, unit);
+    case 'Assertion':
+      return 0;
+    case 'Backreference':
+      problems.push('a backreference (no linear-time guarantee exists for it)');
+      return Infinity;
+    case 'Repetition': {
+      const inner = maxLength(node.expression, problems, unit);
+      const q = node.quantifier;
+      const to = q.kind === '?' ? 1 : q.kind === 'Range' ? q.to : undefined;
+      if (to === undefined) {
+        problems.push(`an unbounded repetition "${regexpTree.generate(node as AstNode)}" (give it an upper bound such as {1,256})`);
+        return Infinity;
+      }
+      return inner * to;
+    }
+  }
+}
+
+/** Whether `node` holds a repetition of more than one, or an alternation, anywhere inside. */
+function multiplies(node: Expression | null): boolean {
+  if (!node) return false;
+  switch (node.type) {
+    case 'Disjunction':
+      return true;
+    case 'Alternative':
+      return node.expressions.some(multiplies);
+    case 'Group':
+      return multiplies(node.expression);
+    case 'Repetition':
+      return upperBound(node) !== 1 || multiplies(node.expression);
+    default:
+      // Lookarounds are zero-width and run once per position; what they hold does not repeat here.
+      return false;
+  }
+}
+
+function upperBound(node: Repetition): number | undefined {
+  const q = node.quantifier;
+  return q.kind === '?' ? 1 : q.kind === 'Range' ? q.to : undefined;
+}
+
+function nested(node: Expression | null, problems: string[]): void {
+  if (!node) return;
+  switch (node.type) {
+    case 'Alternative':
+      for (const e of node.expressions) nested(e, problems);
+      return;
+    case 'Disjunction':
+      nested(node.left, problems);
+      nested(node.right, problems);
+      return;
+    case 'Group':
+      nested(node.expression, problems);
+      return;
+    case 'Assertion':
+      if (node.kind === 'Lookahead' || node.kind === 'Lookbehind') nested(node.assertion, problems);
+      return;
+    case 'Repetition': {
+      const to = upperBound(node);
+      if ((to === undefined || to > NEST_LIMIT) && multiplies(node.expression)) {
+        problems.push(`a repetition "${regexpTree.generate(node as AstNode)}" that holds another repetition or an alternation (backtracking multiplies there)`);
+      }
+      nested(node.expression, problems);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+/**
+ * Reads a pattern's structure: its longest match and the constructs a secret rule may not use.
+ * Throws when regexp-tree cannot parse it (the caller reports it with the file and field).
+ */
+export function patternShape(source: string, flags: string): PatternShape {
+  const problems: string[] = [];
+  const body = parse(source, flags);
+  const length = maxLength(body, problems, flags.includes('u') ? 2 : 1);
+  nested(body, problems);
+  if (Number.isFinite(length) && length > MAX_MATCH_LENGTH) {
+    problems.push(`a longest match of ${length} characters, above the ${MAX_MATCH_LENGTH} a rule may match`);
+  }
+  return { maxLength: length, problems };
+}
+
+/** The ReDoS checker's word on one pattern. */
+export interface LinearVerdict {
+  readonly linear: boolean;
+  /** `safe`, or the complexity found (`2nd degree polynomial`), or why it could not tell. */
+  readonly summary: string;
+  /** For a vulnerable pattern: a text that makes it backtrack, pumped (never printed whole). */
+  readonly attack?: string;
+}
+
+/**
+ * Asks recheck's automaton checker (deterministic; no fuzzing, so no random verdicts) whether the
+ * pattern matches in linear time. "Unknown" (a timeout, an unsupported construct) counts as not
+ * linear: a rule that cannot be shown linear is refused.
+ */
+export async function checkLinear(source: string, flags: string, timeoutMs = 120_000): Promise<LinearVerdict> {
+  const { check } = await import('recheck');
+  const d = await check(source, flags, {
+    checker: 'automaton',
+    timeout: timeoutMs,
+    // Bounded counts are expanded, not approximated: the bundled rules use bounds up to 32768.
+    maxRepeatCount: 100_000,
+    maxNFASize: 1_000_000,
+    maxPatternSize: 100_000,
+  });
+  if (d.status === 'safe') return { linear: true, summary: 'safe' };
+  if (d.status === 'vulnerable') return { linear: false, summary: d.complexity.summary, attack: d.attack.string };
+  return { linear: false, summary: `could not be shown linear (${d.error.kind}${'message' in d.error ? `: ${d.error.message}` : ''})` };
+}
