@@ -4,7 +4,7 @@ import type { AdvisoryDb } from '../packages/osv.js';
 import type { Inventory } from '../packages/types.js';
 import type { RuleSet } from '../policy/load-rules.js';
 import type { PackageRef, Severity } from '../report/types.js';
-import type { FinalFilesystem } from './filesystem.js';
+import type { FinalFilesystem, ViewName } from './filesystem.js';
 import type { TarHeader } from './tar/header.js';
 
 /** A tar entry as analyzers see it: the header's fields, with the path normalised as the runtime applies it. */
@@ -54,7 +54,13 @@ export interface LayerMeta {
 export interface ImageView {
   readonly config: ImageConfig;
   readonly layers: readonly LayerMeta[];
+  /** The overlay view: what containerd's default (overlayfs) snapshotter builds. */
   readonly fs: FinalFilesystem;
+  /**
+   * Every view a runtime may build from the layers (overlayfs, and the single-directory native
+   * snapshotter); a check is safe only when it is safe in each.
+   */
+  readonly views: ReadonlyArray<{ readonly name: ViewName; readonly fs: FinalFilesystem }>;
 }
 
 /** One check's running state; created fresh for each image. */
