@@ -4,7 +4,7 @@ import type { AdvisoryDb } from '../packages/osv.js';
 import type { Inventory } from '../packages/types.js';
 import type { RuleSet } from '../policy/load-rules.js';
 import type { PackageRef, Severity } from '../report/types.js';
-import type { FinalFilesystem } from './filesystem.js';
+import type { FinalFilesystem, ViewName } from './filesystem.js';
 import type { TarHeader } from './tar/header.js';
 
 /** A tar entry as analyzers see it: the header's fields, with the path normalised as the runtime applies it. */
@@ -56,13 +56,13 @@ export interface LayerMeta {
 export interface ImageView {
   readonly config: ImageConfig;
   readonly layers: readonly LayerMeta[];
+  /** The overlay view: what containerd's default (overlayfs) snapshotter builds. */
   readonly fs: FinalFilesystem;
   /**
-   * The filesystem as each snapshotter builds it (containerd's overlayfs default, and the native
-   * single-directory one). They can differ for hostile layers: checks of what a container gets judge
-   * every view and fail unless all are safe.
+   * Every view a runtime may build from the layers (overlayfs, and the single-directory native
+   * snapshotter); a check is safe only when it is safe in each.
    */
-  readonly views: readonly { readonly name: 'overlay' | 'native'; readonly fs: FinalFilesystem }[];
+  readonly views: ReadonlyArray<{ readonly name: ViewName; readonly fs: FinalFilesystem }>;
   /**
    * Reads up to `maxBytes` of an entry's content by streaming its layer again (digests verified as the
    * first time): for files an analyzer could not know it needed while the layers streamed, such as the

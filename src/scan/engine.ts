@@ -4,9 +4,9 @@ import { DigestVerifier } from '../oci/digest.js';
 import type { Descriptor, ImageConfig } from '../oci/schemas.js';
 import type { Inventory } from '../packages/types.js';
 import type { Finding } from '../report/types.js';
-import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, LayerMeta, RawFinding } from './analyzer.js';
+import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView, LayerMeta, RawFinding } from './analyzer.js';
 import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
-import { LayeredFilesystem, type LayerChanges } from './filesystem.js';
+import { buildViews, type FinalFilesystem, type LayerChanges } from './filesystem.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
 import { ByteReader } from './tar/byte-reader.js';
 import { readTar } from './tar/reader.js';
@@ -46,7 +46,9 @@ export interface ScanResult {
   readonly findings: Finding[];
   readonly inventory: Inventory | undefined;
   readonly layers: LayerStats[];
-  readonly fs: LayeredFilesystem;
+  /** The overlay view (containerd's default snapshotter). */
+  readonly fs: FinalFilesystem;
+  readonly views: ImageView['views'];
 }
 
 interface PlacedRun {
@@ -111,8 +113,13 @@ export async function scanLayers(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, layers.length)) }, worker));
 
-  const fs = new LayeredFilesystem();
-  for (const layerChanges of changes) fs.apply(layerChanges);
+  // Both snapshotters' views: the gate fails an image unless each is safe.
+  const built = buildViews(changes);
+  const views: ImageView['views'] = [
+    { name: 'overlay', fs: built.overlay },
+    { name: 'native', fs: built.native },
+  ];
+  const fs = built.overlay;
 
   const readFile = async (entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined> => {
     const layer = layers.find((l) => l.index === entry.layerIndex);
@@ -122,18 +129,21 @@ export async function scanLayers(
   for (const placed of runs) {
     let pending: void | Promise<void> = undefined;
     guard(placed, 'while concluding', () => {
-      pending = placed.run.finish({ config, layers: meta, fs, views: [{ name: 'overlay', fs }], readFile }, sinkFor());
+      pending = placed.run.finish({ config, layers: meta, fs, views, readFile }, sinkFor());
     });
     await Promise.resolve(pending).catch((err: unknown) => guard(placed, 'while concluding', () => {
       throw err;
     }));
   }
 
-  const findings = raw.map((f) => place(f, layers, fs));
-  return { findings, inventory, layers: stats, fs };
+  const findings = raw.map((f) => place(f, layers, views));
+  return { findings, inventory, layers: stats, fs, views };
 }
 
-function place(f: RawFinding, layers: readonly LayerInput[], fs: LayeredFilesystem): Finding {
+function place(f: RawFinding, layers: readonly LayerInput[], views: ImageView['views']): Finding {
+  const fs = (views[0] as ImageView['views'][number]).fs;
+  // Still shipped and reachable in either snapshotter's view counts as final.
+  const inFinal = (path: string, layerIndex: number): boolean => views.some((v) => v.fs.isInFinal(path, layerIndex));
   const layer = f.layerIndex === undefined ? undefined : layers[f.layerIndex];
   const finding: Finding = {
     check: f.check,
@@ -144,7 +154,7 @@ function place(f: RawFinding, layers: readonly LayerInput[], fs: LayeredFilesyst
     ...(f.path !== undefined ? { path: layer && f.layerIndex !== undefined ? fs.resolvedPath(f.path, f.layerIndex) : f.path } : {}),
     ...(layer ? { layer: layer.descriptor.digest } : {}),
     ...(layer?.createdBy ? { createdBy: layer.createdBy } : {}),
-    ...(f.path !== undefined && f.layerIndex !== undefined ? { inFinalFilesystem: fs.isInFinal(f.path, f.layerIndex) } : {}),
+    ...(f.path !== undefined && f.layerIndex !== undefined ? { inFinalFilesystem: inFinal(f.path, f.layerIndex) } : {}),
     ...(f.fingerprint ? { fingerprint: f.fingerprint } : {}),
     ...(f.package ? { package: f.package } : {}),
     ...(f.line !== undefined ? { line: f.line } : {}),
@@ -203,7 +213,7 @@ async function scanLayer(
   const opened = await openLayer(layer, limits, what);
   const { reader, limit } = opened;
   const entries: EntryInfo[] = [];
-  const whiteouts: LayerChanges['whiteouts'] = [];
+  const whiteouts: Array<LayerChanges['whiteouts'][number]> = [];
   let count = 0;
   let lastBytes = 0;
   try {
@@ -220,7 +230,7 @@ async function scanLayer(
       const whiteout = whiteoutOf(path);
       if (whiteout === 'ignore') continue;
       if (whiteout) {
-        whiteouts.push(whiteout);
+        whiteouts.push({ ...whiteout, at: entries.length });
         continue;
       }
       const entry: EntryInfo = {

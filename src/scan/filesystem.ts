@@ -1,12 +1,32 @@
-import { posix } from 'node:path';
 import type { EntryInfo } from './analyzer.js';
 import type { Whiteout } from './paths.js';
 
 /** What one layer did to the filesystem: recorded while it streams, applied in layer order afterwards. */
 export interface LayerChanges {
   readonly layerIndex: number;
-  readonly whiteouts: Whiteout[];
-  readonly entries: EntryInfo[];
+  /**
+   * Whiteouts and opaque markers; `at` is how many of the layer's `entries` came before it in the stream
+   * (absent: before all of them).
+   */
+  readonly whiteouts: ReadonlyArray<Whiteout & { readonly at?: number }>;
+  readonly entries: readonly EntryInfo[];
+}
+
+/** A regular file of the final filesystem under one of its names, with its inode as the kernel holds it. */
+export interface FinalFile {
+  /** Where the name is, every parent real (no symlink). */
+  readonly path: string;
+  /** The entry that created this name (a hard link's own header for a link). */
+  readonly entry: EntryInfo;
+  /** The entry whose bytes the file holds. */
+  readonly content: EntryInfo;
+  /** Permission bits after every header that touched the inode (setuid/setgid from any of them kept). */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly xattrs: ReadonlyMap<string, Buffer>;
+  /** Entries other than `content` that changed the inode's metadata (hard-link headers). */
+  readonly touchedBy: readonly EntryInfo[];
 }
 
 /** The filesystem a container of the image starts with. */
@@ -14,8 +34,15 @@ export interface FinalFilesystem {
   /** The entry at `path` in the final filesystem, following no symlink in the last component. */
   get(path: string): EntryInfo | undefined;
   /**
+   * The entry whose content the file at `path` has: symlinks followed in every component including the
+   * last (clamped in the root, as the runtime reads a file), and hard links to the entry that carried
+   * the bytes. Undefined when nothing is there.
+   */
+  lookup(path: string): EntryInfo | undefined;
+  /**
    * Whether the entry that layer `layerIndex` wrote at `path` is what the final filesystem holds
-   * there; false when a later layer deleted or replaced it (it still ships in the image).
+   * there, under that name or (for a file's content) under a hard link; false when a later layer
+   * deleted or replaced it (it still ships in the image).
    */
   isInFinal(path: string, layerIndex: number): boolean;
   /** Where a path written by a layer really landed, after symlinked parent directories are followed. */
@@ -23,73 +50,301 @@ export interface FinalFilesystem {
   /** `path` with every symlinked parent directory followed (the last component is not). */
   resolve(path: string): string;
   entries(): IterableIterator<EntryInfo>;
-  /**
-   * The entry whose content a process reading `path` gets: symlinks followed in every component,
-   * the last included, clamped inside the root; a hard link followed to the entry that carried its
-   * content. Undefined when nothing is there (or a symlink loop).
-   */
-  lookup(path: string): EntryInfo | undefined;
+  /** Every name of a regular file, with its inode's metadata. */
+  files(): IterableIterator<FinalFile>;
+}
+
+/** Which snapshotter a view models. */
+export type ViewName = 'overlay' | 'native';
+
+interface Inode {
+  content: EntryInfo;
+  mode: number;
+  uid: number;
+  gid: number;
+  xattrs: Map<string, Buffer>;
+  touchedBy: EntryInfo[];
 }
 
 interface Node {
-  entry?: EntryInfo;
+  /** The entry that made this name; undefined for a directory the applier created as a parent. */
+  entry?: EntryInfo | undefined;
   children?: Map<string, Node>;
+  /** Regular files (and hard links to them). */
+  inode?: Inode;
+  /** Symlink target (also for a hard link to a symlink). */
+  symlink?: string;
+  /** overlay: a whiteout device in a layer's directory. */
+  whiteout?: boolean;
+  /** overlay: the directory carries trusted.overlay.opaque. */
+  opaque?: boolean;
 }
 
-const MAX_SYMLINKS = 40;
+/** continuity's RootPath gives up after this many links (the kernel after 40). */
+const MAX_SYMLINKS = 255;
+const GLOBAL_HEADER: string = 'global';
+const U32 = 2 ** 32;
 
-/**
- * Applies layers in order with the runtime's semantics: a whiteout removes a path and everything
- * under it; an opaque whiteout hides what lower layers put in a directory; an entry replaces what was
- * at its path (a non-directory replaces a whole tree); parent directories that are symlinks are
- * followed, as containerd's applier follows them inside the root.
- */
-export class LayeredFilesystem implements FinalFilesystem {
-  readonly #root: Node = { children: new Map() };
-  /** `layer:path` of entries written through a symlinked parent, to where they landed. */
-  readonly #redirects = new Map<string, string>();
+/** An owner id as lchown gives it to the kernel: 32 bits, and -1 (all ones) leaves the old one. */
+function kernelId(id: number, previous: number): number {
+  const v = ((id % U32) + U32) % U32;
+  return v === U32 - 1 ? previous : v;
+}
 
-  apply(changes: LayerChanges): void {
-    for (const whiteout of changes.whiteouts) {
-      if (whiteout.kind === 'delete') {
-        const resolved = this.#resolveParents(whiteout.path);
-        const parent = this.#lookup(posix.dirname(resolved));
-        parent?.children?.delete(posix.basename(resolved));
-      } else {
-        // Whiteouts go before the layer's own entries, so clearing hides exactly the lower layers' content.
-        this.#lookup(this.#resolveParents(whiteout.dir))?.children?.clear();
-      }
-    }
-    for (const entry of changes.entries) {
-      if (entry.path === '/') continue;
-      const resolved = this.#resolveParents(entry.path);
-      if (entry.type === 'global') {
-        // containerd removes whatever is at a global header's path and creates nothing there.
-        this.#lookup(posix.dirname(resolved))?.children?.delete(posix.basename(resolved));
+function components(path: string): string[] {
+  return path.split('/').filter((p) => p !== '' && p !== '.');
+}
+
+function isDir(node: Node | undefined): node is Node & { children: Map<string, Node> } {
+  return node?.children !== undefined;
+}
+
+/** One directory tree as an applier builds it, with containerd's path handling. */
+class Tree {
+  readonly root: Node = { children: new Map() };
+  /** `layer:path` of entries that landed somewhere else than their name says. */
+  readonly redirects = new Map<string, string>();
+
+  /**
+   * Resolves `parts` as continuity's RootPath does: symlinks followed in every component (the last too
+   * when `followLast`), `..` clamped at the root. Linear in the depth plus the links followed.
+   */
+  walk(parts: readonly string[], followLast: boolean): { names: string[]; node: Node | undefined } {
+    const pending = [...parts].reverse();
+    const names: string[] = [];
+    // nodes[i] is what names[i] is (undefined once a component is missing).
+    const nodes: Array<Node | undefined> = [];
+    const current = (): Node | undefined => (nodes.length ? nodes[nodes.length - 1] : this.root);
+    let hops = 0;
+    while (pending.length) {
+      const part = pending.pop() as string;
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        names.pop();
+        nodes.pop();
         continue;
       }
-      if (resolved !== entry.path) this.#redirects.set(`${entry.layerIndex}:${entry.path}`, resolved);
-      const parent = this.#mkdirs(posix.dirname(resolved));
-      const name = posix.basename(resolved);
-      const existing = parent.children?.get(name);
-      if (entry.type === 'directory' && existing?.entry?.type === 'directory' && existing.children) {
-        existing.entry = entry;
-      } else if (entry.type === 'directory') {
-        parent.children?.set(name, { entry, children: existing?.entry === undefined && existing?.children ? existing.children : new Map() });
-      } else {
-        parent.children?.set(name, { entry });
+      const child = current()?.children?.get(part);
+      const last = pending.length === 0;
+      if (child?.symlink !== undefined && (!last || followLast) && hops < MAX_SYMLINKS) {
+        hops++;
+        if (child.symlink.startsWith('/')) {
+          names.length = 0;
+          nodes.length = 0;
+        }
+        const target = child.symlink.split('/');
+        for (let i = target.length - 1; i >= 0; i--) pending.push(target[i] as string);
+        continue;
       }
+      names.push(part);
+      nodes.push(child);
     }
+    return { names, node: current() };
+  }
+
+  /** The node at exactly these names (no link followed). */
+  at(names: readonly string[]): Node | undefined {
+    let node: Node | undefined = this.root;
+    for (const n of names) {
+      node = node?.children?.get(n);
+      if (!node) return undefined;
+    }
+    return node;
+  }
+
+  /**
+   * Creates missing parents (mkparent); a non-directory in the way makes the runtime refuse the layer,
+   * and is replaced here so the rest of the layer is still judged (conservative either way).
+   */
+  mkdirs(names: readonly string[], inherit: (names: readonly string[]) => EntryInfo | undefined): Node & { children: Map<string, Node> } {
+    let node = this.root as Node & { children: Map<string, Node> };
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      let child = node.children.get(name);
+      if (!isDir(child)) {
+        child = { children: new Map(), entry: inherit(names.slice(0, i + 1)) };
+        node.children.set(name, child);
+      }
+      node = child as Node & { children: Map<string, Node> };
+    }
+    return node;
+  }
+
+  /**
+   * Applies one layer in stream order, as containerd 1.6's applyNaive does. `overlay`: whiteouts become
+   * whiteout devices and opaque flags in this tree (each layer gets its own tree); otherwise they remove.
+   */
+  apply(changes: LayerChanges, overlay: boolean, inherit: (names: readonly string[]) => EntryInfo | undefined): void {
+    const unpacked = new Set<Node>();
+    type Op = { kind: 'entry'; entry: EntryInfo } | { kind: 'whiteout'; whiteout: Whiteout };
+    const ops: Op[] = [];
+    const wos = [...changes.whiteouts].sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
+    let w = 0;
+    changes.entries.forEach((entry, i) => {
+      while (w < wos.length && ((wos[w] as { at?: number }).at ?? 0) <= i) ops.push({ kind: 'whiteout', whiteout: wos[w++] as Whiteout });
+      ops.push({ kind: 'entry', entry });
+    });
+    while (w < wos.length) ops.push({ kind: 'whiteout', whiteout: wos[w++] as Whiteout });
+
+    for (const op of ops) {
+      if (op.kind === 'whiteout') {
+        const wo = op.whiteout;
+        if (wo.kind === 'opaque') {
+          const { names } = this.walk(components(wo.dir), true);
+          const dir = this.mkdirs(names, inherit);
+          if (overlay) dir.opaque = true;
+          else removeUnpacked(dir, unpacked);
+        } else {
+          const parts = components(wo.path);
+          const base = parts.pop();
+          if (base === undefined) continue;
+          const { names } = this.walk(parts, true);
+          const dir = this.mkdirs(names, inherit);
+          if (overlay) dir.children.set(base, { whiteout: true });
+          else dir.children.delete(base);
+        }
+        continue;
+      }
+      const entry = op.entry;
+      const parts = components(entry.path);
+      const base = parts.pop();
+      if (base === undefined) continue; // the root itself: containerd ignores it
+      const { names } = this.walk(parts, true);
+      const landed = `/${[...names, base].join('/')}`;
+      if (landed !== entry.path) this.redirects.set(`${entry.layerIndex}:${entry.path}`, landed);
+      const dir = this.mkdirs(names, inherit);
+      const existing = dir.children.get(base);
+      if (entry.type === 'directory' && isDir(existing)) {
+        existing.entry = entry;
+        unpacked.add(existing);
+        continue;
+      }
+      dir.children.delete(base);
+      if (entry.type === GLOBAL_HEADER) {
+        // A PAX global header removes what was there and creates nothing (createTarFile ignores it).
+        continue;
+      }
+      const node = this.#create(entry);
+      dir.children.set(base, node);
+      unpacked.add(node);
+    }
+  }
+
+  #create(entry: EntryInfo): Node {
+    switch (entry.type) {
+      case 'directory':
+        return { entry, children: new Map() };
+      case 'symlink':
+        return { entry, symlink: entry.linkname };
+      case 'file':
+        return { entry, inode: { content: entry, mode: entry.mode & 0o7777, uid: kernelId(entry.uid, 0), gid: kernelId(entry.gid, 0), xattrs: new Map(entry.xattrs), touchedBy: [] } };
+      case 'hardlink': {
+        const parts = components(entry.linkname);
+        const base = parts.pop();
+        const parent = this.walk(parts, true).names;
+        const target = base === undefined ? undefined : this.at([...parent, base]);
+        if (target?.symlink !== undefined) return { entry, symlink: target.symlink };
+        const inode = target?.inode;
+        if (!inode) {
+          // The runtime refuses a link to nothing (or to a directory); judged as a file of its own.
+          return { entry, inode: { content: entry, mode: entry.mode & 0o7777, uid: kernelId(entry.uid, 0), gid: kernelId(entry.gid, 0), xattrs: new Map(entry.xattrs), touchedBy: [] } };
+        }
+        // lchown, setxattr and chmod all act on the shared inode. Whether chmod applies has varied across
+        // containerd versions, so setuid/setgid bits from either header are kept (conservative).
+        inode.uid = kernelId(entry.uid, inode.uid);
+        inode.gid = kernelId(entry.gid, inode.gid);
+        for (const [k, v] of entry.xattrs) inode.xattrs.set(k, v);
+        inode.mode = (entry.mode & 0o7777) | (inode.mode & 0o6000);
+        inode.touchedBy.push(entry);
+        return { entry, inode };
+      }
+      default:
+        return { entry };
+    }
+  }
+}
+
+/** The native applier's opaque marker: removes from the directory whatever this layer did not unpack. */
+function removeUnpacked(dir: Node, unpacked: ReadonlySet<Node>): void {
+  const stack: Node[] = [dir];
+  while (stack.length) {
+    const node = stack.pop() as Node;
+    for (const [name, child] of node.children ?? []) {
+      if (!unpacked.has(child)) node.children?.delete(name);
+      else if (isDir(child)) stack.push(child);
+    }
+  }
+}
+
+/** overlayfs' merge of per-layer directories (top first): whiteouts hide, opaque stops, a non-directory ends. */
+function mergeDirs(layers: readonly Node[], isRoot: boolean): Node {
+  const top = layers[0] as Node;
+  const stack: Array<{ out: Node; dirs: readonly Node[]; root: boolean }> = [];
+  const out: Node = { entry: top.entry, children: new Map() };
+  stack.push({ out, dirs: layers, root: isRoot });
+  while (stack.length) {
+    const { out: target, dirs, root } = stack.pop() as { out: Node; dirs: readonly Node[]; root: boolean };
+    // Lower layers are merged below a directory until one of them marks it opaque (ignored on the root).
+    const visible: Node[] = [];
+    for (const d of dirs) {
+      visible.push(d);
+      if (d.opaque && !root) break;
+    }
+    const names = new Set<string>();
+    for (const d of visible) for (const name of d.children?.keys() ?? []) names.add(name);
+    for (const name of names) {
+      const found: Node[] = [];
+      let file: Node | undefined;
+      for (const d of visible) {
+        const child = d.children?.get(name);
+        if (!child) continue;
+        if (child.whiteout) break;
+        if (!isDir(child)) {
+          if (found.length === 0) file = child;
+          break;
+        }
+        found.push(child);
+      }
+      if (found.length) {
+        const merged: Node = { entry: (found[0] as Node).entry, children: new Map() };
+        target.children?.set(name, merged);
+        stack.push({ out: merged, dirs: found, root: false });
+      } else if (file) target.children?.set(name, file);
+    }
+  }
+  return out;
+}
+
+/** One finished view of the image's filesystem. */
+class View implements FinalFilesystem {
+  readonly #tree: Tree;
+  readonly #redirects: ReadonlyMap<string, string>;
+  #live: Set<string> | undefined;
+
+  constructor(tree: Tree, redirects: ReadonlyMap<string, string>) {
+    this.#tree = tree;
+    this.#redirects = redirects;
   }
 
   get(path: string): EntryInfo | undefined {
-    return this.#lookup(this.#resolveParents(path))?.entry;
+    return this.#tree.walk(components(path), false).node?.entry;
+  }
+
+  lookup(path: string): EntryInfo | undefined {
+    const node = this.#tree.walk(components(path), true).node;
+    if (!node || node.whiteout) return undefined;
+    return node.inode?.content ?? node.entry;
   }
 
   isInFinal(path: string, layerIndex: number): boolean {
-    const landed = this.resolvedPath(path, layerIndex);
-    const node = this.#lookup(landed);
-    return node?.entry?.layerIndex === layerIndex && node.entry.path === path;
+    if (!this.#live) {
+      this.#live = new Set();
+      for (const { node } of this.#walkAll()) {
+        if (node.entry) this.#live.add(`${node.entry.layerIndex}:${node.entry.path}`);
+        if (node.inode) this.#live.add(`${node.inode.content.layerIndex}:${node.inode.content.path}`);
+      }
+    }
+    return this.#live.has(`${layerIndex}:${path}`);
   }
 
   resolvedPath(path: string, layerIndex: number): string {
@@ -97,7 +352,10 @@ export class LayeredFilesystem implements FinalFilesystem {
   }
 
   resolve(path: string): string {
-    return this.#resolveParents(path);
+    const parts = components(path);
+    const last = parts.pop();
+    if (last === undefined) return '/';
+    return `/${[...this.#tree.walk(parts, true).names, last].join('/')}`;
   }
 
   lookup(path: string): EntryInfo | undefined {
@@ -119,61 +377,107 @@ export class LayeredFilesystem implements FinalFilesystem {
   }
 
   *entries(): IterableIterator<EntryInfo> {
-    const stack: Node[] = [this.#root];
+    for (const { node } of this.#walkAll()) if (node.entry) yield node.entry;
+  }
+
+  *files(): IterableIterator<FinalFile> {
+    for (const { node, path } of this.#walkAll()) {
+      const inode = node.inode;
+      if (!inode || !node.entry) continue;
+      yield { path, entry: node.entry, content: inode.content, mode: inode.mode, uid: inode.uid, gid: inode.gid, xattrs: inode.xattrs, touchedBy: inode.touchedBy };
+    }
+  }
+
+  /** Every node with its path; iterative, so neither depth nor width can overflow the stack. */
+  *#walkAll(): IterableIterator<{ node: Node; path: string }> {
+    const stack: Array<{ node: Node; path: string }> = [{ node: this.#tree.root, path: '/' }];
     while (stack.length) {
-      const node = stack.pop() as Node;
-      if (node.entry) yield node.entry;
-      if (node.children) stack.push(...node.children.values());
+      const item = stack.pop() as { node: Node; path: string };
+      if (item.node.whiteout) continue;
+      yield item;
+      for (const [name, child] of item.node.children ?? []) stack.push({ node: child, path: item.path === '/' ? `/${name}` : `${item.path}/${name}` });
     }
-  }
-
-  #lookup(path: string): Node | undefined {
-    let node: Node | undefined = this.#root;
-    for (const part of components(path)) {
-      node = node.children?.get(part);
-      if (!node) return undefined;
-    }
-    return node;
-  }
-
-  #mkdirs(path: string): Node {
-    let node = this.#root;
-    for (const part of components(path)) {
-      let child = node.children?.get(part);
-      if (!child || !child.children) {
-        // A missing parent is created; a non-directory in the way is replaced, as MkdirAll after RemoveAll would.
-        child = { children: new Map() };
-        node.children?.set(part, child);
-      }
-      node = child;
-    }
-    return node;
-  }
-
-  /** Follows symlinks in the directory part of `path` (never the last component), clamped inside the root. */
-  #resolveParents(path: string): string {
-    let pending = components(path);
-    const last = pending.pop();
-    if (last === undefined) return '/';
-    let done: string[] = [];
-    let hops = 0;
-    while (pending.length) {
-      const part = pending.shift() as string;
-      const candidate = [...done, part];
-      const node = this.#lookup(`/${candidate.join('/')}`);
-      const entry = node?.entry;
-      if (entry?.type === 'symlink' && hops < MAX_SYMLINKS) {
-        hops++;
-        const target = entry.linkname.startsWith('/') ? entry.linkname : posix.join('/', ...done, entry.linkname);
-        done = components(posix.normalize(`/${target}`));
-        continue;
-      }
-      done = candidate;
-    }
-    return `/${[...done, last].join('/')}`;
   }
 }
 
-function components(path: string): string[] {
-  return path.split('/').filter((p) => p !== '' && p !== '.');
+/** Both views a runtime may build from the layers: overlayfs (containerd's default) and native. */
+export interface Views {
+  readonly overlay: FinalFilesystem;
+  readonly native: FinalFilesystem;
+}
+
+/**
+ * Applies layers as containerd's snapshotters do. overlay: each layer applied into its own directory
+ * (symlinks of earlier layers are not followed when a later layer writes or whites out through them;
+ * whiteouts are devices, opaque markers flags, ignored on `/`), then merged as overlayfs merges.
+ * native: every layer applied in order into one directory, whiteouts and opaque markers removing.
+ */
+export function buildViews(layers: readonly LayerChanges[]): Views {
+  const native = new Tree();
+  const uppers: Tree[] = [];
+  const redirects = new Map<string, string>();
+  for (const changes of layers) {
+    native.apply(changes, false, () => undefined);
+    const upper = new Tree();
+    const lowers = [...uppers].reverse();
+    // mkparent copies a created parent's metadata from the topmost lower layer that has it as a directory.
+    upper.apply(changes, true, (names) => {
+      for (const lower of lowers) {
+        const found = lower.walk(names, true).node;
+        if (found === undefined) continue;
+        return isDir(found) ? found.entry : undefined;
+      }
+      return undefined;
+    });
+    for (const [k, v] of upper.redirects) redirects.set(k, v);
+    uppers.push(upper);
+  }
+  const merged = new Tree();
+  const roots = [...uppers].reverse().map((t) => t.root);
+  if (roots.length) {
+    const root = mergeDirs(roots, true);
+    merged.root.children = root.children ?? new Map();
+  }
+  return { overlay: new View(merged, redirects), native: new View(native, native.redirects) };
+}
+
+/**
+ * The overlay view, built from layers applied one at a time (kept for callers that apply layers
+ * themselves; the engine uses `buildViews`).
+ */
+export class LayeredFilesystem implements FinalFilesystem {
+  readonly #layers: LayerChanges[] = [];
+  #view: FinalFilesystem | undefined;
+
+  apply(changes: LayerChanges): void {
+    this.#layers.push(changes);
+    this.#view = undefined;
+  }
+
+  get #fs(): FinalFilesystem {
+    this.#view ??= buildViews(this.#layers).overlay;
+    return this.#view;
+  }
+
+  get(path: string): EntryInfo | undefined {
+    return this.#fs.get(path);
+  }
+  lookup(path: string): EntryInfo | undefined {
+    return this.#fs.lookup(path);
+  }
+  isInFinal(path: string, layerIndex: number): boolean {
+    return this.#fs.isInFinal(path, layerIndex);
+  }
+  resolvedPath(path: string, layerIndex: number): string {
+    return this.#fs.resolvedPath(path, layerIndex);
+  }
+  resolve(path: string): string {
+    return this.#fs.resolve(path);
+  }
+  entries(): IterableIterator<EntryInfo> {
+    return this.#fs.entries();
+  }
+  files(): IterableIterator<FinalFile> {
+    return this.#fs.files();
+  }
 }

@@ -75,6 +75,8 @@ describe('content checks on images in a real registry @integration', function ()
               ...etc,
               { name: 'usr/bin/passwd', content: 'ELF', mode: 0o4755 },
               { name: 'var/lib/dpkg/info/passwd.list', content: '/.\n/usr\n/usr/bin\n/usr/bin/passwd\n' },
+              // md5 of 'ELF': the database vouches for the content, not only the name.
+              { name: 'var/lib/dpkg/info/passwd.md5sums', content: 'b61b2d6c6fa62903b882aaa53452c111  usr/bin/passwd\n' },
               { name: 'usr/local/bin/helper', content: 'ELF', mode: 0o4755 },
               { name: 'opt/tool', content: 'ELF', mode: 0o2755 },
             ],
@@ -94,7 +96,7 @@ describe('content checks on images in a real registry @integration', function ()
 
     it('reads apk’s database as well', async function () {
       const { code, report } = await checkImage({
-        layers: [{ entries: [...etc, { name: 'bin/bbsuid', content: 'ELF', mode: 0o4755 }, { name: 'lib/apk/db/installed', content: 'P:busybox-suid\nV:1.36\nF:bin\nR:bbsuid\n\n' }] }],
+        layers: [{ entries: [...etc, { name: 'bin/bbsuid', content: 'ELF', mode: 0o4755 }, { name: 'lib/apk/db/installed', content: 'P:busybox-suid\nV:1.36\nF:bin\nR:bbsuid\nZ:Q1nfTWP+2Wdl54Odk5Ta9a0tePeXg=\n\n' }] }],
       });
       assert.equal(code, 0);
       assert.equal(report.findings.find((f) => f.path === '/bin/bbsuid')?.rule, 'setuid-packaged');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { EntryInfo } from '../../src/scan/analyzer.js';
-import { LayeredFilesystem } from '../../src/scan/filesystem.js';
+import { buildViews, LayeredFilesystem, type LayerChanges, type Views } from '../../src/scan/filesystem.js';
 import { normalizeEntryPath, whiteoutOf, type Whiteout } from '../../src/scan/paths.js';
 
 function entry(path: string, layerIndex: number, type: EntryInfo['type'] = 'file', linkname = ''): EntryInfo {
@@ -84,18 +84,149 @@ describe('LayeredFilesystem', function () {
     assert.equal(fs.isInFinal('/x/y', 0), true);
   });
 
-  it('follows symlinked parent directories the way the runtime applies entries', function () {
+  it('follows symlinked parent directories within a layer; overlay does not follow a lower layer\'s symlink', function () {
     const fs = build([[['lib', 'symlink', 'usr/lib'], ['usr/lib', 'directory']], ['lib/evil.so'], ['usr/lib/.wh.evil.so']]);
-    assert.equal(fs.resolvedPath('/lib/evil.so', 1), '/usr/lib/evil.so');
-    assert.equal(fs.isInFinal('/lib/evil.so', 1), false, 'deleted through its real path');
-    const abs = build([[['conf', 'symlink', '/etc']], ['conf/shadow']]);
-    assert.equal(abs.get('/etc/shadow')?.layerIndex, 1);
-    const escape = build([[['up', 'symlink', '../../../']], ['up/etc/x']]);
-    assert.equal(escape.resolvedPath('/up/etc/x', 1), '/etc/x', 'a symlink cannot lead out of the root');
+    // overlay: layer 2 is applied into its own directory, where /lib is a new directory hiding the symlink.
+    assert.equal(fs.resolvedPath('/lib/evil.so', 1), '/lib/evil.so');
+    assert.equal(fs.isInFinal('/lib/evil.so', 1), true, 'not deleted through /usr/lib');
+    assert.equal(fs.get('/lib')?.type, 'directory', 'a directory the applier made (metadata copied from the lower /usr/lib), no symlink');
+    const same = build([[['lib', 'symlink', 'usr/lib'], ['usr/lib', 'directory'], 'lib/evil.so']]);
+    assert.equal(same.resolvedPath('/lib/evil.so', 0), '/usr/lib/evil.so', 'followed inside one layer');
+    const abs = build([[['conf', 'symlink', '/etc'], 'conf/shadow']]);
+    assert.equal(abs.get('/etc/shadow')?.layerIndex, 0);
+    const escape = build([[['up', 'symlink', '../../../'], 'up/etc/x']]);
+    assert.equal(escape.resolvedPath('/up/etc/x', 0), '/etc/x', 'a symlink cannot lead out of the root');
   });
 
   it('survives symlink loops', function () {
     const fs = build([[['a', 'symlink', 'b'], ['b', 'symlink', 'a']], ['a/file']]);
     assert.ok(fs.resolvedPath('/a/file', 1).endsWith('/file'));
+  });
+});
+
+/** Layers given as ops in stream order: a string is a file; tuples give type and link; `wh:`/`opq:` prefixes whiteouts. */
+type Op = string | [string, EntryInfo['type'] | 'global', string?, number?];
+function views(layers: Op[][]): Views {
+  const changes: LayerChanges[] = layers.map((ops, layerIndex) => {
+    const whiteouts: Array<LayerChanges['whiteouts'][number]> = [];
+    const entries: EntryInfo[] = [];
+    for (const op of ops) {
+      const [name, type, link, mode] = typeof op === 'string' ? [op, 'file' as const, '', 0o644] : op;
+      const path = normalizeEntryPath(name);
+      const w = whiteoutOf(path);
+      if (w === 'ignore') continue;
+      if (w) {
+        whiteouts.push({ ...w, at: entries.length });
+        continue;
+      }
+      const e = entry(path, layerIndex, type as EntryInfo['type'], type === 'hardlink' ? normalizeEntryPath(link ?? '') : (link ?? ''));
+      entries.push({ ...e, mode: mode ?? (type === 'directory' ? 0o755 : 0o644) });
+    }
+    return { layerIndex, whiteouts, entries };
+  });
+  return buildViews(changes);
+}
+
+const special = (fs: Views['overlay']): string[] =>
+  [...fs.files()].filter((f) => (f.mode & 0o6000) !== 0).map((f) => `${f.path} ${f.mode.toString(8)} ${f.uid}:${f.gid}`).sort();
+
+describe('the two snapshotter views', function () {
+  // Each case was checked against containerd 1.6's own applier (../shared/runtime-oracle).
+  const cases: Array<{ name: string; layers: Op[][]; overlay: string[]; native: string[] }> = [
+    {
+      name: 'an opaque marker on / is ignored by overlayfs, and wipes the lower layers natively',
+      layers: [[['keep', 'file', '', 0o4755]], [['x', 'file', '', 0o4755], '.wh..wh..opq']],
+      overlay: ['/keep 4755 0:0', '/x 4755 0:0'],
+      native: ['/x 4755 0:0'],
+    },
+    {
+      name: 'a hard link header\'s mode applies to the shared inode',
+      layers: [[['x', 'file', '', 0o755], ['y', 'hardlink', 'x', 0o4755]]],
+      overlay: ['/x 4755 0:0', '/y 4755 0:0'],
+      native: ['/x 4755 0:0', '/y 4755 0:0'],
+    },
+    {
+      name: 'a hard link keeps the content after its first name is deleted',
+      layers: [[['a', 'file', '', 0o4755], ['b', 'hardlink', 'a', 0o4755]], ['.wh.a']],
+      overlay: ['/b 4755 0:0'],
+      native: ['/b 4755 0:0'],
+    },
+    {
+      name: 'the same path twice in one layer: the last wins',
+      layers: [[['s', 'file', '', 0o4755], ['s', 'file', '', 0o755], ['t', 'file', '', 0o755], ['t', 'file', '', 0o2755]]],
+      overlay: ['/t 2755 0:0'],
+      native: ['/t 2755 0:0'],
+    },
+    {
+      name: 'a whiteout through a lower layer\'s symlink: overlay hides the symlink, native deletes the target',
+      layers: [[['d', 'symlink', 'real'], ['real', 'directory'], ['real/s', 'file', '', 0o4755]], ['d/.wh.s']],
+      overlay: ['/real/s 4755 0:0'],
+      native: [],
+    },
+    {
+      name: 'a global header removes what is at its path (natively also a lower layer\'s file)',
+      layers: [[['g', 'file', '', 0o4755], ['h', 'file', '', 0o4755]], [['g', 'global']]],
+      overlay: ['/g 4755 0:0', '/h 4755 0:0'],
+      native: ['/h 4755 0:0'],
+    },
+    {
+      name: 'whiteouts apply in stream order natively: a file written before its whiteout is gone',
+      layers: [[], [['w', 'file', '', 0o4755], '.wh.w']],
+      overlay: [],
+      native: [],
+    },
+    {
+      name: 'native opaque markers keep what the layer already unpacked',
+      layers: [[['d/old', 'file', '', 0o4755]], [['d/new', 'file', '', 0o4755], 'd/.wh..wh..opq']],
+      overlay: ['/d/new 4755 0:0'],
+      native: ['/d/new 4755 0:0'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, function () {
+      const v = views(c.layers);
+      assert.deepEqual(special(v.overlay), c.overlay, 'overlay');
+      assert.deepEqual(special(v.native), c.native, 'native');
+    });
+  }
+
+  it('lookup follows symlinks in every component and hard links to the content', function () {
+    const v = views([[['etc', 'directory'], 'usr/lib/os-release', ['etc/os-release', 'symlink', '../usr/lib/os-release'], ['etc/passwd', 'symlink', '/nonexistent']], [['p', 'file'], ['etc/pw', 'hardlink', 'p']]]);
+    for (const fs of [v.overlay, v.native]) {
+      assert.equal(fs.lookup('/etc/os-release')?.path, '/usr/lib/os-release');
+      assert.equal(fs.get('/etc/os-release')?.type, 'symlink');
+      assert.equal(fs.lookup('/etc/passwd'), undefined);
+    }
+    assert.equal(v.native.lookup('/etc/pw')?.path, '/p', 'the entry whose bytes the link has');
+  });
+
+  it('uids and gids are truncated to 32 bits as lchown does (2^32 is root)', function () {
+    const fs = new LayeredFilesystem();
+    fs.apply({ layerIndex: 0, whiteouts: [], entries: [{ ...entry('/s', 0), mode: 0o4755, uid: 2 ** 32, gid: 2 ** 32 + 5 }] });
+    assert.deepEqual(special(fs), ['/s 4755 0:5']);
+  });
+
+  it('lists 150,000 entries of one directory without overflowing the stack', function () {
+    const entries = Array.from({ length: 150_000 }, (_, i) => entry(`/d/f${i}`, 0));
+    const fs = new LayeredFilesystem();
+    fs.apply({ layerIndex: 0, whiteouts: [], entries });
+    let n = 0;
+    for (const _ of fs.entries()) n++;
+    assert.equal(n, 150_000);
+  });
+
+  it('resolves 2,000 levels of directories in linear time', function () {
+    const parts: string[] = [];
+    const entries: EntryInfo[] = [];
+    for (let i = 0; i < 2000; i++) {
+      parts.push(`d${i}`);
+      entries.push({ ...entry(`/${parts.join('/')}`, 0, 'directory') });
+    }
+    entries.push(entry(`/${parts.join('/')}/leaf`, 0));
+    const fs = new LayeredFilesystem();
+    fs.apply({ layerIndex: 0, whiteouts: [], entries });
+    // Counting steps, not time: each lookup of a 2,000-deep path must not redo the walk per level.
+    assert.equal(fs.get(`/${parts.join('/')}/leaf`)?.path, `/${parts.join('/')}/leaf`);
+    assert.equal([...fs.entries()].length, 2001);
   });
 });

@@ -28,3 +28,20 @@ export function decodeCapabilities(value: Buffer): { names: string[]; effective:
   }
   return { names, effective };
 }
+
+/**
+ * Capabilities that give a process root's power back (grsecurity's "false boundaries" list): changing
+ * ids, bypassing file permissions, loading code into the kernel, or handing out capabilities.
+ */
+export const ROOT_EQUIVALENT: ReadonlySet<string> = new Set([
+  'cap_chown', 'cap_dac_override', 'cap_dac_read_search', 'cap_fowner', 'cap_fsetid', 'cap_setgid', 'cap_setuid',
+  'cap_setpcap', 'cap_setfcap', 'cap_sys_module', 'cap_sys_rawio', 'cap_sys_ptrace', 'cap_sys_admin', 'cap_mknod',
+  'cap_bpf', 'cap_sys_chroot', 'cap_linux_immutable', 'cap_mac_override', 'cap_mac_admin', 'cap_net_admin',
+  'cap_sys_boot', 'cap_checkpoint_restore', 'cap_perfmon',
+]);
+
+/** The root-equivalent capabilities a `security.capability` value grants; undefined when undecodable. */
+export function rootEquivalentCapabilities(value: Buffer): string[] | undefined {
+  const decoded = decodeCapabilities(value);
+  return decoded?.names.filter((n) => ROOT_EQUIVALENT.has(n) || /^cap_\d+$/.test(n));
+}

@@ -1,10 +1,13 @@
-import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink } from '../../analyzer.js';
-import { decodeCapabilities } from './capabilities.js';
-import { isPackageFileList, PackagedFiles } from './package-files.js';
+import { createHash, type Hash } from 'node:crypto';
+import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
+import type { FinalFile, ViewName } from '../../filesystem.js';
+import { decodeCapabilities, rootEquivalentCapabilities } from './capabilities.js';
+import { isPackageFileList, PackagedFiles, type ContentSums } from './package-files.js';
 
 const SETUID = 0o4000;
 const SETGID = 0o2000;
 const LIST_BYTES = 16 * 1024 * 1024;
+const CAPABILITY = 'security.capability';
 
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
@@ -14,76 +17,107 @@ function pathDirs(env: readonly string[] | null | undefined): string[] {
   return value.split(':').filter((d) => d.startsWith('/'));
 }
 
+function isSpecial(mode: number, xattrs: ReadonlyMap<string, Buffer>): boolean {
+  return (mode & (SETUID | SETGID)) !== 0 || xattrs.has(CAPABILITY);
+}
+
+/** One name of a privileged file, as each view has it. */
+interface Judged {
+  readonly entry: EntryInfo;
+  readonly seen: Array<{ view: ViewName; file: FinalFile; packaged: boolean }>;
+}
+
 /**
- * Privilege escalation a container inherits from its image: setuid and setgid files (told packaged
- * from dropped-in by the image's own package databases, dpkg and apk), file capabilities
- * (`security.capability` xattrs), and world-writable files or directories in `PATH`.
+ * Privilege escalation a container inherits from its image: setuid and setgid files and files with
+ * root-equivalent capabilities, told packaged (vouched for by the image's own dpkg or apk database,
+ * content checksum included) from dropped-in; other file capabilities; world-writable files or
+ * directories in `PATH`. Judged on every snapshotter's view: a file unsafe in any view blocks.
  */
 export const privilegesAnalyzer: Analyzer = {
   id: 'privileges',
-  version: 1,
+  version: 2,
   description: 'setuid/setgid files, file capabilities, world-writable PATH entries',
   create(): AnalyzerRun {
     const special: EntryInfo[] = [];
-    const capabilities: EntryInfo[] = [];
+    const hashing = new Map<EntryInfo, { md5: Hash; sha1: Hash }>();
     const packaged = new PackagedFiles();
     return {
       wants(entry) {
         if (entry.type === 'file' && isPackageFileList(entry.path)) return { contentBytes: LIST_BYTES };
-        if (entry.type === 'file' && ((entry.mode & (SETUID | SETGID)) !== 0 || entry.xattrs.has('security.capability'))) return { contentBytes: 0 };
+        // The content is hashed as it streams, to compare with the package databases' checksums.
+        if (entry.type === 'file' && isSpecial(entry.mode, entry.xattrs)) return { contentBytes: 0, stream: true };
         return undefined;
+      },
+      analyzeChunk(entry, chunk) {
+        let h = hashing.get(entry);
+        if (!h) {
+          h = { md5: createHash('md5'), sha1: createHash('sha1') };
+          hashing.set(entry, h);
+        }
+        h.md5.update(chunk);
+        h.sha1.update(chunk);
       },
       analyzeEntry(entry, content) {
         if (isPackageFileList(entry.path) && content) packaged.add(entry, content);
         if ((entry.mode & (SETUID | SETGID)) !== 0) special.push(entry);
-        if (entry.xattrs.has('security.capability')) capabilities.push(entry);
+        if (entry.type === 'file' && isSpecial(entry.mode, entry.xattrs) && !hashing.has(entry)) {
+          // An empty file streams no chunk.
+          hashing.set(entry, { md5: createHash('md5'), sha1: createHash('sha1') });
+        }
       },
-      finish(image, sink: FindingSink) {
-        const owned = packaged.paths(image.fs);
+      finish(image: ImageView, sink: FindingSink) {
+        const sums = new Map<EntryInfo, ContentSums>();
+        for (const [entry, h] of hashing) sums.set(entry, { md5: h.md5.digest('hex'), sha1: h.sha1.digest('hex') });
+
+        const judged = new Map<string, Judged>();
+        for (const { name, fs } of image.views) {
+          for (const file of fs.files()) {
+            if (!isSpecial(file.mode, file.xattrs)) continue;
+            const key = `${file.entry.layerIndex}:${file.entry.path}`;
+            const j = judged.get(key) ?? { entry: file.entry, seen: [] };
+            j.seen.push({ view: name, file, packaged: packaged.vouches(fs, file, sums.get(file.content)) });
+            judged.set(key, j);
+          }
+        }
+        const viewCount = image.views.length;
+        for (const j of judged.values()) reportFinal(j, viewCount, sink);
+
+        // Copies a later layer deleted still ship in the image: worth knowing, not blocking.
         for (const entry of special) {
-          const real = image.fs.resolvedPath(entry.path, entry.layerIndex);
-          const isPackaged = owned.has(real);
-          // A copy a later layer deleted cannot be executed in the container: worth knowing, not blocking.
-          const live = image.fs.isInFinal(entry.path, entry.layerIndex);
+          if (image.views.some((v) => v.fs.isInFinal(entry.path, entry.layerIndex))) continue;
           for (const [bit, check] of [[SETUID, 'setuid'], [SETGID, 'setgid']] as const) {
             if ((entry.mode & bit) === 0) continue;
             sink.report({
               check,
-              rule: `${check}-${isPackaged ? 'packaged' : 'unpackaged'}`,
-              severity: !live ? 'info' : isPackaged ? 'low' : 'high',
-              blocking: live && !isPackaged,
-              message: `${isPackaged ? '' : 'unpackaged '}${check} file ${real} (mode ${octal(entry.mode)}, owner ${entry.uid}:${entry.gid})${isPackaged ? ', installed by a package' : ', not listed by any package database'}${live ? '' : '; a later layer removed it'}`,
+              rule: `${check}-unpackaged`,
+              severity: 'info',
+              blocking: false,
+              message: `${check} file ${entry.path} (mode ${octal(entry.mode)}, owner ${entry.uid}:${entry.gid}); a later layer removed it`,
               path: entry.path,
               layerIndex: entry.layerIndex,
             });
           }
         }
-        for (const entry of capabilities) {
-          const decoded = decodeCapabilities(entry.xattrs.get('security.capability') as Buffer);
-          const names = decoded ? decoded.names.join(', ') || 'none' : 'an undecodable set';
-          sink.report({
-            check: 'capability',
-            rule: 'file-capability',
-            severity: 'medium',
-            blocking: false,
-            message: `file ${entry.path} carries capabilities ${names}${decoded?.effective ? ' (effective)' : ''}`,
-            path: entry.path,
-            layerIndex: entry.layerIndex,
-          });
+
+        const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean }>();
+        for (const { fs } of image.views) {
+          const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => fs.resolve(d.replace(/\/+$/, '') || '/')));
+          for (const entry of fs.entries()) {
+            if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
+            const real = fs.resolvedPath(entry.path, entry.layerIndex);
+            const parent = real.slice(0, real.lastIndexOf('/')) || '/';
+            const isPathDir = entry.type === 'directory' && dirs.has(real);
+            if (!isPathDir && !(entry.type === 'file' && dirs.has(parent))) continue;
+            worldWritable.set(`${entry.layerIndex}:${entry.path}`, { entry, real, dir: entry.type === 'directory' });
+          }
         }
-        const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => image.fs.resolve(d.replace(/\/+$/, '') || '/')));
-        for (const entry of image.fs.entries()) {
-          if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
-          const real = image.fs.resolvedPath(entry.path, entry.layerIndex);
-          const parent = real.slice(0, real.lastIndexOf('/')) || '/';
-          const isPathDir = entry.type === 'directory' && dirs.has(real);
-          if (!isPathDir && !(entry.type === 'file' && dirs.has(parent))) continue;
+        for (const { entry, real, dir } of worldWritable.values()) {
           sink.report({
             check: 'world-writable',
             rule: 'world-writable-path',
             severity: 'high',
             blocking: true,
-            message: `${entry.type === 'directory' ? 'PATH directory' : 'file in PATH'} ${real} is world-writable (mode ${octal(entry.mode)}): any user can plant or replace commands`,
+            message: `${dir ? 'PATH directory' : 'file in PATH'} ${real} is world-writable (mode ${octal(entry.mode)}): any user can plant or replace commands`,
             path: entry.path,
             layerIndex: entry.layerIndex,
           });
@@ -92,3 +126,57 @@ export const privilegesAnalyzer: Analyzer = {
     };
   },
 };
+
+/** Reports one privileged name: blocking when any view has it privileged and not vouched for. */
+function reportFinal(j: Judged, viewCount: number, sink: FindingSink): void {
+  const only = j.seen.length < viewCount ? ` (only in the ${j.seen.map((s) => s.view).join(', ')} view)` : '';
+  const first = (j.seen[0] as Judged['seen'][number]).file;
+  const modes = [...new Set(j.seen.map((s) => octal(s.file.mode)))].join(' or ');
+  const owners = [...new Set(j.seen.map((s) => `${s.file.uid}:${s.file.gid}`))].join(' or ');
+  for (const [bit, check] of [[SETUID, 'setuid'], [SETGID, 'setgid']] as const) {
+    const views = j.seen.filter((s) => (s.file.mode & bit) !== 0);
+    if (views.length === 0) continue;
+    const isPackaged = views.every((s) => s.packaged);
+    sink.report({
+      check,
+      rule: `${check}-${isPackaged ? 'packaged' : 'unpackaged'}`,
+      severity: isPackaged ? 'low' : 'high',
+      blocking: !isPackaged,
+      message: `${isPackaged ? '' : 'unpackaged '}${check} file ${first.path} (mode ${modes}, owner ${owners})${isPackaged ? ', installed by a package' : ', not vouched for by any package database'}${only}`,
+      path: j.entry.path,
+      layerIndex: j.entry.layerIndex,
+    });
+  }
+  const withCaps = j.seen.filter((s) => s.file.xattrs.has(CAPABILITY));
+  if (withCaps.length === 0) return;
+  const value = (withCaps[0] as Judged['seen'][number]).file.xattrs.get(CAPABILITY) as Buffer;
+  const decoded = decodeCapabilities(value);
+  const names = decoded ? decoded.names.join(', ') || 'none' : 'an undecodable set';
+  // An undecodable set is treated as the worst one: the gate cannot tell what it grants.
+  const root = withCaps.some((s) => {
+    const caps = rootEquivalentCapabilities(s.file.xattrs.get(CAPABILITY) as Buffer);
+    return caps === undefined || caps.length > 0;
+  });
+  const isPackaged = withCaps.every((s) => s.packaged);
+  if (root) {
+    sink.report({
+      check: 'capability',
+      rule: isPackaged ? 'file-capability-root-packaged' : 'file-capability-root',
+      severity: isPackaged ? 'low' : 'high',
+      blocking: !isPackaged,
+      message: `${isPackaged ? '' : 'unpackaged '}file ${first.path} carries root-equivalent capabilities ${names}${decoded?.effective ? ' (effective)' : ''}${isPackaged ? ', installed by a package' : ''}${only}`,
+      path: j.entry.path,
+      layerIndex: j.entry.layerIndex,
+    });
+    return;
+  }
+  sink.report({
+    check: 'capability',
+    rule: 'file-capability',
+    severity: 'medium',
+    blocking: false,
+    message: `file ${first.path} carries capabilities ${names}${decoded?.effective ? ' (effective)' : ''}${only}`,
+    path: j.entry.path,
+    layerIndex: j.entry.layerIndex,
+  });
+}

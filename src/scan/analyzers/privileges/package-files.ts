@@ -1,54 +1,127 @@
 import { posix } from 'node:path';
 import type { EntryInfo } from '../../analyzer.js';
-import type { FinalFilesystem } from '../../filesystem.js';
+import type { FinalFile, FinalFilesystem } from '../../filesystem.js';
 
-const DPKG_LIST = /^\/var\/lib\/dpkg\/info\/[^/]+\.list$/;
+const DPKG_DB = /^\/var\/lib\/dpkg\/info\/[^/]+\.(list|md5sums)$/;
 const APK_INSTALLED = '/lib/apk/db/installed';
 
-/** Whether an entry is a package database file that lists installed paths. */
+/** Whether an entry is a package database file that lists installed paths or their checksums. */
 export function isPackageFileList(path: string): boolean {
-  return DPKG_LIST.test(path) || path === APK_INSTALLED;
+  return DPKG_DB.test(path) || path === APK_INSTALLED;
 }
 
-/** Paths listed by one dpkg `.list` file (one absolute path a line). */
-function dpkgPaths(text: string): string[] {
-  return text.split('\n').filter((l) => l.startsWith('/'));
+/** The digests of a file's content that package databases use: md5 (dpkg) and sha1 (apk). */
+export interface ContentSums {
+  readonly md5: string;
+  readonly sha1: string;
 }
 
-/** Paths listed by apk's `installed` database (`F:` directory, `R:` file within it). */
-function apkPaths(text: string): string[] {
-  const out: string[] = [];
-  let dir = '';
+/** md5sums lines: `HEX  relative/path`. */
+function dpkgSums(text: string): Map<string, string> {
+  const out = new Map<string, string>();
   for (const line of text.split('\n')) {
-    if (line.startsWith('F:')) dir = line.slice(2);
-    else if (line.startsWith('R:')) out.push(`/${posix.join(dir, line.slice(2))}`);
-    else if (line === '') dir = '';
+    const m = /^([0-9a-f]{32}) [ *](.+)$/.exec(line);
+    if (m) out.set(`/${(m[2] as string).replace(/^\/+/, '')}`, m[1] as string);
   }
   return out;
 }
 
+/** apk's `installed`: `F:` directory, `R:` file within it, `Z:Q1<base64 sha1>` for that file. */
+function apkSums(text: string): Map<string, string | undefined> {
+  const out = new Map<string, string | undefined>();
+  let dir = '';
+  let last: string | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('F:')) dir = line.slice(2);
+    else if (line.startsWith('R:')) {
+      last = `/${posix.join(dir, line.slice(2))}`;
+      out.set(last, undefined);
+    } else if (line.startsWith('Z:Q1') && last !== undefined) {
+      const raw = Buffer.from(line.slice(4), 'base64');
+      if (raw.length === 20) out.set(last, raw.toString('hex'));
+    } else if (line === '') {
+      dir = '';
+      last = undefined;
+    }
+  }
+  return out;
+}
+
+type Copy = { readonly entry: EntryInfo; readonly text: string };
+/** Path in the final filesystem → digests (`md5:…`, `sha1:…`) a package database vouches for there. */
+type Claims = Map<string, Set<string>>;
+
 /**
- * Collects package file lists as layers stream; the set of packaged paths comes from the copies in
- * the final filesystem only, each path resolved through symlinked directories (dpkg lists `/bin/su`
- * where a merged-/usr image has `/usr/bin/su`).
+ * Package databases (dpkg's `info/*.list` with `*.md5sums`, apk's `installed` with `Z:` checksums) as
+ * layers wrote them. A file counts as packaged only when the database in the final filesystem lists it
+ * with the checksum of its content, and the copy of that database written by the same layer as the
+ * content does too: a later layer rewriting the database to claim a file does not make it packaged.
  */
 export class PackagedFiles {
-  readonly #lists = new Map<string, Array<{ layerIndex: number; text: string }>>();
+  readonly #copies = new Map<string, Copy[]>();
+  readonly #final = new WeakMap<FinalFilesystem, Claims>();
+  readonly #byLayer = new WeakMap<FinalFilesystem, Map<number, Claims>>();
 
   add(entry: EntryInfo, content: Buffer): void {
-    const copies = this.#lists.get(entry.path) ?? [];
-    copies.push({ layerIndex: entry.layerIndex, text: content.toString('utf8') });
-    this.#lists.set(entry.path, copies);
+    const copies = this.#copies.get(entry.path) ?? [];
+    copies.push({ entry, text: content.toString('utf8') });
+    this.#copies.set(entry.path, copies);
   }
 
-  paths(fs: FinalFilesystem): Set<string> {
-    const packaged = new Set<string>();
-    for (const [path, copies] of this.#lists) {
-      const final = copies.find((c) => fs.isInFinal(path, c.layerIndex));
-      if (!final) continue;
-      const listed = path === APK_INSTALLED ? apkPaths(final.text) : dpkgPaths(final.text);
-      for (const p of listed) packaged.add(fs.resolve(p));
+  /** Whether a database vouches for `file` (under its name in `fs`) with these content digests. */
+  vouches(fs: FinalFilesystem, file: FinalFile, sums: ContentSums | undefined): boolean {
+    if (!sums) return false;
+    const layer = file.content.layerIndex;
+    // A hard link from another layer changed owner, mode or capabilities: no database recorded that.
+    if (file.touchedBy.some((e) => e.layerIndex !== layer)) return false;
+    const tokens = [`md5:${sums.md5}`, `sha1:${sums.sha1}`];
+    let final = this.#final.get(fs);
+    if (!final) {
+      final = this.#claims(fs, (path, copies) => {
+        const live = fs.lookup(path);
+        return copies.find((c) => c.entry === live);
+      });
+      this.#final.set(fs, final);
     }
-    return packaged;
+    const perLayer = this.#byLayer.get(fs) ?? new Map<number, Claims>();
+    this.#byLayer.set(fs, perLayer);
+    let then = perLayer.get(layer);
+    if (!then) {
+      then = this.#claims(fs, (_path, copies) => copies.filter((c) => c.entry.layerIndex === layer).at(-1));
+      perLayer.set(layer, then);
+    }
+    const now = final.get(file.path);
+    const before = then.get(file.path);
+    return tokens.some((t) => now?.has(t) === true && before?.has(t) === true);
+  }
+
+  #claims(fs: FinalFilesystem, choose: (path: string, copies: readonly Copy[]) => Copy | undefined): Claims {
+    const claims: Claims = new Map();
+    const add = (path: string, token: string): void => {
+      const real = fs.resolve(path);
+      const set = claims.get(real) ?? new Set<string>();
+      set.add(token);
+      claims.set(real, set);
+    };
+    for (const [path, copies] of this.#copies) {
+      if (path === APK_INSTALLED) {
+        const chosen = choose(path, copies);
+        if (!chosen) continue;
+        for (const [file, sha1] of apkSums(chosen.text)) if (sha1) add(file, `sha1:${sha1}`);
+      } else if (path.endsWith('.list')) {
+        const list = choose(path, copies);
+        const sumsPath = `${path.slice(0, -'.list'.length)}.md5sums`;
+        const sumsCopies = this.#copies.get(sumsPath);
+        const sums = sumsCopies ? choose(sumsPath, sumsCopies) : undefined;
+        if (!list || !sums) continue;
+        const md5 = dpkgSums(sums.text);
+        for (const line of list.text.split('\n')) {
+          if (!line.startsWith('/')) continue;
+          const sum = md5.get(line);
+          if (sum) add(line, `md5:${sum}`);
+        }
+      }
+    }
+    return claims;
   }
 }

@@ -1,0 +1,84 @@
+import assert from 'node:assert/strict';
+import { makeTar, type TestEntry } from '../helpers/tar-writer.js';
+import { missed } from './compare.js';
+import { capability } from './generate.js';
+import { scanBlobs } from './imggate.js';
+import { requireOracle, runOracle } from './oracle.js';
+import { checkGenerated } from './property.js';
+
+/** Hand-written classes: each image is applied by containerd's code and scanned by imggate. */
+const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtimeSpecial: boolean }> = [
+  { name: 'a plain setuid file', layers: [[{ name: 'x', content: 'ELF', mode: 0o4755 }]], runtimeSpecial: true },
+  {
+    name: 'a hard link header with 04755 makes its target setuid',
+    layers: [[{ name: 'x', content: 'ELF', mode: 0o755 }, { name: 'y', type: 'hardlink', linkname: 'x', mode: 0o4755 }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'a hard link keeps a setuid file after its first name is deleted',
+    layers: [[{ name: 'x', content: 'ELF', mode: 0o4755 }, { name: 'y', type: 'hardlink', linkname: 'x', mode: 0o4755 }], [{ name: '.wh.x' }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'an opaque marker on / does not hide lower layers in overlayfs',
+    layers: [[{ name: 'keep', content: 'ELF', mode: 0o4755 }], [{ name: '.wh..wh..opq' }, { name: 'new', content: 'x' }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'a later layer writing through a lower symlink lands in a new directory (overlay)',
+    layers: [[{ name: 'lib', type: 'symlink', linkname: 'usr/lib' }, { name: 'usr/lib/', type: 'dir' }], [{ name: 'lib/evil', content: 'ELF', mode: 0o4755 }], [{ name: 'usr/lib/.wh.evil' }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'the same path twice in one layer: the last (setuid) wins',
+    layers: [[{ name: 's', content: 'a', mode: 0o755 }, { name: 's', content: 'b', mode: 0o4755 }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'uid 2^32 is root to lchown',
+    layers: [[{ name: 's', content: 'ELF', mode: 0o4755, uid: 2 ** 32, gid: 2 ** 32 }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'cap_setuid blocks like setuid',
+    layers: [[{ name: 'c', content: 'ELF', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': capability([7]) } }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'a hard link header carrying a capability gives it to the shared inode',
+    layers: [[{ name: 'x', content: 'ELF', mode: 0o755 }, { name: 'y', type: 'hardlink', linkname: 'x', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': capability([21]) } }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'ustar prefix, STAR and GNU long names for a setuid path',
+    layers: [[
+      { name: 'usr/local/bin/p', content: 'ELF', mode: 0o4755, ustarPrefix: true },
+      { name: 'opt/star/q', content: 'ELF', mode: 0o4755, ustarPrefix: true, magic: 'star' },
+      { name: `${'d'.repeat(120)}/r`, content: 'ELF', mode: 0o4755, gnuLongName: true },
+    ]],
+    runtimeSpecial: true,
+  },
+  { name: 'no USER and no passwd: root', layers: [[{ name: 'f', content: 'x' }]], user: '', runtimeSpecial: false },
+];
+
+describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {
+  this.timeout(600_000);
+  before(async function () {
+    await requireOracle(this);
+  });
+
+  for (const c of CASES) {
+    it(c.name, async function () {
+      const blobs = c.layers.map((l) => makeTar(l));
+      const user = c.user ?? '1000';
+      const [oracle, findings] = await Promise.all([runOracle(blobs, user), scanBlobs(blobs, user)]);
+      const specials = [...oracle.overlay.special, ...oracle.naive.special];
+      assert.equal(specials.length > 0, c.runtimeSpecial, `the oracle's view: ${JSON.stringify(oracle)}`);
+      assert.deepEqual(missed(oracle, findings), []);
+    });
+  }
+
+  it('agrees on generated images (fixed seed, bounded count; npm run differential for more)', async function () {
+    await checkGenerated(Number(process.env['IMGGATE_DIFF_RUNS'] ?? 60), 20261129);
+  });
+});

@@ -1,0 +1,35 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { imageConfigSchema } from '../../src/oci/schemas.js';
+import { loadRules } from '../../src/policy/load-rules.js';
+import type { RuleSet } from '../../src/policy/load-rules.js';
+import type { Finding } from '../../src/report/types.js';
+import { BUILTIN_ANALYZERS } from '../../src/scan/analyzers/index.js';
+import { scanLayers, type LayerInput } from '../../src/scan/engine.js';
+
+let rules: RuleSet | undefined;
+
+/** Runs imggate's layer engine with the built-in analyzers on plain tar blobs, as `check` would. */
+export async function scanBlobs(blobs: readonly Buffer[], user: string): Promise<Finding[]> {
+  rules ??= await loadRules();
+  const inputs: LayerInput[] = blobs.map((blob, index) => {
+    const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
+    return {
+      index,
+      descriptor: { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: blob.length },
+      diffId: digest,
+      createdBy: undefined,
+      open: () => Promise.resolve(Readable.from([blob])),
+    };
+  });
+  const config = imageConfigSchema.parse({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { User: user },
+    rootfs: { type: 'layers', diff_ids: inputs.map((i) => i.diffId) },
+  });
+  const limits = { maxUncompressedLayerBytes: 1 << 30, maxUncompressedTotalBytes: 1 << 30, maxFileBytes: 1 << 20, concurrency: 2 };
+  const context = { rules, maxFileBytes: 1 << 20, now: new Date('2026-01-01T00:00:00Z') };
+  const result = await scanLayers(inputs, config, BUILTIN_ANALYZERS, context, limits);
+  return result.findings;
+}

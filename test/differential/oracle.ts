@@ -1,0 +1,76 @@
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { run } from '../harness/process.js';
+
+/** What the runtime oracle reports for one view (see ../shared/runtime-oracle/README.md). */
+export interface OracleView {
+  readonly applyError?: string;
+  readonly special: string[];
+  readonly passwd?: string;
+  readonly osRelease?: string;
+  readonly runcUser: string;
+  readonly containerdUser: string;
+}
+
+export interface OracleResult {
+  readonly overlay: OracleView;
+  readonly naive: OracleView;
+}
+
+/** One privileged file as the oracle lists it: `"/path" 4755 0:0 caps=…`. */
+export interface OracleSpecial {
+  readonly path: string;
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  readonly caps?: string;
+}
+
+export function parseSpecial(line: string): OracleSpecial {
+  const m = /^("(?:[^"\\]|\\.)*") ([0-7]{4}) (\d+):(\d+)(?: caps=([0-9a-f]+))?$/.exec(line);
+  if (!m) throw new Error(`unexpected oracle line ${line}`);
+  return { path: JSON.parse(m[1] as string) as string, mode: parseInt(m[2] as string, 8), uid: Number(m[3]), gid: Number(m[4]), ...(m[5] ? { caps: m[5] } : {}) };
+}
+
+/** Where the oracle binary is: IMGGATE_RUNTIME_ORACLE (set by .ci/run), else the default build place. */
+export const ORACLE = process.env['IMGGATE_RUNTIME_ORACLE'] ?? '/var/tmp/runtime-oracle/runtime-oracle';
+
+/**
+ * Skips the calling suite when the oracle cannot run here (it needs root and its binary), with the reason;
+ * fails instead when IMGGATE_REQUIRE_ORACLE=1 (CI), so a broken oracle build never passes silently.
+ */
+export async function requireOracle(ctx: Mocha.Context): Promise<void> {
+  let reason = '';
+  try {
+    await access(ORACLE);
+  } catch {
+    reason = `runtime oracle not found at ${ORACLE} (build it: bash ../shared/runtime-oracle/build.sh DIR; set IMGGATE_RUNTIME_ORACLE)`;
+  }
+  if (!reason && process.getuid?.() !== 0) reason = 'the runtime oracle needs root (mknod, chown, overlay mount)';
+  if (!reason) return;
+  if (process.env['IMGGATE_REQUIRE_ORACLE'] === '1') throw new Error(`IMGGATE_REQUIRE_ORACLE=1 but ${reason}`);
+  console.log(`    (skipped: ${reason})`);
+  ctx.skip();
+}
+
+/** Applies the layer blobs with containerd's code (overlay and native) and resolves USER with runc's. */
+export async function runOracle(blobs: readonly Buffer[], user: string): Promise<OracleResult> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-oracle-'));
+  try {
+    const files: string[] = [];
+    for (const [i, blob] of blobs.entries()) {
+      const file = path.join(dir, `layer${i}.tar`);
+      await writeFile(file, blob);
+      files.push(file);
+    }
+    const work = path.join(dir, 'work');
+    await mkdir(work);
+    const r = await run(ORACLE, [work, user, ...files]);
+    if (r.code !== 0) throw new Error(`runtime oracle failed (${r.code}): ${r.stderr}`);
+    return JSON.parse(r.stdout) as OracleResult;
+  } finally {
+    // The oracle unmounts its overlay before it exits; what it leaves is plain files owned by root.
+    await rm(dir, { recursive: true, force: true });
+  }
+}
