@@ -358,24 +358,6 @@ class View implements FinalFilesystem {
     return `/${[...this.#tree.walk(parts, true).names, last].join('/')}`;
   }
 
-  lookup(path: string): EntryInfo | undefined {
-    let current = path;
-    for (let hops = 0; hops <= MAX_SYMLINKS; hops++) {
-      const resolved = this.#resolveParents(current);
-      const entry = this.#lookup(resolved)?.entry;
-      if (entry?.type === 'symlink') {
-        current = entry.linkname.startsWith('/') ? entry.linkname : posix.join(posix.dirname(resolved), entry.linkname);
-        continue;
-      }
-      if (entry?.type === 'hardlink') {
-        current = entry.linkname;
-        continue;
-      }
-      return entry;
-    }
-    return undefined;
-  }
-
   *entries(): IterableIterator<EntryInfo> {
     for (const { node } of this.#walkAll()) if (node.entry) yield node.entry;
   }
