@@ -16,6 +16,8 @@ import {
 /** The OCI distribution spec's advice, and what imggate enforces: no manifest above 4 MiB. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** Descriptors one manifest or index may list before it is refused unread (limits.maxLayers bounds what is checked). */
+const MAX_DESCRIPTORS = 10_000;
 
 /** Either document's fields, so keys are matched as Go matches them before the media type is known. */
 const manifestOrIndexSchema = z.object({ ...imageIndexSchema.shape, ...imageManifestSchema.shape });
@@ -34,6 +36,14 @@ export function parseManifest(bytes: Uint8Array, contentType: string | undefined
     throw new ImggateError('MANIFEST_INVALID', `${what} is not a JSON object`);
   }
   const record = json as Record<string, unknown>;
+  // Validation of a huge array of bad descriptors costs seconds per 100,000 entries before any limit
+  // applies: a manifest that names more descriptors than any image could use is refused unread.
+  for (const key of ['layers', 'manifests'] as const) {
+    const list = record[key];
+    if (Array.isArray(list) && list.length > MAX_DESCRIPTORS) {
+      throw new ImggateError('MANIFEST_INVALID', `${what} lists ${list.length} ${key}, more than the ${MAX_DESCRIPTORS} any manifest is read with`);
+    }
+  }
   const declared = typeof record['mediaType'] === 'string' ? record['mediaType'] : undefined;
   const header = contentType?.split(';')[0]?.trim() || undefined;
   const headerIsManifestType = header !== undefined && (MANIFEST_TYPES.has(header) || INDEX_TYPES.has(header));
