@@ -14,4 +14,12 @@ describe('the README example image', function () {
     assert.equal(helper?.inFinalFilesystem, false);
     assert.equal(helper?.createdBy, 'ADD rootfs.tar /');
   });
+
+  it('never gives a verdict after its deadline: the same check with --timeout 1ms is an error', async function () {
+    const r = await imggate(['check', '--format', 'json', '--timeout', '1ms', 'oci:examples/hello:1.0']);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    const report = JSON.parse(r.stdout) as Report;
+    assert.equal(report.verdict, 'error');
+    assert.equal(report.error?.code, 'CHECK_TIMEOUT');
+  });
 });
