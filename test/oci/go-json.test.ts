@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { parseImageConfig, parseManifest } from '../../src/oci/manifest.js';
 import { goFold } from '../../src/oci/go-json.js';
 import { buildGoread, goread } from '../harness/goread.js';
+import { diffRuns, rng } from '../helpers/rng.js';
 
 const D = (n: number): string => `sha256:${String(n).repeat(64).slice(0, 64)}`;
 
@@ -45,17 +46,6 @@ describe('JSON as Go reads it', function () {
   });
 });
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('manifest and config JSON vs Go encoding/json @differential', function () {
   this.timeout(600_000);
   let binary: string | undefined;
@@ -63,8 +53,7 @@ describe('manifest and config JSON vs Go encoding/json @differential', function 
     binary = await buildGoread();
     if (!binary) this.skip();
   });
-  const runs = Number(process.env['IMGGATE_DIFF_RUNS'] ?? 400);
-  const seed = Number(process.env['IMGGATE_DIFF_SEED'] ?? 20261129);
+  const { runs, seed } = diffRuns(400);
 
   it(`never accepts a config Go reads differently (${runs} generated, seed ${seed})`, async function () {
     const r = rng(seed);

@@ -3,6 +3,7 @@ import { ByteReader } from '../../../src/scan/tar/byte-reader.js';
 import { readTar } from '../../../src/scan/tar/reader.js';
 import { encodeName } from '../../../src/scan/tar/names.js';
 import { buildGoread, goread } from '../../harness/goread.js';
+import { diffRuns, rng } from '../../helpers/rng.js';
 
 /**
  * Differential test of the tar reader against Go's archive/tar (what containerd applies layers with):
@@ -13,17 +14,6 @@ import { buildGoread, goread } from '../../harness/goread.js';
  * Both readers must yield the same entries (name and link bytes, type, mode, owner, content,
  * xattrs) and end the same way. CI runs a fixed seed; IMGGATE_DIFF_RUNS and IMGGATE_DIFF_SEED run more.
  */
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Rand = () => number;
 const pick = <T>(r: Rand, items: readonly T[]): T => items[Math.floor(r() * items.length)] as T;
@@ -247,8 +237,7 @@ describe('tar reader vs Go archive/tar @differential', function () {
     if (!binary) this.skip();
   });
 
-  const runs = Number(process.env['IMGGATE_DIFF_RUNS'] ?? 1500);
-  const seed = Number(process.env['IMGGATE_DIFF_SEED'] ?? 20261129);
+  const { runs, seed } = diffRuns(1500);
 
   it(`agrees on ${runs} generated hostile archives (seed ${seed})`, async function () {
     const r = rng(seed);

@@ -7,6 +7,7 @@ import { containerdUser, goAtoi, runcUser, type RuntimeUser, type UserFiles } fr
 import { makeTar } from '../../../helpers/tar-writer.js';
 import { CACHE_DIR } from '../../../harness/debian.js';
 import { run } from '../../../harness/process.js';
+import { diffRuns, rng } from '../../../helpers/rng.js';
 
 const files = (passwd?: string, group?: string): UserFiles => ({ passwd, group });
 const fmt = (r: RuntimeUser): string => (r.error !== undefined ? 'error' : `${r.uid}:${r.gid}`);
@@ -60,17 +61,6 @@ function findOracle(): string | undefined {
   return candidates.find((c): c is string => !!c && existsSync(c));
 }
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 describe('USER resolution vs runc and containerd code @differential', function () {
   this.timeout(600_000);
   let oracle: string | undefined;
@@ -82,8 +72,7 @@ describe('USER resolution vs runc and containerd code @differential', function (
     }
   });
 
-  const runs = Number(process.env['IMGGATE_DIFF_RUNS'] ?? 250);
-  const seed = Number(process.env['IMGGATE_DIFF_SEED'] ?? 20261129);
+  const { runs, seed } = diffRuns(250);
 
   it(`agrees on ${runs} generated passwd/group/USER combinations (seed ${seed})`, async function () {
     const r = rng(seed);
