@@ -1,10 +1,22 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile as readText, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { check } from '../../src/index.js';
 import { buildImage, pushImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
+
+/**
+ * The bundled rules with the policy setting a user without distribution feeds sets (`checks.feed.block:
+ * false`): these tests are about inventory and advisories; feeds have their own tests.
+ */
+async function rulesWithoutFeeds(): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-rules-'));
+  await cp('rules', dir, { recursive: true });
+  const policy = await readText(path.join(dir, 'policy.yaml'), 'utf8');
+  await writeFile(path.join(dir, 'policy.yaml'), policy.replace('checks:\n', 'checks:\n  feed: { block: false }\n'));
+  return dir;
+}
 
 describe('package inventory and advisories on an image in a real registry @integration', function () {
   let registry: TestRegistry;
@@ -53,7 +65,7 @@ describe('package inventory and advisories on an image in a real registry @integ
       ],
     });
     await pushImage(registry.host, 'pkg/app', 'v1', image);
-    const report = await check(`${registry.host}/pkg/app:v1`, { osv: [dir], now: new Date('2026-11-23T00:00:00Z') });
+    const report = await check(`${registry.host}/pkg/app:v1`, { osv: [dir], rules: await rulesWithoutFeeds(), now: new Date('2026-11-23T00:00:00Z') });
     assert.notEqual(report.verdict, 'error', report.error?.message);
     const inv = report.inventory;
     assert.equal(inv?.os?.id, 'alpine');
@@ -245,7 +257,7 @@ describe('rpm databases in an image @integration', function () {
         ],
       });
       await pushImage(registry.host, 'rpm/app', 'v1', image);
-      const report = await check(`${registry.host}/rpm/app:v1`);
+      const report = await check(`${registry.host}/rpm/app:v1`, { rules: await rulesWithoutFeeds() });
       assert.notEqual(report.verdict, 'error', report.error?.message);
       assert.deepEqual(report.inventory?.packages.map((p) => `${p.ecosystem}:${p.name}@${p.version} ${p.arch}`), ['rpm:hello-tool@1:1.2.3-4.fc39 noarch', 'rpm:libthing@0.9-1.fc39 noarch']);
 
