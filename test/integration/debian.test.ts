@@ -7,6 +7,14 @@ import { debianImage, debianRootfs, dpkgPackageCount, type DebianImage } from '.
 import { skopeoCopy } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import type { Report } from '../../src/report/types.js';
+import { rulesWithoutFeeds } from '../harness/rules.js';
+
+/** Feeds have their own tests: these run offline under the policy of a user without them. */
+let noFeedsArgs: string[] | undefined;
+async function noFeeds(): Promise<string[]> {
+  noFeedsArgs ??= ['--offline', '--rules', await rulesWithoutFeeds()];
+  return noFeedsArgs;
+}
 
 describe('a real debootstrap minbase Debian image @integration', function () {
   this.timeout(15 * 60_000);
@@ -26,7 +34,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
   after(async () => registry?.stop());
 
   it('is pulled from the registry (pushed there by skopeo), streamed and reported', async function () {
-    const r = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
+    const r = await imggate(['check', ...(await noFeeds()), '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
     assert.equal(r.code, 1, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.verdict, 'fail');
@@ -48,7 +56,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
 
   it('passes as stock Debian with a non-root USER: its own setuid files are packaged, and no secret is found', async function () {
     await skopeoCopy(`oci:${image?.layout}:minbase-nonroot`, `docker://${registry.host}/debian/minbase:nonroot`);
-    const r = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:nonroot`]);
+    const r = await imggate(['check', ...(await noFeeds()), '--format', 'json', `${registry.host}/debian/minbase:nonroot`]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const report = JSON.parse(r.stdout) as Report;
     assert.equal(report.verdict, 'pass');
@@ -58,7 +66,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
   });
 
   it('is fully inventoried: as many packages as dpkg-query lists in the rootfs, with os-release', async function () {
-    const r = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase`]);
+    const r = await imggate(['check', ...(await noFeeds()), '--format', 'json', `oci:${image?.layout}:minbase`]);
     const report = JSON.parse(r.stdout) as Report;
     const rootfs = (await debianRootfs()) as string;
     const expected = await dpkgPackageCount(rootfs);
@@ -72,7 +80,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
   });
 
   it('flags packages that OSV advisories cover, with the fixed version, and only those', async function () {
-    const r = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase-nonroot`]);
+    const r = await imggate(['check', ...(await noFeeds()), '--format', 'json', `oci:${image?.layout}:minbase-nonroot`]);
     const debs = (JSON.parse(r.stdout) as Report).inventory?.packages ?? [];
     const bash = debs.find((p) => p.name === 'bash');
     const tar = debs.find((p) => p.name === 'tar');
@@ -91,7 +99,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
       await writeFile(path.join(dir, 'a.json'), JSON.stringify(osv('TEST-0001', 'bash', [{ introduced: '0' }, { fixed: `${bashVersion}+deb12u9` }], 'HIGH')));
       await writeFile(path.join(dir, 'b.json'), JSON.stringify(osv('TEST-0002', 'tar', [{ introduced: '0' }, { fixed: '1.0-1' }])));
       await writeFile(path.join(dir, 'c.json'), JSON.stringify([osv('TEST-0003', 'glibc', [{ introduced: '0' }, { last_affected: libc.sourceVersion ?? libc.version }], 'low')]));
-      const checked = await imggate(['check', '--format', 'json', '--osv', dir, `oci:${image?.layout}:minbase-nonroot`]);
+      const checked = await imggate(['check', ...(await noFeeds()), '--format', 'json', '--osv', dir, `oci:${image?.layout}:minbase-nonroot`]);
       const report = JSON.parse(checked.stdout) as Report;
       assert.equal(checked.code, 1, 'a high-severity vulnerable package blocks');
       const vulns = report.findings.filter((f) => f.check === 'vulnerable-package');
@@ -110,8 +118,8 @@ describe('a real debootstrap minbase Debian image @integration', function () {
   });
 
   it('reads the same image from its OCI layout with the same findings', async function () {
-    const fromRegistry = await imggate(['check', '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
-    const fromLayout = await imggate(['check', '--format', 'json', `oci:${image?.layout}:minbase`]);
+    const fromRegistry = await imggate(['check', ...(await noFeeds()), '--format', 'json', `${registry.host}/debian/minbase:bookworm`]);
+    const fromLayout = await imggate(['check', ...(await noFeeds()), '--format', 'json', `oci:${image?.layout}:minbase`]);
     const strip = (r: Report) => r.findings.map((f) => `${f.check} ${f.path} ${f.layer} ${f.inFinalFilesystem}`);
     assert.deepEqual(strip(JSON.parse(fromLayout.stdout) as Report), strip(JSON.parse(fromRegistry.stdout) as Report));
   });

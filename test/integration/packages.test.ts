@@ -1,22 +1,12 @@
 import assert from 'node:assert/strict';
-import { cp, mkdtemp, readFile as readText, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { check } from '../../src/index.js';
 import { buildImage, pushImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
+import { rulesWithoutFeeds } from '../harness/rules.js';
 
-/**
- * The bundled rules with the policy setting a user without distribution feeds sets (`checks.feed.block:
- * false`): these tests are about inventory and advisories; feeds have their own tests.
- */
-async function rulesWithoutFeeds(): Promise<string> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-rules-'));
-  await cp('rules', dir, { recursive: true });
-  const policy = await readText(path.join(dir, 'policy.yaml'), 'utf8');
-  await writeFile(path.join(dir, 'policy.yaml'), policy.replace('checks:\n', 'checks:\n  feed: { block: false }\n'));
-  return dir;
-}
 
 describe('package inventory and advisories on an image in a real registry @integration', function () {
   let registry: TestRegistry;
