@@ -194,8 +194,8 @@ describe('content checks on images in a real registry @integration', function ()
               ...etc,
               { name: 'app/docs.md', content: 'aws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n' },
               { name: 'app/.env.example', content: 'DATABASE_URL=postgres://app:${DB_PASSWORD}@db/app\nAPI_KEY=your-api-key-here\n' },
-              // A token under /usr/share/doc or after a NUL byte is no longer let through (issue 11): both are
-              // found now, see test/scan/analyzers/secrets/hiding-places.test.ts.
+              { name: 'usr/share/doc/tool/README', content: `token: ghp_${'a1B2c3D4e5'.repeat(3)}abcdef\n` },
+              { name: 'app/logo.png', content: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0, 0]), Buffer.from(`ghp_${'Zz9'.repeat(12)}`)]) },
             ],
           },
         ],
