@@ -12,6 +12,7 @@ import { imggate } from '../harness/cli.js';
 import { buildImage, pushImage, type ImageSpec } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import type { TestEntry } from '../helpers/tar-writer.js';
+import { rulesWithoutFeeds } from '../harness/rules.js';
 
 const passwd = 'root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0:alias:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nops:x:1001:0::/home/ops:/bin/sh\n';
 const group = 'root:x:0:\nwheel:x:10:\napp:x:1000:\n';
@@ -25,17 +26,20 @@ describe('content checks on images in a real registry @integration', function ()
   let registry: TestRegistry;
   let rules: RuleSet;
   let n = 0;
+  let noFeedsRules = '';
   const checkImage = async (spec: ImageSpec, args: string[] = ['--format', 'json']): Promise<{ code: number; report: Report; stdout: string }> => {
     const image = await buildImage(spec);
     const ref = `${registry.host}/content/img${n++}:v1`;
     await pushImage(registry.host, ref.split('/').slice(1).join('/').split(':')[0] as string, 'v1', image);
-    const r = await imggate(['check', ...args, ref]);
+    // Content checks only: offline, under the policy of a user without feeds (feeds have their own tests).
+    const r = await imggate(['check', '--offline', '--rules', noFeedsRules, ...args, ref]);
     return { code: r.code, report: (args.includes('json') ? JSON.parse(r.stdout) : undefined) as Report, stdout: r.stdout };
   };
 
   before(async function () {
     registry = await startRegistry();
     rules = await loadRules();
+    noFeedsRules = await rulesWithoutFeeds();
   });
   after(async () => registry?.stop());
 
@@ -96,7 +100,7 @@ describe('content checks on images in a real registry @integration', function ()
 
     it('reads apk’s database as well', async function () {
       const { code, report } = await checkImage({
-        layers: [{ entries: [...etc, { name: 'bin/bbsuid', content: 'ELF', mode: 0o4755 }, { name: 'lib/apk/db/installed', content: 'P:busybox-suid\nV:1.36\nF:bin\nR:bbsuid\nZ:Q1nfTWP+2Wdl54Odk5Ta9a0tePeXg=\n\n' }] }],
+        layers: [{ entries: [...etc, { name: 'bin/bbsuid', content: 'ELF', mode: 0o4755 }, { name: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.22.2\n' }, { name: 'lib/apk/db/installed', content: 'P:busybox-suid\nV:1.36\nF:bin\nR:bbsuid\nZ:Q1nfTWP+2Wdl54Odk5Ta9a0tePeXg=\n\n' }] }],
       });
       assert.equal(code, 0);
       assert.equal(report.findings.find((f) => f.path === '/bin/bbsuid')?.rule, 'setuid-packaged');
