@@ -1,4 +1,4 @@
-import { ImggateError, isImggateError } from './errors.js';
+import { ImggateError } from './errors.js';
 import { checkConfigCounts, checkLayerCount, checkPlatformCount } from './oci/counts.js';
 import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from './oci/manifest.js';
 import { layerCompressionOf } from './oci/media-types.js';
@@ -12,6 +12,7 @@ import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
 import { combine, decide, sortFindings } from './policy/verdict.js';
 import { SecretMatcher } from './scan/analyzers/secrets/matcher.js';
+import { errorReport, SCHEMA } from './report/error-report.js';
 import type { Finding, ImageSection, LayerSummary, Report } from './report/types.js';
 import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js';
 import { scanLayers, type LayerInput } from './scan/engine.js';
@@ -23,10 +24,6 @@ import { evaluateTrust, type Subject, type TrustResult } from './verify/evaluate
 import type { Evidence, SignedSubject } from './verify/types.js';
 import type { FetchedManifest } from './source/types.js';
 
-const SCHEMA = 'imggate.report/v1' as const;
-
-/** Checks for which a failure is about integrity of the bytes, reported under the `digest` check. */
-const INTEGRITY = new Set(['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'DIFF_ID_MISMATCH', 'DIGEST_INVALID']);
 
 /**
  * Checks one image: resolves the reference once, pins everything to digests, verifies every byte,
@@ -203,6 +200,7 @@ async function checkManifest(
   const context = {
     rules: ctx.rules,
     maxFileBytes: resolved.limits.maxFileBytes,
+    maxArchiveInflateBytes: resolved.limits.maxArchiveInflateBytes,
     advisories: ctx.advisories,
     advisoriesMissing: ctx.advisoriesMissing,
     feedMaxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
@@ -257,25 +255,6 @@ async function checkManifest(
     ...feedsSection(ctx, outdated.feeds),
     checkedAt: new Date(ctx.started).toISOString(),
     durationMs: Date.now() - ctx.started,
-  };
-}
-
-/** The report of a check that could not reach a verdict: verdict `error`, the cause's code and message. */
-export function errorReport(image: ImageSection, err: unknown, started: number): Report {
-  const code = isImggateError(err) ? err.code : 'INTERNAL';
-  const message = err instanceof Error ? err.message : String(err);
-  const findings: Finding[] = INTEGRITY.has(code)
-    ? [{ check: 'digest', rule: code.toLowerCase().replace(/_/g, '-'), severity: 'critical', blocking: true, message }]
-    : [];
-  return {
-    schema: SCHEMA,
-    image,
-    verdict: 'error',
-    findings,
-    signatures: [],
-    error: { code, message },
-    checkedAt: new Date(started).toISOString(),
-    durationMs: Date.now() - started,
   };
 }
 

@@ -53,6 +53,10 @@ export interface Limits extends ScanLimits, CountLimits {
   readonly requestTimeoutMs: number;
   /** A blob's deadline grows by its size at this rate (config `limits.minTransferRate`). */
   readonly minBytesPerSecond: number;
+  /** JavaScript heap the CLI's check thread may use (config `limits.maxHeap`); past it the check is an error. */
+  readonly maxHeapBytes: number;
+  /** Bytes the members of one archive in the image (a jar and the jars in it) may inflate to (`limits.maxArchiveInflate`). */
+  readonly maxArchiveInflateBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -64,6 +68,11 @@ export const DEFAULT_LIMITS: Limits = {
   timeoutMs: 30 * 60_000,
   requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   minBytesPerSecond: DEFAULT_MIN_BYTES_PER_SECOND,
+  maxHeapBytes: 2 * 1024 ** 3,
+  maxDirectoryEntries: 1_000_000,
+  maxPathDepth: 1024,
+  maxEntries: 2_000_000,
+  maxArchiveInflateBytes: 1024 ** 3,
   ...DEFAULT_COUNT_LIMITS,
 };
 
@@ -99,6 +108,11 @@ export function resolveOptions(reference: string, options: CheckOptions): Resolv
     maxHistory: options.limits?.maxHistory ?? l.maxHistory ?? DEFAULT_LIMITS.maxHistory,
     maxEnv: options.limits?.maxEnv ?? l.maxEnv ?? DEFAULT_LIMITS.maxEnv,
     maxLabels: options.limits?.maxLabels ?? l.maxLabels ?? DEFAULT_LIMITS.maxLabels,
+    maxHeapBytes: options.limits?.maxHeapBytes ?? l.maxHeap ?? DEFAULT_LIMITS.maxHeapBytes,
+    maxDirectoryEntries: options.limits?.maxDirectoryEntries ?? l.maxDirectoryEntries ?? DEFAULT_LIMITS.maxDirectoryEntries,
+    maxPathDepth: options.limits?.maxPathDepth ?? l.maxPathDepth ?? DEFAULT_LIMITS.maxPathDepth,
+    maxEntries: options.limits?.maxEntries ?? l.maxEntries ?? DEFAULT_LIMITS.maxEntries,
+    maxArchiveInflateBytes: options.limits?.maxArchiveInflateBytes ?? l.maxArchiveInflate ?? DEFAULT_LIMITS.maxArchiveInflateBytes,
   };
 
   const explicit = new Map<string, Credential>();

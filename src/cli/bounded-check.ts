@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
-import { errorReport } from '../check.js';
 import type { CheckOptions } from '../options.js';
 import { ImggateError } from '../errors.js';
+import type { RuleInfo } from '../policy/load-rules.js';
+import { errorReport } from '../report/error-report.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
 import type { WorkerMessage, WorkerTask } from './check-worker.js';
@@ -9,38 +10,62 @@ import type { WorkerMessage, WorkerTask } from './check-worker.js';
 /** How long past its own deadline a check may take to wind down before its thread is ended. */
 const GRACE_MS = 10_000;
 
+export interface BoundedCheckResult {
+  readonly report: Report;
+  /** The rules' descriptions (for SARIF); empty when the check's thread ended without a report. */
+  readonly ruleInfo: ReadonlyMap<string, RuleInfo>;
+}
+
 /**
- * Runs `check()` in a worker thread that is terminated if it outlives its deadline. The check stops
- * itself at the deadline wherever it looks at its signal; this is the backstop for work that never
- * looks (a regular expression on one long line, a parser in a tight loop): whatever the image does,
- * the caller gets an `error` report once the deadline and a short grace period have passed, never a
- * late verdict.
+ * Runs `check()` in a worker thread that is terminated if it outlives its deadline or its heap limit.
+ * The check stops itself at the deadline wherever it looks at its signal; this is the backstop for
+ * work that never looks (a regular expression on one long line, a parser in a tight loop): whatever
+ * the image does, the caller gets an `error` report once the deadline and a short grace period have
+ * passed, never a late verdict. Rules that do not load are thrown (as `loadRules` would).
  */
-export function boundedCheck(reference: string, options: CheckOptions, rulesDir: string, timeoutMs: number, progress?: ScanProgress): Promise<Report> {
+export function boundedCheck(
+  reference: string,
+  options: CheckOptions,
+  rulesDir: string,
+  bounds: { readonly timeoutMs: number; readonly maxHeapBytes: number },
+  progress?: ScanProgress,
+): Promise<BoundedCheckResult> {
   const started = Date.now();
   const { progress: _drop, rules: _rules, signal: _signal, analyzers: _analyzers, ...plain } = options;
   const task: WorkerTask = { reference, options: plain, rulesDir, progress: progress !== undefined };
-  return new Promise((resolve) => {
-    const worker = new Worker(new URL('./check-worker.js', import.meta.url), { workerData: task });
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./check-worker.js', import.meta.url), {
+      workerData: task,
+      // The JavaScript heap of the check; layer bytes in flight are bounded by the stream buffers.
+      resourceLimits: { maxOldGenerationSizeMb: Math.max(64, Math.floor(bounds.maxHeapBytes / 1024 ** 2)) },
+    });
     let settled = false;
-    const settle = (report: Report): void => {
+    const settle = (result: BoundedCheckResult | Error): void => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       void worker.terminate();
-      resolve(report);
+      if (result instanceof Error) reject(result);
+      else resolve(result);
     };
-    const fail = (err: unknown): void => settle(errorReport({ reference, digest: '', mediaType: '' }, err, started));
+    const fail = (err: unknown): void => settle({ report: errorReport({ reference, digest: '', mediaType: '' }, err, started), ruleInfo: new Map() });
     const timer = setTimeout(
-      () => fail(new ImggateError('CHECK_TIMEOUT', `the check took longer than ${timeoutMs} ms and did not stop; its thread was ended`)),
-      timeoutMs + GRACE_MS,
+      () => fail(new ImggateError('CHECK_TIMEOUT', `the check took longer than ${bounds.timeoutMs} ms and did not stop; its thread was ended`)),
+      bounds.timeoutMs + GRACE_MS,
     );
     worker.on('message', (message: WorkerMessage) => {
-      if (message.kind === 'report') settle(message.report);
+      if (message.kind === 'report') settle({ report: message.report, ruleInfo: message.ruleInfo });
+      else if (message.kind === 'rules-invalid') settle(new ImggateError(message.code, message.message));
       else if (message.kind === 'layer-started') progress?.layerStarted?.(message.layer as never);
       else if (message.kind === 'layer-done') progress?.layerDone?.(message.layer as never, message.stats);
     });
-    worker.on('error', (err) => fail(err));
+    worker.on('error', (err: Error & { code?: string }) =>
+      fail(
+        err.code === 'ERR_WORKER_OUT_OF_MEMORY'
+          ? new ImggateError('LIMIT_EXCEEDED', `the check needed more than ${Math.round(bounds.maxHeapBytes / 1024 ** 2)} MiB of heap (limits.maxHeap) and was ended`)
+          : err,
+      ),
+    );
     worker.on('exit', (code) => fail(new Error(`the check's worker thread exited (code ${code}) without a report`)));
   });
 }

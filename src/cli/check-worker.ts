@@ -1,7 +1,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { check } from '../check.js';
+import { isImggateError } from '../errors.js';
 import type { CheckOptions } from '../options.js';
-import { loadRules } from '../policy/load-rules.js';
+import { loadRules, type RuleInfo } from '../policy/load-rules.js';
 import type { Report } from '../report/types.js';
 import type { LayerStats } from '../scan/engine.js';
 
@@ -9,6 +10,7 @@ import type { LayerStats } from '../scan/engine.js';
 export interface WorkerTask {
   readonly reference: string;
   readonly options: Omit<CheckOptions, 'progress' | 'rules' | 'signal' | 'analyzers'>;
+  /** The rules directory; the thread loads and validates it (once per run: the CLI's thread does not). */
   readonly rulesDir: string;
   readonly progress: boolean;
 }
@@ -20,7 +22,9 @@ export interface LayerSummary {
 }
 
 export type WorkerMessage =
-  | { kind: 'report'; report: Report }
+  | { kind: 'report'; report: Report; ruleInfo: ReadonlyMap<string, RuleInfo> }
+  /** The rules could not be loaded: no check ran. */
+  | { kind: 'rules-invalid'; code: string; message: string }
   | { kind: 'layer-started'; layer: LayerSummary }
   | { kind: 'layer-done'; layer: LayerSummary; stats: LayerStats };
 
@@ -31,7 +35,13 @@ const summary = (layer: { index: number; descriptor: { digest: string; size: num
 
 async function run(task: WorkerTask): Promise<void> {
   const post = (message: WorkerMessage): void => parentPort?.postMessage(message);
-  const rules = await loadRules(task.rulesDir);
+  let rules;
+  try {
+    rules = await loadRules(task.rulesDir);
+  } catch (err) {
+    post({ kind: 'rules-invalid', code: isImggateError(err) ? err.code : 'CONFIG_INVALID', message: (err as Error).message });
+    return;
+  }
   const report = await check(task.reference, {
     ...task.options,
     rules,
@@ -44,7 +54,7 @@ async function run(task: WorkerTask): Promise<void> {
         }
       : {}),
   });
-  post({ kind: 'report', report });
+  post({ kind: 'report', report, ruleInfo: rules.info });
 }
 
 if (parentPort) void run(workerData as WorkerTask);

@@ -189,6 +189,16 @@ export const configSchema = z.strictObject({
       maxHistory: count.optional(),
       maxEnv: count.optional(),
       maxLabels: count.optional(),
+      /** JavaScript heap of one CLI check's thread. */
+      maxHeap: size.optional(),
+      /** Entries one directory of the image may hold, over all layers. */
+      maxDirectoryEntries: count.optional(),
+      /** Components in one path of a layer. */
+      maxPathDepth: count.optional(),
+      /** Entries over all layers of one image. */
+      maxEntries: count.optional(),
+      /** Bytes one archive in the image (a jar with the jars inside it) may inflate to. */
+      maxArchiveInflate: size.optional(),
     })
     .default({}),
   serve,

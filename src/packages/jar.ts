@@ -1,4 +1,4 @@
-import { extract, members } from './zip.js';
+import { extract, members, type InflateBudget } from './zip.js';
 import type { ParsedPackage } from './parsers.js';
 
 function pomProperties(text: string): ParsedPackage | undefined {
@@ -14,16 +14,16 @@ function pomProperties(text: string): ParsedPackage | undefined {
  * those of the archives nested in it (`BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`), one level deep.
  * Each result names where it was found (`outer.jar!/BOOT-INF/lib/inner.jar`).
  */
-export function jarPackages(zip: Buffer, depth = 1): Array<ParsedPackage & { readonly inner?: string }> {
+export function jarPackages(zip: Buffer, budget?: InflateBudget, depth = 1): Array<ParsedPackage & { readonly inner?: string }> {
   const out: Array<ParsedPackage & { inner?: string }> = [];
   for (const m of members(zip)) {
     if (/^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/.test(m.name)) {
-      const data = extract(zip, m);
+      const data = extract(zip, m, budget);
       const pkg = data ? pomProperties(data.toString('utf8')) : undefined;
       if (pkg) out.push(pkg);
     } else if (depth > 0 && /\.(jar|war)$/.test(m.name)) {
-      const inner = extract(zip, m);
-      if (inner) for (const pkg of jarPackages(inner, depth - 1)) out.push({ ...pkg, inner: pkg.inner ? `${m.name}!/${pkg.inner}` : m.name });
+      const inner = extract(zip, m, budget);
+      if (inner) for (const pkg of jarPackages(inner, budget, depth - 1)) out.push({ ...pkg, inner: pkg.inner ? `${m.name}!/${pkg.inner}` : m.name });
     }
   }
   return out;

@@ -1,4 +1,5 @@
 import { inflateRawSync } from 'node:zlib';
+import { ImggateError } from '../errors.js';
 
 /** Reading zip archives held in memory (APPNOTE: end of central directory, central and local headers). */
 const EOCD = 0x06054b50;
@@ -45,9 +46,25 @@ export function members(zip: Buffer): ZipMember[] {
   return out;
 }
 
-export function extract(zip: Buffer, m: ZipMember): Buffer | undefined {
+/**
+ * What inflating the members of one archive (and the archives inside it) may still produce. Members
+ * can share one deflate stream, so a 1 MiB zip can name gigabytes: the budget stops that as an error.
+ */
+export interface InflateBudget {
+  remaining: number;
+  readonly limit: number;
+  readonly what: string;
+}
+
+export function extract(zip: Buffer, m: ZipMember, budget?: InflateBudget): Buffer | undefined {
   if (m.localOffset + 30 > zip.length || zip.readUInt32LE(m.localOffset) !== LOCAL) return undefined;
   if (m.size > MAX_MEMBER_BYTES || m.compressedSize === 0xffffffff) return undefined;
+  if (budget) {
+    if (m.size > budget.remaining) {
+      throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its members inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
+    }
+    budget.remaining -= m.size;
+  }
   const start = m.localOffset + 30 + zip.readUInt16LE(m.localOffset + 26) + zip.readUInt16LE(m.localOffset + 28);
   const data = zip.subarray(start, start + m.compressedSize);
   try {

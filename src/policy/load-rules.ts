@@ -1,18 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
+import { DEFAULT_RULES_DIR } from './rules-dir.js';
 import { patternShape } from './redos.js';
 import { loadTrust, NO_TRUST_POLICY, type TrustPolicy } from './load-trust.js';
 import { eolSchema, policySchema, secretsFileSchema, type EolFile, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
 
-/** The rules shipped with imggate: `rules/` beside the package. */
-export const DEFAULT_RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
+export { DEFAULT_RULES_DIR };
 
 export interface CompiledSecretRule extends SecretRuleSpec {
   readonly regex: RegExp;

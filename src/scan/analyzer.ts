@@ -97,6 +97,8 @@ export interface AnalyzerContext {
   readonly rules: RuleSet;
   /** Most bytes of one file an analyzer may ask for. */
   readonly maxFileBytes: number;
+  /** Bytes the members of one archive (a jar and the jars in it) may inflate to (`limits.maxArchiveInflate`). */
+  readonly maxArchiveInflateBytes?: number | undefined;
   /** Imported advisories, when any feed is configured. */
   readonly advisories?: AdvisoryDb | undefined;
   /** Advisories are configured but were never imported into the store. */

@@ -1,5 +1,5 @@
 import { Readable, pipeline, type Transform } from 'node:stream';
-import { ImggateError, asImggateError } from '../errors.js';
+import { ImggateError, asImggateError, isImggateError } from '../errors.js';
 import { DigestVerifier } from '../oci/digest.js';
 import type { Descriptor, ImageConfig } from '../oci/schemas.js';
 import type { Inventory } from '../packages/types.js';
@@ -20,6 +20,12 @@ export interface ScanLimits {
   readonly maxFileBytes: number;
   /** Layers streamed at the same time. */
   readonly concurrency: number;
+  /** Entries one directory may hold over all layers (config `limits.maxDirectoryEntries`). */
+  readonly maxDirectoryEntries: number;
+  /** Components one entry's path or symlink target may have (config `limits.maxPathDepth`). */
+  readonly maxPathDepth: number;
+  /** Entries over all layers (config `limits.maxEntries`): what the views built at the end hold. */
+  readonly maxEntries: number;
 }
 
 export interface LayerInput {
@@ -85,6 +91,8 @@ export async function scanLayers(
     try {
       fn();
     } catch (err) {
+      // A limit reached inside an analyzer (an archive that inflates without end) ends the check.
+      if (isImggateError(err) && err.code === 'LIMIT_EXCEEDED') throw err;
       placed.failed = true;
       raw.push({
         check: 'analyzer-error',
@@ -96,7 +104,7 @@ export async function scanLayers(
     }
   };
 
-  const budget = { total: 0 };
+  const budget = { total: 0, entries: 0 };
   const changes: LayerChanges[] = new Array(layers.length);
   const stats: LayerStats[] = new Array(layers.length);
   let next = 0;
@@ -114,7 +122,7 @@ export async function scanLayers(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, layers.length)) }, worker));
 
   // Both snapshotters' views: the gate fails an image unless each is safe.
-  const built = buildViews(changes);
+  const built = buildViews(changes, limits);
   const views: ImageView['views'] = [
     { name: 'overlay', fs: built.overlay },
     { name: 'native', fs: built.native },
@@ -198,13 +206,24 @@ async function openLayer(layer: LayerInput, limits: ScanLimits, what: string): P
   };
 }
 
+/** Refuses a path deeper than `limits.maxPathDepth`: resolving it costs time in every view built. */
+function checkPathDepth(path: string, limits: ScanLimits, what: string, noun: string): void {
+  let depth = 0;
+  for (let i = 0; i < path.length && depth <= limits.maxPathDepth; i++) {
+    if (path.charCodeAt(i) !== 0x2f && (i === 0 || path.charCodeAt(i - 1) === 0x2f)) depth++;
+  }
+  if (depth > limits.maxPathDepth) {
+    throw new ImggateError('LIMIT_EXCEEDED', `${what} ${noun} more than ${limits.maxPathDepth} components deep (limits.maxPathDepth)`);
+  }
+}
+
 const layerName = (layer: LayerInput): string => `layer ${layer.index + 1} (${layer.descriptor.digest})`;
 
 async function scanLayer(
   layer: LayerInput,
   runs: readonly PlacedRun[],
   limits: ScanLimits,
-  budget: { total: number },
+  budget: { total: number; entries: number },
   sink: FindingSink,
   guard: (placed: PlacedRun, what: string, fn: () => void) => void,
   signal: AbortSignal | undefined,
@@ -227,6 +246,11 @@ async function scanLayer(
         throw new ImggateError('TOTAL_TOO_LARGE', `the image expands to more than ${limits.maxUncompressedTotalBytes} bytes; refusing to scan further`);
       }
       const path = normalizeEntryPath(header.name);
+      checkPathDepth(path, limits, what, 'has a path');
+      if (header.type === 'symlink') checkPathDepth(header.linkname, limits, what, `has a symlink ${path} to a path`);
+      if (++budget.entries > limits.maxEntries) {
+        throw new ImggateError('LIMIT_EXCEEDED', `the image has more than ${limits.maxEntries} entries over all layers (limits.maxEntries)`);
+      }
       const whiteout = whiteoutOf(path);
       if (whiteout === 'ignore') continue;
       if (whiteout) {

@@ -1,3 +1,4 @@
+import { ImggateError } from '../errors.js';
 import type { EntryInfo } from './analyzer.js';
 import type { Whiteout } from './paths.js';
 
@@ -102,6 +103,15 @@ function isDir(node: Node | undefined): node is Node & { children: Map<string, N
 /** One directory tree as an applier builds it, with containerd's path handling. */
 class Tree {
   readonly root: Node = { children: new Map() };
+  constructor(private readonly maxDirectoryEntries = Infinity) {}
+
+  /** Adds a name to a directory, refusing a directory grown past `limits.maxDirectoryEntries`. */
+  #put(dir: Node & { children: Map<string, Node> }, name: string, node: Node): void {
+    if (dir.children.size >= this.maxDirectoryEntries && !dir.children.has(name)) {
+      throw new ImggateError('LIMIT_EXCEEDED', `a directory of the image holds more than ${this.maxDirectoryEntries} entries (limits.maxDirectoryEntries)`);
+    }
+    dir.children.set(name, node);
+  }
   /** `layer:path` of entries that landed somewhere else than their name says. */
   readonly redirects = new Map<string, string>();
 
@@ -163,7 +173,7 @@ class Tree {
       let child = node.children.get(name);
       if (!isDir(child)) {
         child = { children: new Map(), entry: inherit(names.slice(0, i + 1)) };
-        node.children.set(name, child);
+        this.#put(node, name, child);
       }
       node = child as Node & { children: Map<string, Node> };
     }
@@ -200,7 +210,7 @@ class Tree {
           if (base === undefined) continue;
           const { names } = this.walk(parts, true);
           const dir = this.mkdirs(names, inherit);
-          if (overlay) dir.children.set(base, { whiteout: true });
+          if (overlay) this.#put(dir, base, { whiteout: true });
           else dir.children.delete(base);
         }
         continue;
@@ -225,7 +235,7 @@ class Tree {
         continue;
       }
       const node = this.#create(entry);
-      dir.children.set(base, node);
+      this.#put(dir, base, node);
       unpacked.add(node);
     }
   }
@@ -394,13 +404,14 @@ export interface Views {
  * whiteouts are devices, opaque markers flags, ignored on `/`), then merged as overlayfs merges.
  * native: every layer applied in order into one directory, whiteouts and opaque markers removing.
  */
-export function buildViews(layers: readonly LayerChanges[]): Views {
-  const native = new Tree();
+export function buildViews(layers: readonly LayerChanges[], limits: { readonly maxDirectoryEntries?: number } = {}): Views {
+  const cap = limits.maxDirectoryEntries ?? Infinity;
+  const native = new Tree(cap);
   const uppers: Tree[] = [];
   const redirects = new Map<string, string>();
   for (const changes of layers) {
     native.apply(changes, false, () => undefined);
-    const upper = new Tree();
+    const upper = new Tree(cap);
     const lowers = [...uppers].reverse();
     // mkparent copies a created parent's metadata from the topmost lower layer that has it as a directory.
     upper.apply(changes, true, (names) => {

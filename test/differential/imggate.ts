@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { DEFAULT_LIMITS } from '../../src/options.js';
 import { imageConfigSchema } from '../../src/oci/schemas.js';
 import { loadRules } from '../../src/policy/load-rules.js';
 import type { RuleSet } from '../../src/policy/load-rules.js';
@@ -28,7 +29,7 @@ export async function scanBlobs(blobs: readonly Buffer[], user: string): Promise
     config: { User: user },
     rootfs: { type: 'layers', diff_ids: inputs.map((i) => i.diffId) },
   });
-  const limits = { maxUncompressedLayerBytes: 1 << 30, maxUncompressedTotalBytes: 1 << 30, maxFileBytes: 1 << 20, concurrency: 2 };
+  const limits = { maxUncompressedLayerBytes: 1 << 30, maxUncompressedTotalBytes: 1 << 30, maxFileBytes: 1 << 20, concurrency: 2, maxDirectoryEntries: DEFAULT_LIMITS.maxDirectoryEntries, maxPathDepth: DEFAULT_LIMITS.maxPathDepth, maxEntries: DEFAULT_LIMITS.maxEntries };
   const context = { rules, maxFileBytes: 1 << 20, now: new Date('2026-01-01T00:00:00Z') };
   const result = await scanLayers(inputs, config, BUILTIN_ANALYZERS, context, limits);
   return result.findings;

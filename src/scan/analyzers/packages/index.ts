@@ -15,6 +15,8 @@ const DB_BYTES = 64 * 1024 * 1024;
 const MANIFEST_BYTES = 1024 * 1024;
 /** Java archives are read whole (a zip's directory is at its end); larger ones are reported as not inventoried. */
 const JAR_BYTES = 128 * 1024 * 1024;
+/** What one archive's members, nested archives included, may inflate to unless `limits.maxArchiveInflate` says. */
+export const DEFAULT_ARCHIVE_INFLATE_BYTES = 1024 * 1024 * 1024;
 
 interface Source {
   readonly ecosystem: Ecosystem;
@@ -23,7 +25,7 @@ interface Source {
 }
 
 /** Which files are package databases or manifests, and how each is read. */
-function sourceOf(path: string): Source | undefined {
+function sourceOf(path: string, maxInflateBytes: number): Source | undefined {
   if (path === '/var/lib/dpkg/status') return { ecosystem: 'deb', bytes: DB_BYTES, parse: (_e, c) => parseDpkgStatus(c?.toString('utf8') ?? '', true) };
   if (path.startsWith('/var/lib/dpkg/status.d/') && !path.endsWith('.md5sums')) return { ecosystem: 'deb', bytes: MANIFEST_BYTES, parse: (_e, c) => parseDpkgStatus(c?.toString('utf8') ?? '', false) };
   if (path === '/lib/apk/db/installed') return { ecosystem: 'apk', bytes: DB_BYTES, parse: (_e, c) => parseApkInstalled(c?.toString('utf8') ?? '') };
@@ -41,7 +43,7 @@ function sourceOf(path: string): Source | undefined {
     };
   }
   if (/\.(jar|war|ear)$/.test(path)) {
-    return { ecosystem: 'maven', bytes: JAR_BYTES, parse: (_e, c) => (c ? jarPackages(c).map(({ inner: _inner, ...p }) => p) : []) };
+    return { ecosystem: 'maven', bytes: JAR_BYTES, parse: (_e, c) => (c ? jarPackages(c, { remaining: maxInflateBytes, limit: maxInflateBytes, what: path }).map(({ inner: _inner, ...p }) => p) : []) };
   }
   const gem = /\/specifications\/([^/]+)-([0-9][^/-]*)\.gemspec$/.exec(path);
   if (gem?.[1] && gem[2]) {
@@ -123,12 +125,13 @@ export const packagesAnalyzer: Analyzer = {
     const osCopies = new Map<EntryInfo, Buffer>();
     const goScanners = new Map<EntryInfo, GoBuildInfoScanner>();
     const rpmdbs: Array<{ path: string; layerIndex: number; bytes: Buffer | undefined }> = [];
+    const maxInflate = context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
     return {
       wants(entry) {
         if (entry.type !== 'file') return undefined;
         if (OS_RELEASE.includes(entry.path)) return { contentBytes: OS_RELEASE_BYTES };
         if (RPMDB_SQLITE.includes(entry.path) || RPMDB_LEGACY.includes(entry.path)) return { contentBytes: DB_BYTES };
-        const source = sourceOf(entry.path);
+        const source = sourceOf(entry.path, maxInflate);
         if (source) return { contentBytes: source.bytes };
         // Executables may be Go binaries; their build information is found as they stream.
         if ((entry.mode & 0o111) !== 0 && entry.size >= 4096) {
@@ -160,7 +163,7 @@ export const packagesAnalyzer: Analyzer = {
           if (content) osCopies.set(entry, content);
           return;
         }
-        const source = sourceOf(entry.path);
+        const source = sourceOf(entry.path, maxInflate);
         if (!source) return;
         if (truncated && source.ecosystem === 'maven') {
           sink.report({
