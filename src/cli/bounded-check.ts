@@ -27,7 +27,7 @@ export function boundedCheck(
   reference: string,
   options: CheckOptions,
   rulesDir: string,
-  bounds: { readonly timeoutMs: number; readonly maxHeapBytes: number },
+  bounds: { readonly timeoutMs: number; readonly maxHeapBytes: number; readonly graceMs?: number },
   progress?: ScanProgress,
 ): Promise<BoundedCheckResult> {
   const started = Date.now();
@@ -51,7 +51,7 @@ export function boundedCheck(
     const fail = (err: unknown): void => settle({ report: errorReport({ reference, digest: '', mediaType: '' }, err, started), ruleInfo: new Map() });
     const timer = setTimeout(
       () => fail(new ImggateError('CHECK_TIMEOUT', `the check took longer than ${bounds.timeoutMs} ms and did not stop; its thread was ended`)),
-      bounds.timeoutMs + GRACE_MS,
+      bounds.timeoutMs + (bounds.graceMs ?? GRACE_MS),
     );
     worker.on('message', (message: WorkerMessage) => {
       if (message.kind === 'report') settle({ report: message.report, ruleInfo: message.ruleInfo });

@@ -29,6 +29,8 @@ const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
 
 /** A cap on how many of something an image may hold. */
 const count = z.number().int().min(1).max(1_000_000);
+/** Counts of filesystem entries, which real images hold hundreds of thousands of. */
+const entryCount = z.number().int().min(1).max(100_000_000);
 
 const credentials = z.strictObject({
   username: z.string().min(1),
@@ -192,11 +194,11 @@ export const configSchema = z.strictObject({
       /** JavaScript heap of one CLI check's thread. */
       maxHeap: size.optional(),
       /** Entries one directory of the image may hold, over all layers. */
-      maxDirectoryEntries: count.optional(),
+      maxDirectoryEntries: entryCount.optional(),
       /** Components in one path of a layer. */
       maxPathDepth: count.optional(),
       /** Entries over all layers of one image. */
-      maxEntries: count.optional(),
+      maxEntries: entryCount.optional(),
       /** Bytes one archive in the image (a jar with the jars inside it) may inflate to. */
       maxArchiveInflate: size.optional(),
     })

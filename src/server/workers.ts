@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Report } from '../report/types.js';
+import { ImggateError } from '../errors.js';
+import { errorReport } from '../report/error-report.js';
 import type { JobQueue, Lease } from '../store/queue.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -45,6 +46,8 @@ export class WorkerPool {
   #timer: NodeJS.Timeout | undefined;
   #pumping = false;
   #again = false;
+  /** A child forked ahead of need, its modules already loaded: a job does not wait for a process start. */
+  #spare: ChildProcess | undefined;
 
   constructor(options: WorkerPoolOptions) {
     this.#o = options;
@@ -97,7 +100,7 @@ export class WorkerPool {
     const log = this.#o.log;
     const fields = { job: job.id, digest: job.digest, attempt: job.attempts };
     log.info('check started', fields);
-    const child = fork(CHILD, [], { env: this.#o.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const child = this.#takeSpare();
     let message: WorkerMessage | undefined;
     let settled: 'timeout' | 'lost' | undefined;
     child.on('message', (m: WorkerMessage) => {
@@ -147,6 +150,25 @@ export class WorkerPool {
     child.send(task);
   }
 
+  #fork(): ChildProcess {
+    return fork(CHILD, [], { env: this.#o.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+  }
+
+  /** The spare child if it is still alive (else a new one), and a new spare behind it. */
+  #takeSpare(): ChildProcess {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    const child = spare && spare.exitCode === null && spare.signalCode === null && spare.connected ? spare : this.#fork();
+    if (spare && spare !== child) spare.kill('SIGKILL');
+    if (!this.#stopping) {
+      const next = this.#fork();
+      // An idle spare that dies (out of memory, killed) is replaced when it is next needed.
+      next.on('error', () => undefined);
+      this.#spare = next;
+    }
+    return child;
+  }
+
   async #finish(lease: Lease, reference: string, started: number, message: WorkerMessage | undefined, settled: 'timeout' | 'lost' | undefined, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const { queue, metrics, log } = this.#o;
     const { job } = lease;
@@ -155,7 +177,7 @@ export class WorkerPool {
     if (settled === 'lost' || this.#released.has(`${job.id}:${lease.token}`)) return;
     if (settled === 'timeout' && message?.type !== 'crash') {
       // Fail closed: a check that did not finish in time is an `error` verdict, recorded, never a pass.
-      const report = timeoutReport(reference, job.digest, this.#o.checkTimeoutMs, started);
+      const report = errorReport({ reference, digest: job.digest, mediaType: '', source: 'registry' }, new ImggateError('CHECK_TIMEOUT', `the check ran longer than ${this.#o.checkTimeoutMs} ms and was stopped`), started);
       const ok = await queue.complete(lease, { verdict: 'error', verdicts: [{ digest: job.digest, reference, repository: `${job.registry}/${job.repository}`, verdict: 'error', checkedAt: report.checkedAt, report }] });
       if (ok) {
         metrics.checks.inc({ verdict: 'error' });
@@ -202,6 +224,8 @@ export class WorkerPool {
   async drain(timeoutMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
+    this.#spare?.kill('SIGKILL');
+    this.#spare = undefined;
     const all = Promise.all([...this.#running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
@@ -216,17 +240,4 @@ export class WorkerPool {
     }
     await Promise.all(left.map((r) => r.done));
   }
-}
-
-function timeoutReport(reference: string, digest: string, timeoutMs: number, started: number): Report {
-  return {
-    schema: 'imggate.report/v1',
-    image: { reference, digest, mediaType: '', source: 'registry' },
-    verdict: 'error',
-    findings: [],
-    signatures: [],
-    error: { code: 'CHECK_TIMEOUT', message: `the check ran longer than ${timeoutMs} ms and was stopped` },
-    checkedAt: new Date().toISOString(),
-    durationMs: Date.now() - started,
-  };
 }

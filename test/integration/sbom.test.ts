@@ -6,6 +6,7 @@ import path from 'node:path';
 import { imggate } from '../harness/cli.js';
 import { buildImage, pushImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
+import { rulesWithoutFeeds } from '../harness/rules.js';
 
 describe('imggate sbom @integration', function () {
   let registry: TestRegistry;
@@ -20,7 +21,7 @@ describe('imggate sbom @integration', function () {
       layers: [
         {
           entries: [
-            { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' },
+            { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nPRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n' },
             { name: 'var/lib/dpkg/status', content: 'Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl\nVersion: 3.0.11-1~deb12u2\n\n' },
             { name: 'app/node_modules/@scope/pkg/package.json', content: '{"name":"@scope/pkg","version":"1.2.3"}' },
           ],
@@ -42,7 +43,8 @@ describe('imggate sbom @integration', function () {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-sbom-'));
     try {
       const file = path.join(dir, 'bom.json');
-      const checked = await imggate(['check', '--sbom', file, `${registry.host}/sbom/app:v1`]);
+      // The check is run without feeds (they are tested on their own): its verdict rests on the image alone.
+      const checked = await imggate(['check', '--offline', '--rules', await rulesWithoutFeeds(), '--no-attest', '--no-store', '--sbom', file, `${registry.host}/sbom/app:v1`]);
       assert.equal(checked.code, 1, 'check still decides: root user');
       assert.equal(JSON.parse(await readFile(file, 'utf8')).bomFormat, 'CycloneDX');
     } finally {
