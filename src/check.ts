@@ -6,7 +6,8 @@ import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parseP
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
 import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
 import { DEFAULT_FEED_MAX_AGE_MS, loadStoredAdvisories, storeDirOf } from './feeds/index.js';
-import { detectOutdated, type FeedUse } from './feeds/resolve.js';
+import { detect } from './detect/index.js';
+import type { FeedUse } from './feeds/resolve.js';
 import { loadOsv, type AdvisoryDb } from './packages/osv.js';
 import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
@@ -201,24 +202,25 @@ async function checkManifest(
     rules: ctx.rules,
     maxFileBytes: resolved.limits.maxFileBytes,
     maxArchiveInflateBytes: resolved.limits.maxArchiveInflateBytes,
-    advisories: ctx.advisories,
-    advisoriesMissing: ctx.advisoriesMissing,
-    feedMaxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
-    now: ctx.now,
   };
   const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
     signal: ctx.signal,
     progress: ctx.options.progress,
   });
-  // The detect stage for distribution packages runs once the inventory is known: which feed applies
-  // depends on the image's own os-release, and it may have to be fetched first.
-  const outdated = await detectOutdated(scan.inventory, { architecture: config.architecture, variant: config.variant }, {
-    config: resolved.config,
-    storeDir: storeDirOf(resolved.config, ctx.options.env),
-    maxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
-    autoUpdate: !ctx.options.offline && resolved.config.feeds.autoUpdate !== false,
-    now: ctx.now,
-    progress: ctx.options.feedProgress,
+  // The detect stage runs once the inventory is known, over it alone: end of life, advisories, and the
+  // distribution's suites (which feed applies depends on the image's own os-release; it may be fetched first).
+  const outdated = await detect(scan.inventory, { architecture: config.architecture, variant: config.variant }, {
+    eol: ctx.rules.eol,
+    advisories: ctx.advisories,
+    advisoriesMissing: ctx.advisoriesMissing,
+    feeds: {
+      config: resolved.config,
+      storeDir: storeDirOf(resolved.config, ctx.options.env),
+      maxAgeMs: resolved.config.feeds.maxAge ?? DEFAULT_FEED_MAX_AGE_MS,
+      autoUpdate: !ctx.options.offline && resolved.config.feeds.autoUpdate !== false,
+      now: ctx.now,
+      progress: ctx.options.feedProgress,
+    },
   });
   const outdatedFindings: Finding[] = outdated.findings.map(({ layerIndex, ...f }) => {
     const layer = layerIndex === undefined ? undefined : inputs[layerIndex];

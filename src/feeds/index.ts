@@ -2,34 +2,12 @@ import type { ConfigFile } from '../config/schema.js';
 import { fetchAlpine } from './alpine.js';
 import { fetchSuite, suitesOf } from './debian.js';
 import { indexOsv, osvSchema, readOsvRecords, type AdvisoryDb } from '../packages/osv.js';
-import { defaultStoreDir, loadOsvSnapshot, loadSuiteSnapshot, saveOsvSnapshot, saveSuiteFiles, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
-
-export interface DistroFeed {
-  readonly distro: 'debian' | 'alpine';
-  /** Debian codename (`bookworm`) or Alpine branch (`v3.19`). */
-  readonly release: string;
-  readonly suites: ReadonlyArray<{ readonly suite: string; readonly role: 'release' | 'updates' | 'security'; readonly snapshot: SuiteSnapshot | undefined }>;
-}
+import { defaultStoreDir, loadOsvSnapshot, loadSuiteSnapshot, saveOsvSnapshot, saveSuiteFiles, saveSuiteSnapshot } from './store.js';
 
 export const DEFAULT_FEED_MAX_AGE_MS = 7 * 86_400_000;
 
 export function storeDirOf(config: ConfigFile, env: NodeJS.ProcessEnv = process.env): string {
   return config.store.dir ?? defaultStoreDir(env);
-}
-
-/** The snapshots `imggate feeds update` stored for every configured Debian feed (undefined where none). */
-export async function loadDistroFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = process.env): Promise<DistroFeed[]> {
-  const dir = storeDirOf(config, env);
-  const out: DistroFeed[] = [];
-  for (const feed of config.feeds.debian ?? []) {
-    const suites = [];
-    for (const { suite, role } of suitesOf(feed)) suites.push({ suite, role, snapshot: await loadSuiteSnapshot(dir, feed.codename, suite) });
-    out.push({ distro: 'debian', release: feed.codename, suites });
-  }
-  for (const feed of config.feeds.alpine ?? []) {
-    out.push({ distro: 'alpine', release: feed.branch, suites: [{ suite: feed.branch, role: 'updates', snapshot: await loadSuiteSnapshot(dir, feed.branch, feed.branch, 'alpine') }] });
-  }
-  return out;
 }
 
 export interface UpdateResult {

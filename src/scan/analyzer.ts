@@ -1,6 +1,4 @@
 import type { ImageConfig } from '../oci/schemas.js';
-import type { DistroFeed } from '../feeds/index.js';
-import type { AdvisoryDb } from '../packages/osv.js';
 import type { Inventory } from '../packages/types.js';
 import type { RuleSet } from '../policy/load-rules.js';
 import type { PackageRef, Severity } from '../report/types.js';
@@ -99,13 +97,4 @@ export interface AnalyzerContext {
   readonly maxFileBytes: number;
   /** Bytes the members of one archive (a jar and the jars in it) may inflate to (`limits.maxArchiveInflate`). */
   readonly maxArchiveInflateBytes?: number | undefined;
-  /** Imported advisories, when any feed is configured. */
-  readonly advisories?: AdvisoryDb | undefined;
-  /** Advisories are configured but were never imported into the store. */
-  readonly advisoriesMissing?: boolean;
-  /** Distribution package indexes from the store, and how old a snapshot may be. */
-  readonly distroFeeds?: readonly DistroFeed[] | undefined;
-  readonly feedMaxAgeMs?: number | undefined;
-  /** The day the check runs (for end-of-life dates and exception expiry). */
-  readonly now: Date;
 }

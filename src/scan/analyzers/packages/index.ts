@@ -1,13 +1,9 @@
-import { posix } from 'node:path';
-import { affects, osvCoordinates } from '../../../packages/osv.js';
 import { GoBuildInfoScanner } from '../../../packages/go-buildinfo.js';
 import { jarPackages } from '../../../packages/jar.js';
 import { parseRpmSqlite } from '../../../packages/rpmdb.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
-import { compareApk } from '../../../packages/versions/apk.js';
-import { compareDpkg } from '../../../packages/versions/dpkg.js';
 import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
 import type { FinalFilesystem } from '../../filesystem.js';
 
@@ -217,124 +213,7 @@ export const packagesAnalyzer: Analyzer = {
         packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
         sink.inventory?.({ ...(os ? { os } : {}), packages });
         reportRelease(releases, packages, sink);
-        reportEol(os, context, sink);
-        reportOutdated(os, packages, context, sink);
-        const maxAge = context.feedMaxAgeMs ?? 7 * 86_400_000;
-        if (context.advisoriesMissing) {
-          sink.report({ check: 'feed', rule: 'feed-missing', severity: 'high', blocking: true, message: 'the configured OSV advisories were never imported: run imggate feeds update; vulnerable packages are unknown' });
-        } else if (context.advisories?.fetchedAt && context.now.getTime() - Date.parse(context.advisories.fetchedAt) > maxAge) {
-          sink.report({ check: 'feed', rule: 'stale-feed', severity: 'high', blocking: true, message: `the OSV advisories were imported on ${context.advisories.fetchedAt}, longer ago than the allowed feed age; run imggate feeds update` });
-        }
-        if (!context.advisories) return;
-        for (const pkg of packages) {
-          const coords = osvCoordinates(pkg, os);
-          if (!coords) continue;
-          const version = pkg.ecosystem === 'deb' || pkg.ecosystem === 'apk' ? (pkg.sourceVersion ?? pkg.version) : pkg.version;
-          for (const record of context.advisories.lookup(coords.ecosystem, coords.name)) {
-            const match = affects(record, coords, pkg.ecosystem, version);
-            if (!match) continue;
-            const alias = (record.aliases ?? []).find((a) => a.startsWith('CVE-'));
-            sink.report({
-              check: 'vulnerable-package',
-              rule: record.id,
-              severity: match.severity,
-              blocking: false,
-              message: `${pkg.name} ${pkg.version} is affected by ${record.id}${alias && alias !== record.id ? ` (${alias})` : ''}${match.fixed ? `; fixed in ${match.fixed}` : '; no fixed version yet'}${match.severityKnown ? '' : '; the advisory gives no severity'}`,
-              path: posix.normalize(pkg.path),
-              layerIndex: pkg.layerIndex,
-              package: { ecosystem: pkg.ecosystem, name: pkg.name, version: pkg.version, ...(match.fixed ? { fixedVersion: match.fixed } : {}) },
-            });
-          }
-        }
       },
     };
   },
 };
-
-function reportEol(os: OsInfo | undefined, context: AnalyzerContext, sink: FindingSink): void {
-  if (!os?.versionId) return;
-  const distro = context.rules.eol.find((d) => d.id === os.id);
-  if (!distro) return;
-  const versionId = os.versionId;
-  const release = distro.releases.find((r) => r.version === versionId || versionId.startsWith(`${r.version}.`));
-  const name = `${os.prettyName ?? `${os.id} ${versionId}`}`;
-  if (!release) {
-    sink.report({ check: 'eol-distro', rule: 'unknown-os', severity: 'info', blocking: false, message: `${name} is not in the end-of-life table (rules/eol.yaml)` });
-    return;
-  }
-  const today = context.now.toISOString().slice(0, 10);
-  if (release.eol < today) {
-    sink.report({ check: 'eol-distro', rule: 'eol-distro', severity: 'high', blocking: true, message: `${name} reached its end of life on ${release.eol}: it gets no security updates` });
-  } else if (release.security && release.security < today) {
-    sink.report({ check: 'eol-distro', rule: 'eol-distro-lts', severity: 'low', blocking: false, message: `${name} left regular security support on ${release.security}; LTS support ends ${release.eol}` });
-  }
-}
-
-/**
- * Installed packages that the distribution's own suites have newer versions of: a newer one in
- * Debian's `-security` is a missed security update (high); in `-updates`, the point release, or an
- * Alpine branch index (which does not tell security fixes apart), a stable update (low). A configured feed without a snapshot, or with one older than the allowed age, makes
- * the answer unknown, and says so as a `feed` finding.
- */
-function reportOutdated(os: OsInfo | undefined, packages: readonly InstalledPackage[], context: AnalyzerContext, sink: FindingSink): void {
-  const branch = os?.id === 'alpine' ? /^(\d+\.\d+)/.exec(os.versionId ?? '')?.[1] : undefined;
-  const feed =
-    os?.id === 'debian' && os.codename
-      ? context.distroFeeds?.find((f) => f.distro === 'debian' && f.release === os.codename)
-      : branch
-        ? context.distroFeeds?.find((f) => f.distro === 'alpine' && f.release === `v${branch}`)
-        : undefined;
-  if (!feed || !os) return;
-  const ecosystem = feed.distro === 'debian' ? 'deb' : 'apk';
-  const compare = feed.distro === 'debian' ? compareDpkg : compareApk;
-  const maxAge = context.feedMaxAgeMs ?? 7 * 86_400_000;
-  for (const { suite, snapshot } of feed.suites) {
-    if (!snapshot) {
-      sink.report({ check: 'feed', rule: 'feed-missing', severity: 'high', blocking: true, message: `no snapshot of ${suite} in the store: run imggate feeds update; outdated packages are unknown` });
-    } else if (context.now.getTime() - Date.parse(snapshot.fetchedAt) > maxAge) {
-      sink.report({ check: 'feed', rule: 'stale-feed', severity: 'high', blocking: true, message: `the ${suite} snapshot is from ${snapshot.fetchedAt}, older than the allowed feed age; run imggate feeds update` });
-    }
-  }
-  const security = feed.suites.find((s) => s.role === 'security')?.snapshot;
-  const stable = feed.suites.filter((s) => s.role !== 'security' && s.snapshot);
-  for (const pkg of packages) {
-    if (pkg.ecosystem !== ecosystem) continue;
-    const newer = (candidate: string | undefined): boolean => {
-      try {
-        return candidate !== undefined && compare(candidate, pkg.version) > 0;
-      } catch {
-        return false;
-      }
-    };
-    const fix = security?.packages[pkg.name];
-    if (newer(fix)) {
-      sink.report({
-        check: 'outdated-package',
-        rule: 'security-update',
-        severity: 'high',
-        blocking: true,
-        message: `${pkg.name} ${pkg.version} has a security update: ${fix} in ${os.codename}-security`,
-        path: pkg.path,
-        layerIndex: pkg.layerIndex,
-        package: { ecosystem, name: pkg.name, version: pkg.version, fixedVersion: fix as string },
-      });
-      continue;
-    }
-    const best = stable
-      .map((s) => ({ suite: s.suite, version: s.snapshot?.packages[pkg.name] }))
-      .filter((c) => newer(c.version))
-      .sort((a, b) => compare(b.version as string, a.version as string))[0];
-    if (best) {
-      sink.report({
-        check: 'outdated-package',
-        rule: 'stable-update',
-        severity: 'low',
-        blocking: false,
-        message: `${pkg.name} ${pkg.version} has a newer version ${best.version} in ${best.suite}`,
-        path: pkg.path,
-        layerIndex: pkg.layerIndex,
-        package: { ecosystem, name: pkg.name, version: pkg.version, fixedVersion: best.version as string },
-      });
-    }
-  }
-}
