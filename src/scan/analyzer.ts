@@ -34,6 +34,8 @@ export interface RawFinding {
   readonly blocking: boolean;
   readonly message: string;
   readonly path?: string;
+  /** The path as the report shows it, when that must differ from `path` (a secret in a name, redacted). */
+  readonly shownPath?: string;
   readonly layerIndex?: number;
   readonly fingerprint?: string;
   readonly package?: PackageRef;
@@ -108,4 +110,6 @@ export interface AnalyzerContext {
   readonly feedMaxAgeMs?: number | undefined;
   /** The day the check runs (for end-of-life dates and exception expiry). */
   readonly now: Date;
+  /** The check's deadline: analyzers look at it inside loops whose length the image decides. */
+  readonly signal?: AbortSignal | undefined;
 }
