@@ -5,7 +5,8 @@ import { ImggateError } from '../errors.js';
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
 const LOCAL = 0x04034b50;
-const MAX_MEMBER_BYTES = 64 * 1024 * 1024;
+/** Bytes one member is inflated to at most, whatever the archive's budget. */
+export const MAX_MEMBER_BYTES = 64 * 1024 * 1024;
 
 export interface ZipMember {
   readonly name: string;
@@ -13,6 +14,8 @@ export interface ZipMember {
   readonly compressedSize: number;
   readonly size: number;
   readonly localOffset: number;
+  /** Bit 0 of the general purpose flags: the content is encrypted. */
+  readonly encrypted: boolean;
 }
 
 /** The central directory; empty when the data is not a zip imggate can read (ZIP64 is not). */
@@ -40,11 +43,15 @@ export function members(zip: Buffer): ZipMember[] {
       compressedSize: zip.readUInt32LE(at + 20),
       size: zip.readUInt32LE(at + 24),
       localOffset: zip.readUInt32LE(at + 42),
+      encrypted: (zip.readUInt16LE(at + 8) & 1) !== 0,
     });
     at += 46 + nameLength + extraLength + commentLength;
   }
   return out;
 }
+
+/** What one archive's members, nested archives included, may inflate to unless `limits.maxArchiveInflate` says. */
+export const DEFAULT_ARCHIVE_INFLATE_BYTES = 1024 * 1024 * 1024;
 
 /**
  * What inflating the members of one archive (and the archives inside it) may still produce. Members
@@ -57,8 +64,20 @@ export interface InflateBudget {
 }
 
 export function extract(zip: Buffer, m: ZipMember, budget?: InflateBudget): Buffer | undefined {
-  if (m.localOffset + 30 > zip.length || zip.readUInt32LE(m.localOffset) !== LOCAL) return undefined;
-  if (m.size > MAX_MEMBER_BYTES || m.compressedSize === 0xffffffff) return undefined;
+  const read = readMember(zip, m, budget);
+  return read.data;
+}
+
+/**
+ * A member's content, or why it cannot be read (for callers that must fail closed). Throws
+ * `LIMIT_EXCEEDED` when the member would take the archive past its budget.
+ */
+export function readMember(zip: Buffer, m: ZipMember, budget?: InflateBudget): { data: Buffer; why?: undefined } | { data?: undefined; why: string } {
+  if (m.localOffset + 30 > zip.length || zip.readUInt32LE(m.localOffset) !== LOCAL) return { why: 'its local header is missing' };
+  if (m.compressedSize === 0xffffffff) return { why: 'it is a ZIP64 member' };
+  if (m.size > MAX_MEMBER_BYTES) return { why: `it inflates to more than ${MAX_MEMBER_BYTES} bytes` };
+  if (m.encrypted) return { why: 'it is encrypted' };
+  if (m.method !== 0 && m.method !== 8) return { why: `it uses compression method ${m.method}` };
   if (budget) {
     if (m.size > budget.remaining) {
       throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its members inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
@@ -67,12 +86,11 @@ export function extract(zip: Buffer, m: ZipMember, budget?: InflateBudget): Buff
   }
   const start = m.localOffset + 30 + zip.readUInt16LE(m.localOffset + 26) + zip.readUInt16LE(m.localOffset + 28);
   const data = zip.subarray(start, start + m.compressedSize);
+  if (m.method === 0) return data.length === m.size ? { data } : { why: 'it is truncated' };
   try {
-    if (m.method === 0) return data;
-    if (m.method === 8) return inflateRawSync(data, { maxOutputLength: Math.max(1, m.size) });
-  } catch {
-    return undefined;
+    return { data: inflateRawSync(data, { maxOutputLength: Math.max(1, m.size) }) };
+  } catch (err) {
+    // Inflating past the size the directory declares (which the budget was charged) is refused too.
+    return { why: `it cannot be inflated to its declared ${m.size} bytes: ${(err as Error).message}` };
   }
-  return undefined;
 }
-

@@ -32,6 +32,8 @@ export interface RawFinding {
   readonly blocking: boolean;
   readonly message: string;
   readonly path?: string;
+  /** The path as the report shows it, when that must differ from `path` (a secret in a name, redacted). */
+  readonly shownPath?: string;
   readonly layerIndex?: number;
   readonly fingerprint?: string;
   readonly package?: PackageRef;
@@ -97,4 +99,6 @@ export interface AnalyzerContext {
   readonly maxFileBytes: number;
   /** Bytes the members of one archive (a jar and the jars in it) may inflate to (`limits.maxArchiveInflate`). */
   readonly maxArchiveInflateBytes?: number | undefined;
+  /** The check's deadline: analyzers look at it inside loops whose length the image decides. */
+  readonly signal?: AbortSignal | undefined;
 }

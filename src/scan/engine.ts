@@ -78,7 +78,8 @@ export async function scanLayers(
   options: { signal?: AbortSignal | undefined; progress?: ScanProgress | undefined } = {},
 ): Promise<ScanResult> {
   const raw: RawFinding[] = [];
-  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(context), failed: false }));
+  const runContext: AnalyzerContext = options.signal ? { ...context, signal: options.signal } : context;
+  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(runContext), failed: false }));
   let inventory: Inventory | undefined;
   const sinkFor = (): FindingSink => ({
     report: (finding) => raw.push(finding),
@@ -91,8 +92,9 @@ export async function scanLayers(
     try {
       fn();
     } catch (err) {
-      // A limit reached inside an analyzer (an archive that inflates without end) ends the check.
+      // A limit reached inside an analyzer (an archive that inflates without end) ends the check, and so does its deadline.
       if (isImggateError(err) && err.code === 'LIMIT_EXCEEDED') throw err;
+      if (runContext.signal?.aborted) throw err;
       placed.failed = true;
       raw.push({
         check: 'analyzer-error',
@@ -159,7 +161,7 @@ function place(f: RawFinding, layers: readonly LayerInput[], views: ImageView['v
     severity: f.severity,
     blocking: f.blocking,
     message: f.message,
-    ...(f.path !== undefined ? { path: layer && f.layerIndex !== undefined ? fs.resolvedPath(f.path, f.layerIndex) : f.path } : {}),
+    ...(f.path !== undefined ? { path: f.shownPath ?? (layer && f.layerIndex !== undefined ? fs.resolvedPath(f.path, f.layerIndex) : f.path) } : {}),
     ...(layer ? { layer: layer.descriptor.digest } : {}),
     ...(layer?.createdBy ? { createdBy: layer.createdBy } : {}),
     ...(f.path !== undefined && f.layerIndex !== undefined ? { inFinalFilesystem: inFinal(f.path, f.layerIndex) } : {}),

@@ -40,7 +40,13 @@ describe('a real debootstrap minbase Debian image @integration', function () {
     assert.equal(report.verdict, 'fail');
     // What blocks is exactly what this test image adds to stock Debian: no USER, and a dropped-in setuid helper.
     assert.deepEqual(report.findings.filter((f) => f.blocking).map((f) => `${f.rule} ${f.path ?? ''}`).sort(), ['root-user ', 'setuid-unpackaged /usr/local/bin/helper']);
-    assert.deepEqual(report.findings.filter((f) => f.check === 'secret'), [], 'a stock Debian minbase has no secrets');
+    // Debian ships test keys in libgnutls and .netrc examples in apt_auth.conf(5): found, and vouched for by
+    // dpkg's md5sums, so reported without blocking; the man pages a later layer removed still ship, and still
+    // are the packaged bytes.
+    const secrets = report.findings.filter((f) => f.check === 'secret');
+    assert.deepEqual([...new Set(secrets.map((f) => `${f.rule} ${f.severity} ${f.blocking}`))], ['secret-packaged low false'], JSON.stringify(secrets, null, 1));
+    assert.ok(secrets.some((f) => f.path?.startsWith('/usr/lib/x86_64-linux-gnu/libgnutls.so') && /packaged by libgnutls30:amd64 and unchanged$/.test(f.message)));
+    assert.ok(secrets.some((f) => f.path === '/usr/share/man/man5/apt_auth.conf.5.gz' && f.inFinalFilesystem === false && /packaged by apt and unchanged$/.test(f.message)));
     // skopeo keeps the layer blobs as they are, so the manifest digest is the one we built.
     assert.deepEqual(report.image.layers?.map((l) => l.digest), image?.layerDigests);
     const base = report.image.layers?.[0];
@@ -54,7 +60,7 @@ describe('a real debootstrap minbase Debian image @integration', function () {
     assert.equal(helper?.createdBy, 'COPY helper /usr/local/bin/helper');
   });
 
-  it('passes as stock Debian with a non-root USER: its own setuid files are packaged, and no secret is found', async function () {
+  it('passes as stock Debian with a non-root USER: its own setuid files and the secrets in its own files are packaged', async function () {
     await skopeoCopy(`oci:${image?.layout}:minbase-nonroot`, `docker://${registry.host}/debian/minbase:nonroot`);
     const r = await imggate(['check', ...(await noFeeds()), '--format', 'json', `${registry.host}/debian/minbase:nonroot`]);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -62,7 +68,8 @@ describe('a real debootstrap minbase Debian image @integration', function () {
     assert.equal(report.verdict, 'pass');
     assert.deepEqual(report.findings.filter((f) => f.blocking), []);
     assert.ok(report.findings.filter((f) => f.check === 'setuid').length >= 8);
-    assert.deepEqual(report.findings.filter((f) => f.check === 'secret'), []);
+    const secrets = report.findings.filter((f) => f.check === 'secret');
+    assert.ok(secrets.length > 0 && secrets.every((f) => f.rule === 'secret-packaged' && !f.blocking), 'only what dpkg vouches for, reported without blocking');
   });
 
   it('is fully inventoried: as many packages as dpkg-query lists in the rootfs, with os-release', async function () {

@@ -1,5 +1,6 @@
 import { GoBuildInfoScanner } from '../../../packages/go-buildinfo.js';
 import { jarPackages } from '../../../packages/jar.js';
+import { DEFAULT_ARCHIVE_INFLATE_BYTES } from '../../../packages/zip.js';
 import { parseRpmSqlite } from '../../../packages/rpmdb.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
@@ -11,8 +12,6 @@ const DB_BYTES = 64 * 1024 * 1024;
 const MANIFEST_BYTES = 1024 * 1024;
 /** Java archives are read whole (a zip's directory is at its end); larger ones are reported as not inventoried. */
 const JAR_BYTES = 128 * 1024 * 1024;
-/** What one archive's members, nested archives included, may inflate to unless `limits.maxArchiveInflate` says. */
-export const DEFAULT_ARCHIVE_INFLATE_BYTES = 1024 * 1024 * 1024;
 
 interface Source {
   readonly ecosystem: Ecosystem;

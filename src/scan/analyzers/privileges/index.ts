@@ -1,12 +1,10 @@
-import { createHash, type Hash } from 'node:crypto';
 import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
 import type { FinalFile, ViewName } from '../../filesystem.js';
+import { ContentHasher, isPackageFileList, PACKAGE_LIST_BYTES, PackagedFiles, type ContentSums } from '../../package-files.js';
 import { decodeCapabilities, rootEquivalentCapabilities } from './capabilities.js';
-import { isPackageFileList, PackagedFiles, type ContentSums } from './package-files.js';
 
 const SETUID = 0o4000;
 const SETGID = 0o2000;
-const LIST_BYTES = 16 * 1024 * 1024;
 const CAPABILITY = 'security.capability';
 
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
@@ -39,11 +37,11 @@ export const privilegesAnalyzer: Analyzer = {
   description: 'setuid/setgid files, file capabilities, world-writable PATH entries',
   create(): AnalyzerRun {
     const special: EntryInfo[] = [];
-    const hashing = new Map<EntryInfo, { md5: Hash; sha1: Hash }>();
+    const hashing = new Map<EntryInfo, ContentHasher>();
     const packaged = new PackagedFiles();
     return {
       wants(entry) {
-        if (entry.type === 'file' && isPackageFileList(entry.path)) return { contentBytes: LIST_BYTES };
+        if (entry.type === 'file' && isPackageFileList(entry.path)) return { contentBytes: PACKAGE_LIST_BYTES };
         // The content is hashed as it streams, to compare with the package databases' checksums.
         if (entry.type === 'file' && isSpecial(entry.mode, entry.xattrs)) return { contentBytes: 0, stream: true };
         return undefined;
@@ -51,23 +49,22 @@ export const privilegesAnalyzer: Analyzer = {
       analyzeChunk(entry, chunk) {
         let h = hashing.get(entry);
         if (!h) {
-          h = { md5: createHash('md5'), sha1: createHash('sha1') };
+          h = new ContentHasher();
           hashing.set(entry, h);
         }
-        h.md5.update(chunk);
-        h.sha1.update(chunk);
+        h.update(chunk);
       },
       analyzeEntry(entry, content) {
         if (isPackageFileList(entry.path) && content) packaged.add(entry, content);
         if ((entry.mode & (SETUID | SETGID)) !== 0) special.push(entry);
         if (entry.type === 'file' && isSpecial(entry.mode, entry.xattrs) && !hashing.has(entry)) {
           // An empty file streams no chunk.
-          hashing.set(entry, { md5: createHash('md5'), sha1: createHash('sha1') });
+          hashing.set(entry, new ContentHasher());
         }
       },
       finish(image: ImageView, sink: FindingSink) {
         const sums = new Map<EntryInfo, ContentSums>();
-        for (const [entry, h] of hashing) sums.set(entry, { md5: h.md5.digest('hex'), sha1: h.sha1.digest('hex') });
+        for (const [entry, h] of hashing) sums.set(entry, h.digest());
 
         const judged = new Map<string, Judged>();
         for (const { name, fs } of image.views) {

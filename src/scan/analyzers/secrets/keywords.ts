@@ -74,4 +74,20 @@ export class KeywordSearch {
       if (found !== undefined) for (const k of found) hit(k, i + 1 - (this.#lengths[k] as number));
     }
   }
+
+  /** `search` over bytes read as latin1 (one character a byte), without building a string. */
+  searchBytes(bytes: Uint8Array, hit: (keyword: number, start: number) => void): void {
+    const A = KeywordSearch.#ALPHABET;
+    const delta = this.#delta;
+    const out = this.#out;
+    let state = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      let c = bytes[i] as number;
+      if (c >= A) c = 0;
+      else if (c >= 65 && c <= 90) c += 32;
+      state = delta[state * A + c] as number;
+      const found = out[state];
+      if (found !== undefined) for (const k of found) hit(k, i + 1 - (this.#lengths[k] as number));
+    }
+  }
 }

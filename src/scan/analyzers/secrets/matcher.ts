@@ -39,6 +39,12 @@ export function fingerprint(ruleId: string, secret: string): string {
  */
 export const WINDOW_MARGIN = 64;
 
+/** Whether a text is a piece cut out of a larger one, at its start or its end. */
+export interface Edges {
+  readonly cutStart?: boolean;
+  readonly cutEnd?: boolean;
+}
+
 /** What one scan cost, for tests that assert the work stays linear in the input. */
 export interface ScanStats {
   /** Characters the keyword search read. */
@@ -82,11 +88,17 @@ export class SecretMatcher {
 
   /** For each rule whose keywords occur in `text`, the merged windows [start, end) to run it in. */
   windows(text: string, stats?: ScanStats): Map<CompiledSecretRule, Array<[number, number]>> {
+    const windows = this.#collect(text.length, (hit) => this.#search.search(text, hit));
+    if (stats) stats.searched += text.length;
+    return windows;
+  }
+
+  #collect(length: number, search: (hit: (keyword: number, start: number) => void) => void): Map<CompiledSecretRule, Array<[number, number]>> {
     const windows = new Map<CompiledSecretRule, Array<[number, number]>>();
-    this.#search.search(text, (keyword, start) => {
+    search((keyword, start) => {
       for (const rule of this.#byKeyword[keyword] ?? []) {
         const from = Math.max(0, start - rule.maxLength - WINDOW_MARGIN);
-        const to = Math.min(text.length, start + rule.maxLength + WINDOW_MARGIN);
+        const to = Math.min(length, start + rule.maxLength + WINDOW_MARGIN);
         const list = windows.get(rule);
         const last = list?.[list.length - 1];
         // Hits come in order of their end, so a new window either extends the last one or follows it.
@@ -95,7 +107,6 @@ export class SecretMatcher {
         else windows.set(rule, [[from, to]]);
       }
     });
-    if (stats) stats.searched += text.length;
     return windows;
   }
 
@@ -106,18 +117,32 @@ export class SecretMatcher {
    * Every secret in `text`. `cutStart`/`cutEnd` say the text is a piece of a larger one: matches
    * within the margin of a cut edge are left out (the overlapping neighbour piece holds them whole).
    */
-  scan(text: string, stats?: ScanStats, edges: { cutStart?: boolean; cutEnd?: boolean } = {}): SecretMatch[] {
+  scan(text: string, stats?: ScanStats, edges: Edges = {}): SecretMatch[] {
+    return this.#evaluate(this.windows(text, stats), text.length, (from, to) => (from === 0 && to === text.length ? text : text.slice(from, to)), edges, stats);
+  }
+
+  /**
+   * `scan` over bytes read as latin1 (one character a byte, so offsets are byte offsets): the keyword
+   * pass reads the bytes themselves, and only the windows around keywords become strings.
+   */
+  scanLatin1(bytes: Buffer, stats?: ScanStats, edges: Edges = {}): SecretMatch[] {
+    const windows = this.#collect(bytes.length, (hit) => this.#search.searchBytes(bytes, hit));
+    if (stats) stats.searched += bytes.length;
+    return this.#evaluate(windows, bytes.length, (from, to) => bytes.toString('latin1', from, to), edges, stats);
+  }
+
+  #evaluate(windows: Map<CompiledSecretRule, Array<[number, number]>>, length: number, slice: (from: number, to: number) => string, edges: Edges, stats: ScanStats | undefined): SecretMatch[] {
     const out: SecretMatch[] = [];
-    for (const [rule, list] of this.windows(text, stats)) {
+    for (const [rule, list] of windows) {
       for (const [from, to] of list) {
         if (stats) stats.windowed += to - from;
-        const window = from === 0 && to === text.length ? text : text.slice(from, to);
+        const window = slice(from, to);
         rule.regex.lastIndex = 0;
         for (const m of window.matchAll(rule.regex)) {
           const at = m.index ?? 0;
           // A match touching a cut edge may be cut itself; the window holding it whole reports it.
           if ((from > 0 || edges.cutStart) && at < WINDOW_MARGIN) continue;
-          if ((to < text.length || edges.cutEnd) && at + m[0].length > window.length - WINDOW_MARGIN) continue;
+          if ((to < length || edges.cutEnd) && at + m[0].length > window.length - WINDOW_MARGIN) continue;
           const secret = m.groups?.['secret'] ?? m[1] ?? m[0];
           if (!secret) continue;
           if (rule.allow?.includes(secret)) continue;
