@@ -16,7 +16,10 @@ import { SecretMatcher } from './scan/analyzers/secrets/matcher.js';
 import { errorReport, SCHEMA } from './report/error-report.js';
 import type { Finding, ImageSection, LayerSummary, Report } from './report/types.js';
 import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js';
+import { DEFAULT_SCAN_CACHE_BYTES, ScanCache, scanCacheId, type ScanFacts } from './scan/cache.js';
 import { scanLayers, type LayerInput } from './scan/engine.js';
+import { VERSION } from './version.js';
+import path from 'node:path';
 import { openSource, type ImageSource } from './source/index.js';
 import { repositoryNameOf } from './registry/reference.js';
 import { trustScopeFor } from './policy/load-trust.js';
@@ -203,10 +206,12 @@ async function checkManifest(
     maxFileBytes: resolved.limits.maxFileBytes,
     maxArchiveInflateBytes: resolved.limits.maxArchiveInflateBytes,
   };
-  const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
-    signal: ctx.signal,
-    progress: ctx.options.progress,
-  });
+  const scan = await scanOrRecall(ctx, fetched.digest, inputs, () =>
+    scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
+      signal: ctx.signal,
+      progress: ctx.options.progress,
+    }),
+  );
   // The detect stage runs once the inventory is known, over it alone: end of life, advisories, and the
   // distribution's suites (which feed applies depends on the image's own os-release; it may be fetched first).
   const outdated = await detect(scan.inventory, { architecture: config.architecture, variant: config.variant }, {
@@ -258,6 +263,38 @@ async function checkManifest(
     checkedAt: new Date(ctx.started).toISOString(),
     durationMs: Date.now() - ctx.started,
   };
+}
+
+/**
+ * The scan's facts from the scan cache when this digest was scanned before under the same rules,
+ * analyzers, version and limits; otherwise the scan, whose facts are kept (unless an analyzer failed:
+ * a failure may not be the image's doing, so it is not remembered).
+ */
+async function scanOrRecall(ctx: ImageContext, manifestDigest: string, inputs: readonly LayerInput[], scan: () => Promise<ScanFacts>): Promise<ScanFacts> {
+  const { config, limits } = ctx.resolved;
+  if (ctx.options.noCache || config.store.scanCache !== true) return scan();
+  const cache = new ScanCache(path.join(storeDirOf(config, ctx.options.env), 'scan-cache'), config.store.scanCacheMaxBytes ?? DEFAULT_SCAN_CACHE_BYTES);
+  const id = scanCacheId({
+    manifestDigest,
+    rulesDigest: ctx.rules.digest,
+    analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
+    imggate: VERSION,
+    limits: {
+      maxUncompressedLayerBytes: limits.maxUncompressedLayerBytes,
+      maxUncompressedTotalBytes: limits.maxUncompressedTotalBytes,
+      maxFileBytes: limits.maxFileBytes,
+      maxDirectoryEntries: limits.maxDirectoryEntries,
+      maxPathDepth: limits.maxPathDepth,
+      maxEntries: limits.maxEntries,
+      maxArchiveInflateBytes: limits.maxArchiveInflateBytes,
+    },
+  });
+  const known = await cache.get(id, inputs.length);
+  if (known) return known;
+  const fresh = await scan();
+  const facts: ScanFacts = { findings: fresh.findings, inventory: fresh.inventory, layers: fresh.layers };
+  if (!fresh.findings.some((f) => f.check === 'analyzer-error')) await cache.put(id, facts);
+  return facts;
 }
 
 function redactHistory(redactor: SecretMatcher, createdBy: string | undefined): string | undefined {

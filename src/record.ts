@@ -14,7 +14,7 @@ import { parseReference, repositoryNameOf } from './registry/reference.js';
 import { attachArtifacts } from './registry/referrers.js';
 import type { AttestationRecord, Report } from './report/types.js';
 import type { VerdictStore } from './store/types.js';
-import { VERSION } from './cli/version.js';
+import { VERSION } from './version.js';
 
 export interface RecordOptions {
   readonly config: ConfigFile;

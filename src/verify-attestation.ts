@@ -4,7 +4,7 @@ import { evaluateAttestations, type Candidate, type Decision } from './attest/ev
 import { BUNDLE_MEDIA_TYPE } from './attest/media-types.js';
 import { VSA_PREDICATE_TYPE } from './attest/statement.js';
 import { MAX_BUNDLE_BYTES } from './attest/verify.js';
-import { VERSION } from './cli/version.js';
+import { VERSION } from './version.js';
 import { ImggateError } from './errors.js';
 import { parseManifest } from './oci/manifest.js';
 import { hostPlatform, parsePlatform, selectPlatform } from './oci/platform.js';

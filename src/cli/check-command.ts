@@ -47,6 +47,7 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
         'attestation-out': { type: 'string' },
         'no-store': { type: 'boolean', default: false },
         offline: { type: 'boolean', default: false },
+        'no-cache': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
   });
   if (values.help) {
@@ -103,6 +104,7 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
     ...(showProgress ? { progress: progressPrinter(io.stderr) } : {}),
     // An SBOM is the inventory alone: it never waits for a package feed.
     offline: values.offline || command === 'sbom',
+    noCache: values['no-cache'],
     // Fetching a feed can take a while on first use: say so on a terminal, and stay quiet in scripts.
     ...(!values.quiet && io.stderr.isTTY === true ? { feedProgress: (m: string) => io.stderr.write(`  ${m}\n`) } : {}),
   };

@@ -1,11 +1,2 @@
-import { readFileSync } from 'node:fs';
-
-/** The package version, read once from package.json beside the build. */
-export const VERSION: string = (() => {
-  try {
-    const url = new URL('../../../package.json', import.meta.url);
-    return (JSON.parse(readFileSync(url, 'utf8')) as { version?: string }).version ?? 'unknown';
-  } catch {
-    return 'unknown';
-  }
-})();
+/** The package version (src/version.ts, below every module that names it). */
+export { VERSION } from '../version.js';

@@ -102,7 +102,15 @@ export const configSchema = z.strictObject({
   credentials: z
     .strictObject({ dockerConfig: z.union([filePath, z.literal(false)]).optional() })
     .default({}),
-  store: z.strictObject({ dir: filePath.optional() }).default({}),
+  store: z
+    .strictObject({
+      dir: filePath.optional(),
+      /** Keep each scanned digest's facts, so the same digest checked again reads no layer (default false for now). */
+      scanCache: z.boolean().optional(),
+      /** Bytes the scan cache may hold; least recently used entries go first (default 512 MiB). */
+      scanCacheMaxBytes: size.optional(),
+    })
+    .default({}),
   /** Signed verdicts: the gate's key, and where the statements say they come from. */
   attest: z
     .strictObject({

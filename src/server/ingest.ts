@@ -7,7 +7,7 @@ import { storeDirOf } from '../feeds/index.js';
 import { resolveOptions } from '../options.js';
 import { RegistryClient } from '../registry/client.js';
 import type { JobPriority, JobQueue } from '../store/queue.js';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../version.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { ReceivedEvent } from './receivers/index.js';

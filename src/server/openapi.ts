@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { VERSION } from '../cli/version.js';
+import { VERSION } from '../version.js';
 import { accepted, checkList, checkRequest, checkResponse, errorResponse, imageResponse, listQuery } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
