@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { makeTar, type TestEntry } from '../helpers/tar-writer.js';
-import { missed } from './compare.js';
+import { missed, releaseMissed } from './compare.js';
 import { capability } from './generate.js';
-import { scanBlobs } from './imggate.js';
+import { scanImage } from './imggate.js';
 import { requireOracle, runOracle } from './oracle.js';
 import { checkGenerated } from './property.js';
 
@@ -59,6 +59,21 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     runtimeSpecial: true,
   },
   { name: 'no USER and no passwd: root', layers: [[{ name: 'f', content: 'x' }]], user: '', runtimeSpecial: false },
+  {
+    name: 'the release behind a symlink whose target a later layer replaces',
+    layers: [[{ name: 'usr/lib/os-release', content: 'ID=debian\nVERSION_ID="12"\n' }, { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' }], [{ name: 'usr/lib/os-release', content: 'ID=debian\nVERSION_ID="11"\n' }]],
+    runtimeSpecial: false,
+  },
+  {
+    name: 'the release written through a lower layer’s /etc symlink (the snapshotters disagree)',
+    layers: [[{ name: 'etc', type: 'symlink', linkname: 'x' }, { name: 'x/os-release', content: 'ID=debian\nVERSION_ID="12"\n' }], [{ name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="11"\n' }]],
+    runtimeSpecial: false,
+  },
+  {
+    name: 'an /etc/os-release whited out falls back to /usr/lib/os-release',
+    layers: [[{ name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' }, { name: 'usr/lib/os-release', content: 'ID=debian\nVERSION_ID="11"\n' }], [{ name: 'etc/.wh.os-release' }]],
+    runtimeSpecial: false,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {
@@ -71,7 +86,9 @@ describe('differential: imggate against the runtime oracle (containerd 1.6, runc
     it(c.name, async function () {
       const blobs = c.layers.map((l) => makeTar(l));
       const user = c.user ?? '1000';
-      const [oracle, findings] = await Promise.all([runOracle(blobs, user), scanBlobs(blobs, user)]);
+      const [oracle, scanned] = await Promise.all([runOracle(blobs, user), scanImage(blobs, user)]);
+      const findings = scanned.findings;
+      assert.deepEqual(releaseMissed(oracle, scanned.os, findings), []);
       const specials = [...oracle.overlay.special, ...oracle.naive.special];
       assert.equal(specials.length > 0, c.runtimeSpecial, `the oracle's view: ${JSON.stringify(oracle)}`);
       assert.deepEqual(missed(oracle, findings), []);

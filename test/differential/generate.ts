@@ -23,6 +23,8 @@ const PASSWD = [
   'app:x:1000\n',
 ];
 
+const RELEASES = ['ID=debian\nVERSION_ID="11"\n', 'ID=debian\nVERSION_ID="12"\n', 'ID=alpine\nVERSION_ID=3.21.2\n', 'ID="debian"\nVERSION_ID=12\nID=alpine\n'];
+
 /** One hostile tar entry, or a few that go together. */
 const entry: fc.Arbitrary<TestEntry[]> = fc.oneof(
   fc.record({ name: path, mode, uid: id, gid: id, cap: fc.constantFrom(undefined, [7], [13], [21, 1]) }).map(({ name, mode: m, uid, gid, cap }) => [
@@ -40,6 +42,13 @@ const entry: fc.Arbitrary<TestEntry[]> = fc.oneof(
   }),
   fc.constantFrom('', 'a/', 'etc/', 'bin/').map((d) => [{ name: `${d}.wh..wh..opq` }]),
   path.map((p) => [{ name: p, type: 'global' as const, pax: { comment: 'x' } }]),
+  // The release: in /etc or /usr/lib, directly or through a symlink a lower or the same layer made.
+  fc.record({ text: fc.constantFrom(...RELEASES), where: fc.constantFrom('etc/os-release', 'usr/lib/os-release'), link: fc.constantFrom(undefined, '../usr/lib/os-release', '/usr/lib/os-release', 'os-release.d/x') }).map(({ text, where, link }) =>
+    link && where === 'etc/os-release'
+      ? [{ name: 'usr/lib/os-release', content: text }, { name: 'etc/os-release', type: 'symlink' as const, linkname: link }]
+      : [{ name: where, content: text }],
+  ),
+  fc.constantFrom('etc/.wh.os-release', 'usr/lib/.wh.os-release', 'etc/os-release/').map((name) => (name.endsWith('/') ? [{ name, type: 'dir' as const }] : [{ name }])),
   fc.record({ text: fc.constantFrom(...PASSWD), via: fc.boolean() }).map(({ text, via }) =>
     via ? [{ name: 'a/passwd', content: text }, { name: 'etc', type: 'symlink' as const, linkname: 'a' }] : [{ name: 'etc/passwd', content: text }],
   ),

@@ -4,6 +4,7 @@ import { DEFAULT_LIMITS } from '../../src/options.js';
 import { imageConfigSchema } from '../../src/oci/schemas.js';
 import { loadRules } from '../../src/policy/load-rules.js';
 import type { RuleSet } from '../../src/policy/load-rules.js';
+import type { OsInfo } from '../../src/packages/types.js';
 import type { Finding } from '../../src/report/types.js';
 import { BUILTIN_ANALYZERS } from '../../src/scan/analyzers/index.js';
 import { scanLayers, type LayerInput } from '../../src/scan/engine.js';
@@ -12,6 +13,11 @@ let rules: RuleSet | undefined;
 
 /** Runs imggate's layer engine with the built-in analyzers on plain tar blobs, as `check` would. */
 export async function scanBlobs(blobs: readonly Buffer[], user: string): Promise<Finding[]> {
+  return (await scanImage(blobs, user)).findings;
+}
+
+/** The scan's findings and the release imggate read (the inventory's os-release). */
+export async function scanImage(blobs: readonly Buffer[], user: string): Promise<{ findings: Finding[]; os: OsInfo | undefined }> {
   rules ??= await loadRules();
   const inputs: LayerInput[] = blobs.map((blob, index) => {
     const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
@@ -30,7 +36,7 @@ export async function scanBlobs(blobs: readonly Buffer[], user: string): Promise
     rootfs: { type: 'layers', diff_ids: inputs.map((i) => i.diffId) },
   });
   const limits = { maxUncompressedLayerBytes: 1 << 30, maxUncompressedTotalBytes: 1 << 30, maxFileBytes: 1 << 20, concurrency: 2, maxDirectoryEntries: DEFAULT_LIMITS.maxDirectoryEntries, maxPathDepth: DEFAULT_LIMITS.maxPathDepth, maxEntries: DEFAULT_LIMITS.maxEntries };
-  const context = { rules, maxFileBytes: 1 << 20, now: new Date('2026-01-01T00:00:00Z') };
+  const context = { rules, maxFileBytes: 1 << 20 };
   const result = await scanLayers(inputs, config, BUILTIN_ANALYZERS, context, limits);
-  return result.findings;
+  return { findings: result.findings, os: result.inventory?.os };
 }

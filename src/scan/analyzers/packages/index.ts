@@ -108,13 +108,13 @@ const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr
 
 /**
  * The inventory of what is installed (OS release, dpkg, apk, npm, Python and Ruby packages) in the
- * final filesystem, each package with the layer that installed its version; then what the
- * advisories and the end-of-life table say of it.
+ * final filesystem, each package with the layer that installed its version. What advisories, feeds and
+ * the end-of-life table say of it is the detect stage's (src/detect).
  */
 export const packagesAnalyzer: Analyzer = {
   id: 'packages',
-  version: 2,
-  description: 'installed packages, their advisories, and the distribution’s end of life',
+  version: 3,
+  description: 'installed packages and the release (advisories and end of life are the detect stage’s)',
   create(context: AnalyzerContext): AnalyzerRun {
     const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
     const osCopies = new Map<EntryInfo, Buffer>();

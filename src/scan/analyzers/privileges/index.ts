@@ -128,6 +128,9 @@ export const privilegesAnalyzer: Analyzer = {
 function reportFinal(j: Judged, viewCount: number, sink: FindingSink): void {
   const only = j.seen.length < viewCount ? ` (only in the ${j.seen.map((s) => s.view).join(', ')} view)` : '';
   const first = (j.seen[0] as Judged['seen'][number]).file;
+  // A file that lands at another path in another view (written through a symlink) is named there too.
+  const elsewhere = j.seen.filter((s) => s.file.path !== first.path).map((s) => `${s.view} view: ${s.file.path}`);
+  const where = elsewhere.length ? `${first.path} (${elsewhere.join(', ')})` : first.path;
   const modes = [...new Set(j.seen.map((s) => octal(s.file.mode)))].join(' or ');
   const owners = [...new Set(j.seen.map((s) => `${s.file.uid}:${s.file.gid}`))].join(' or ');
   for (const [bit, check] of [[SETUID, 'setuid'], [SETGID, 'setgid']] as const) {
@@ -139,7 +142,7 @@ function reportFinal(j: Judged, viewCount: number, sink: FindingSink): void {
       rule: `${check}-${isPackaged ? 'packaged' : 'unpackaged'}`,
       severity: isPackaged ? 'low' : 'high',
       blocking: !isPackaged,
-      message: `${isPackaged ? '' : 'unpackaged '}${check} file ${first.path} (mode ${modes}, owner ${owners})${isPackaged ? ', installed by a package' : ', not vouched for by any package database'}${only}`,
+      message: `${isPackaged ? '' : 'unpackaged '}${check} file ${where} (mode ${modes}, owner ${owners})${isPackaged ? ', installed by a package' : ', not vouched for by any package database'}${only}`,
       path: j.entry.path,
       layerIndex: j.entry.layerIndex,
     });
@@ -161,7 +164,7 @@ function reportFinal(j: Judged, viewCount: number, sink: FindingSink): void {
       rule: isPackaged ? 'file-capability-root-packaged' : 'file-capability-root',
       severity: isPackaged ? 'low' : 'high',
       blocking: !isPackaged,
-      message: `${isPackaged ? '' : 'unpackaged '}file ${first.path} carries root-equivalent capabilities ${names}${decoded?.effective ? ' (effective)' : ''}${isPackaged ? ', installed by a package' : ''}${only}`,
+      message: `${isPackaged ? '' : 'unpackaged '}file ${where} carries root-equivalent capabilities ${names}${decoded?.effective ? ' (effective)' : ''}${isPackaged ? ', installed by a package' : ''}${only}`,
       path: j.entry.path,
       layerIndex: j.entry.layerIndex,
     });
@@ -172,7 +175,7 @@ function reportFinal(j: Judged, viewCount: number, sink: FindingSink): void {
     rule: 'file-capability',
     severity: 'medium',
     blocking: false,
-    message: `file ${first.path} carries capabilities ${names}${decoded?.effective ? ' (effective)' : ''}${only}`,
+    message: `file ${where} carries capabilities ${names}${decoded?.effective ? ' (effective)' : ''}${only}`,
     path: j.entry.path,
     layerIndex: j.entry.layerIndex,
   });
