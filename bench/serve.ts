@@ -5,6 +5,7 @@
  * layers the gate has seen before (same layers, new config).
  */
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,6 +18,28 @@ const EVENTS = Number(process.env['BENCH_SERVE_EVENTS'] ?? 1000);
 const SENDERS = Number(process.env['BENCH_SERVE_SENDERS'] ?? 16);
 const TOKEN = 'bench-hook-token-0123456789';
 const API = 'bench-api-token-0123456789ab';
+
+function post(agent: http.Agent, url: URL, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent, headers: { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** Waits until the service has a worker process loaded and idle: the burst measures the receiver, not start-up. */
+async function settled(server: ServeProcess): Promise<void> {
+  for (const until = Date.now() + 120_000; Date.now() < until; await new Promise((res) => setTimeout(res, 200))) {
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    if (/^imggate_worker_processes\{state="ready"\} [1-9]/m.test(text)) return;
+  }
+  throw new Error('no worker process became ready in 2 minutes');
+}
 
 async function verdictTime(server: ServeProcess, digest: string, since: number): Promise<number> {
   for (;;) {
@@ -52,10 +75,14 @@ serve:
   // The ack burst runs against its own service and store, stopped afterwards: its 1,000 jobs name
   // images that do not exist, and the push→verdict times must not queue behind them.
   const burst = await startServeProcess(dir, config('burst').replace(`listen: 127.0.0.1:${port}`, 'listen: 127.0.0.1:0'), {}, 'burst.yaml');
-  const server = await startServeProcess(dir, config('store'));
-  const registry = await startRegistry({ kind: 'none' }, { port: registryPort, notifications: { url: `${server.url}/hooks/distribution`, token: TOKEN } });
+  let server: ServeProcess | undefined;
+  let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
   try {
-    // Acknowledgements: distinct digests (no dedupe), one event per request, SENDERS requests in flight.
+    await settled(burst);
+    // Acknowledgements: distinct digests (no dedupe), one event per request, SENDERS requests in flight
+    // on kept-alive connections. node:http, not fetch: undici's client costs more CPU per request than
+    // the service does here, and the two share the machine.
+    const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
     let next = 0;
     let retries = 0;
     const started = Date.now();
@@ -63,20 +90,23 @@ serve:
       for (let i = next++; i < EVENTS; i = next++) {
         const digest = `sha256:${randomBytes(32).toString('hex')}`;
         const body = JSON.stringify({ events: [{ id: `bench-${i}`, action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'bench/acks', digest, url: `http://${registryHost}/v2/bench/acks/manifests/${digest}` } }] });
-        const send = () => fetch(`${burst.url}/hooks/distribution`, { method: 'POST', headers: { 'content-type': 'application/vnd.docker.distribution.events.v1+json', authorization: `Bearer ${TOKEN}` }, body });
+        const send = () => post(agent, new URL(`${burst.url}/hooks/distribution`), { 'content-type': 'application/vnd.docker.distribution.events.v1+json', authorization: `Bearer ${TOKEN}` }, body);
         // A reset before the answer is no acknowledgement: the sender retries, as registries do (the event id dedupes).
         const r = await send().catch(() => {
           retries++;
           return send();
         });
-        if (r.status !== 202) throw new Error(`ack ${i}: ${r.status} ${await r.text()}`);
-        await r.arrayBuffer();
+        if (r.status !== 202) throw new Error(`ack ${i}: ${r.status} ${r.body}`);
       }
     };
     await Promise.all(Array.from({ length: SENDERS }, sender));
     const ackSeconds = (Date.now() - started) / 1000;
+    agent.destroy();
     await burst.stop('SIGKILL');
 
+    server = await startServeProcess(dir, config('store'));
+    registry = await startRegistry({ kind: 'none' }, { port: registryPort, notifications: { url: `${server.url}/hooks/distribution`, token: TOKEN } });
+    await settled(server);
     const push = async (img: BuiltImage, tag: string): Promise<number> => {
       const layout = await mkdtemp(path.join(dir, 'layout-'));
       await writeOciLayout(layout, 'img', img);
@@ -86,9 +116,11 @@ serve:
     const layers = [0, 1, 2].map((i) => ({ entries: [{ name: `opt/${i}.bin`, content: randomBytes(4 * 1024 * 1024) }] }));
     const first = await buildImage({ layers, extraConfig: { Healthcheck: { Test: ['CMD', 'true'] }, Labels: { build: '1' } } });
     const second = await buildImage({ layers, extraConfig: { Healthcheck: { Test: ['CMD', 'true'] }, Labels: { build: '2' } } });
-    const cold = await verdictTime(server, first.manifestDigest, await push(first, 'v1'));
-    const warm = await verdictTime(server, second.manifestDigest, await push(second, 'v2'));
+    const s = server;
+    const cold = await verdictTime(s, first.manifestDigest, await push(first, 'v1'));
+    const warm = await verdictTime(s, second.manifestDigest, await push(second, 'v2'));
 
+    if (process.env['BENCH_SERVE_LOG']) console.error(s.logs());
     console.log('');
     console.log(`imggate serve (SQLite store, WAL; node ${process.version}; ${os.cpus().length} CPUs, shared)`);
     console.log('');
@@ -99,8 +131,8 @@ serve:
     console.log(`| push → verdict, same layers seen before (new config), s | ${warm.toFixed(2)} |`);
   } finally {
     await burst.stop('SIGKILL');
-    await server.stop();
-    await registry.stop();
+    await server?.stop();
+    await registry?.stop();
     await rm(dir, { recursive: true, force: true });
   }
 }

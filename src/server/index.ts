@@ -58,11 +58,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     allow: runtime.allow,
     configFile: options.configFile,
     rulesDir: rules.dir,
+    rulesDigest: rules.digest,
     env,
     workerId,
     metrics,
     log,
   });
+  metrics.workers = () => pool.counts();
   const ingest = new Ingest({
     queue,
     allow: runtime.allow,

@@ -16,7 +16,22 @@ export class Metrics {
   readonly dedupeHits = new Counter({ name: 'imggate_dedupe_hits_total', help: 'Requests linked to a job that already existed', registers: [this.registry] });
   readonly attemptsFailed = new Counter({ name: 'imggate_attempts_failed_total', help: 'Check attempts that ended without a verdict', labelNames: ['outcome'] as const, registers: [this.registry] });
 
+  /** What the worker processes are doing, read at scrape time (set by the pool once it exists). */
+  workers: () => { readonly ready: number; readonly busy: number } = () => ({ ready: 0, busy: 0 });
+
   constructor(queue: JobQueue) {
+    const metrics = this;
+    new Gauge({
+      name: 'imggate_worker_processes',
+      help: 'Worker processes of this service: ready (modules loaded, waiting for a job) and busy',
+      labelNames: ['state'] as const,
+      registers: [this.registry],
+      collect() {
+        const w = metrics.workers();
+        this.set({ state: 'ready' }, w.ready);
+        this.set({ state: 'busy' }, w.busy);
+      },
+    });
     new Gauge({
       name: 'imggate_queue_oldest_job_age_seconds',
       help: 'Age of the oldest runnable queued job',

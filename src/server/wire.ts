@@ -9,14 +9,16 @@ export interface CheckTask {
   readonly reference: string;
   readonly configFile?: string | undefined;
   readonly rulesDir: string;
+  /** The digest of the rules the service loaded at start: the worker checks under exactly these. */
+  readonly rulesDigest: string;
 }
 
 /** A verdict row crossing the process boundary: the bundles as text (they are JSON). */
 export type WireVerdict = Omit<NewVerdict, 'bundle' | 'reportBundle'> & { readonly bundle?: string; readonly reportBundle?: string };
 
 export type WorkerMessage =
-  | { readonly type: 'started'; readonly jobId: number }
-  | { readonly type: 'result'; readonly jobId: number; readonly report: Report; readonly verdicts: readonly WireVerdict[]; readonly problems: readonly string[] }
+  | { readonly type: 'ready' | 'started'; readonly jobId: number }
+  | { readonly type: 'result'; readonly jobId: number; readonly report: Report; readonly verdicts: readonly WireVerdict[]; readonly problems: readonly string[]; readonly rss: number }
   | { readonly type: 'crash'; readonly jobId: number; readonly message: string };
 
 export function toWire(v: NewVerdict): WireVerdict {

@@ -17,6 +17,8 @@ export interface WorkerPoolOptions {
   readonly allow: ReadonlySet<string>;
   readonly configFile: string | undefined;
   readonly rulesDir: string;
+  /** The digest of the rules loaded at start, which jobs are keyed by. */
+  readonly rulesDigest: string;
   readonly env: NodeJS.ProcessEnv;
   readonly workerId: string;
   readonly metrics: Metrics;
@@ -27,27 +29,42 @@ export interface WorkerPoolOptions {
 
 interface Running {
   readonly lease: Lease;
-  readonly child: ChildProcess;
+  /** None when the job was settled without running (its registry no longer allowed). */
+  readonly worker?: Worker;
   readonly done: Promise<void>;
 }
 
+/** A worker process and what the pool knows of it. */
+interface Worker {
+  readonly child: ChildProcess;
+  /** Settles when the process has loaded its modules and listens for jobs (rejects if it dies first). */
+  readonly ready: Promise<void>;
+  isReady: boolean;
+  jobs: number;
+}
+
+/** A worker process is retired after this many jobs, or when a check left it this large. */
+const JOBS_PER_WORKER = 100;
+const RETIRE_RSS_BYTES = 768 * 1024 * 1024;
+
 /**
- * Runs claimed jobs, each in a child process so a large image never stalls the HTTP event loop and a
- * check that overruns its deadline can be killed outright. Heartbeats keep each lease; a lost lease
- * kills the child, whose result would be refused anyway.
+ * Runs claimed jobs in worker processes, so a large image never stalls the HTTP event loop and a check
+ * that overruns its deadline can be killed outright. A process serves many jobs, one at a time, with its
+ * modules, configuration, rules and key loaded once; one is kept forked ahead of need. Heartbeats keep
+ * each lease; a lost lease kills the process, whose result would be refused anyway.
  */
 export class WorkerPool {
   readonly #o: WorkerPoolOptions;
-  /** Keyed by lease token, not job id: a job re-claimed here while its lost attempt's child is still exiting is two entries. */
+  /** Keyed by lease token, not job id: a job re-claimed here while its lost attempt's process is still exiting is two entries. */
   readonly #running = new Map<string, Running>();
-  /** Jobs handed back at shutdown: their killed children's exits are not failed attempts. */
+  /** Jobs handed back at shutdown: their killed processes' exits are not failed attempts. */
   readonly #released = new Set<string>();
+  /** Processes waiting for a job, their modules loaded. */
+  readonly #idle: Worker[] = [];
   #stopping = false;
   #timer: NodeJS.Timeout | undefined;
   #pumping = false;
   #again = false;
-  /** A child forked ahead of need, its modules already loaded: a job does not wait for a process start. */
-  #spare: ChildProcess | undefined;
 
   constructor(options: WorkerPoolOptions) {
     this.#o = options;
@@ -55,6 +72,7 @@ export class WorkerPool {
 
   start(): void {
     this.#timer = setInterval(() => this.notify(), this.#o.pollMs ?? 500);
+    this.#idle.push(this.#fork());
     this.notify();
   }
 
@@ -64,6 +82,11 @@ export class WorkerPool {
 
   get active(): number {
     return this.#running.size;
+  }
+
+  /** Idle processes with their modules loaded, and jobs running (the metrics' view). */
+  counts(): { ready: number; busy: number } {
+    return { ready: this.#idle.filter((w) => w.isReady).length, busy: this.#running.size };
   }
 
   /** Looks for work now (a webhook was just committed). */
@@ -99,17 +122,56 @@ export class WorkerPool {
     const started = Date.now();
     const log = this.#o.log;
     const fields = { job: job.id, digest: job.digest, attempt: job.attempts };
+    if (!this.#o.allow.has(job.registry)) {
+      // The allowlist changed since the job was queued: the check is not run, and says why.
+      const crash: WorkerMessage = { type: 'crash', jobId: job.id, message: `registry ${job.registry} is no longer allowed` };
+      const done = this.#finish(lease, reference, started, crash, undefined, null, null)
+        .catch((err: unknown) => log.error('recording the result failed', { ...fields, error: (err as Error).message }))
+        .finally(() => {
+          this.#running.delete(key);
+          this.notify();
+        });
+      this.#running.set(key, { lease, done });
+      return;
+    }
     log.info('check started', fields);
-    const child = this.#takeSpare();
+    const worker = this.#take();
+    const { child } = worker;
     let message: WorkerMessage | undefined;
     let settled: 'timeout' | 'lost' | undefined;
-    child.on('message', (m: WorkerMessage) => {
-      if (m.type !== 'started') message = m;
-    });
+    let finished = false;
+    let resolveDone: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+
+    const end = (code: number | null, signal: NodeJS.Signals | null): void => {
+      if (finished) return;
+      finished = true;
+      clearInterval(heartbeat);
+      clearTimeout(deadline);
+      child.off('message', onMessage);
+      child.off('exit', end);
+      const exited = code !== null || signal !== null;
+      this.#finish(lease, reference, started, message, settled, code, signal)
+        .catch((err: unknown) => log.error('recording the result failed', { ...fields, error: (err as Error).message }))
+        .finally(() => {
+          this.#running.delete(key);
+          if (!exited) this.#putBack(worker, message);
+          resolveDone();
+          this.notify();
+        });
+    };
+    const onMessage = (m: WorkerMessage): void => {
+      if (m.jobId !== job.id || (m.type !== 'result' && m.type !== 'crash')) return;
+      message = m;
+      // A job stopped for its deadline or its lease ends when its process has exited.
+      if (!settled) end(null, null);
+    };
+    child.on('message', onMessage);
+    child.once('exit', end);
     const heartbeat = setInterval(() => {
       this.#o.queue.heartbeat(lease).then(
         (held) => {
-          if (!held && !settled) {
+          if (!held && !settled && !finished) {
             settled = 'lost';
             log.warn('lease lost; stopping the check', fields);
             child.kill('SIGKILL');
@@ -119,54 +181,65 @@ export class WorkerPool {
       );
     }, Math.max(50, Math.floor(this.#o.leaseMs / 3)));
     const deadline = setTimeout(() => {
-      if (settled) return;
+      if (settled || finished) return;
       settled = 'timeout';
       log.warn('check overran its deadline; killed', { ...fields, timeoutMs: this.#o.checkTimeoutMs });
       child.kill('SIGKILL');
     }, this.#o.checkTimeoutMs);
 
-    const done = new Promise<void>((resolve) => {
-      child.once('exit', (code, signal) => {
-        clearInterval(heartbeat);
-        clearTimeout(deadline);
-        this.#finish(lease, reference, started, message, settled, code, signal)
-          .catch((err: unknown) => log.error('recording the result failed', { ...fields, error: (err as Error).message }))
-          .finally(() => {
-            this.#running.delete(key);
-            resolve();
-            this.notify();
-          });
-      });
+    this.#running.set(key, { lease, worker, done });
+    const task: CheckTask = { type: 'check', jobId: job.id, reference, configFile: this.#o.configFile, rulesDir: this.#o.rulesDir, rulesDigest: this.#o.rulesDigest };
+    // A process that dies before it is ready ends the job through its exit.
+    worker.ready.then(() => {
+      if (!finished && child.connected) child.send(task);
+    }, () => undefined);
+  }
+
+  #fork(): Worker {
+    const child = fork(CHILD, [], { env: this.#o.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const ready = new Promise<void>((resolve, reject) => {
+      const onMessage = (m: WorkerMessage): void => {
+        if (m.type !== 'ready') return;
+        child.off('message', onMessage);
+        resolve();
+      };
+      child.on('message', onMessage);
+      child.once('exit', () => reject(new Error('the worker process exited before it was ready')));
     });
-    this.#running.set(key, { lease, child, done });
-    if (!this.#o.allow.has(job.registry)) {
-      // The allowlist changed since the job was queued: the check is not run, and says why.
-      settled = 'timeout';
-      message = { type: 'crash', jobId: job.id, message: `registry ${job.registry} is no longer allowed` };
+    const worker: Worker = { child, ready, isReady: false, jobs: 0 };
+    ready.then(() => (worker.isReady = true), () => undefined);
+    child.on('error', () => undefined);
+    // An idle process that dies (out of memory, killed) leaves the pool; a new one is forked when needed.
+    child.once('exit', () => {
+      const i = this.#idle.indexOf(worker);
+      if (i >= 0) this.#idle.splice(i, 1);
+    });
+    return worker;
+  }
+
+  /** An idle process if one is alive (else a new one), with another forked behind it when none is left. */
+  #take(): Worker {
+    let worker: Worker | undefined;
+    while ((worker = this.#idle.shift())) {
+      const { child } = worker;
+      if (child.exitCode === null && child.signalCode === null && child.connected) break;
+      child.kill('SIGKILL');
+    }
+    worker ??= this.#fork();
+    worker.jobs++;
+    if (!this.#stopping && this.#idle.length === 0) this.#idle.push(this.#fork());
+    return worker;
+  }
+
+  /** After a job: the process waits for the next one, unless it has served enough or grown. */
+  #putBack(worker: Worker, message: WorkerMessage | undefined): void {
+    const { child } = worker;
+    const grown = message?.type === 'result' && message.rss > RETIRE_RSS_BYTES;
+    if (this.#stopping || grown || worker.jobs >= JOBS_PER_WORKER || !child.connected || this.#idle.length > this.#o.concurrency) {
       child.kill('SIGKILL');
       return;
     }
-    const task: CheckTask = { type: 'check', jobId: job.id, reference, configFile: this.#o.configFile, rulesDir: this.#o.rulesDir };
-    child.send(task);
-  }
-
-  #fork(): ChildProcess {
-    return fork(CHILD, [], { env: this.#o.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
-  }
-
-  /** The spare child if it is still alive (else a new one), and a new spare behind it. */
-  #takeSpare(): ChildProcess {
-    const spare = this.#spare;
-    this.#spare = undefined;
-    const child = spare && spare.exitCode === null && spare.signalCode === null && spare.connected ? spare : this.#fork();
-    if (spare && spare !== child) spare.kill('SIGKILL');
-    if (!this.#stopping) {
-      const next = this.#fork();
-      // An idle spare that dies (out of memory, killed) is replaced when it is next needed.
-      next.on('error', () => undefined);
-      this.#spare = next;
-    }
-    return child;
+    this.#idle.push(worker);
   }
 
   async #finish(lease: Lease, reference: string, started: number, message: WorkerMessage | undefined, settled: 'timeout' | 'lost' | undefined, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
@@ -224,8 +297,7 @@ export class WorkerPool {
   async drain(timeoutMs: number): Promise<void> {
     this.#stopping = true;
     if (this.#timer) clearInterval(this.#timer);
-    this.#spare?.kill('SIGKILL');
-    this.#spare = undefined;
+    for (const w of this.#idle.splice(0)) w.child.kill('SIGKILL');
     const all = Promise.all([...this.#running.values()].map((r) => r.done));
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([all.then(() => false), new Promise<boolean>((r) => (timer = setTimeout(() => r(true), timeoutMs)))]);
@@ -236,7 +308,7 @@ export class WorkerPool {
       this.#released.add(`${r.lease.job.id}:${r.lease.token}`);
       const released = await this.#o.queue.release(r.lease);
       this.#o.log.info('job released at shutdown', { job: r.lease.job.id, released });
-      r.child.kill('SIGKILL');
+      r.worker?.child.kill('SIGKILL');
     }
     await Promise.all(left.map((r) => r.done));
   }

@@ -106,6 +106,24 @@ export function queueContract(name: string, open: (settings: QueueSettings, cloc
       }
     });
 
+    it('dedupes just the same when the requests arrive together (a burst of webhooks, committed as one)', async function () {
+      const burst = await Promise.all([
+        queue.enqueue(request(7, { eventId: 'x', tag: 'v1' })),
+        queue.enqueue(request(7, { eventId: 'y', tag: 'v2' })),
+        queue.enqueue(request(7, { eventId: 'y', tag: 'v2' })),
+        queue.enqueue(request(8, { eventId: 'z' })),
+      ]);
+      const [x, y, yAgain, z] = burst;
+      assert.ok(x && y && yAgain && z);
+      assert.deepEqual([x.deduped, y.deduped, yAgain.duplicateEvent, z.deduped], [false, true, true, false]);
+      assert.deepEqual([y.jobId, yAgain.jobId], [x.jobId, x.jobId]);
+      assert.notEqual(z.jobId, x.jobId);
+      assert.deepEqual((await queue.events(x.jobId)).map((e) => e.eventId), ['x', 'y']);
+      // Every acknowledged request is committed: both jobs are there to be claimed.
+      const claimed = [await queue.claim('w1'), await queue.claim('w1'), await queue.claim('w1')];
+      assert.deepEqual(claimed.map((l) => l?.job.digest), [digest(7), digest(8), undefined]);
+    });
+
     it('runs pushes before manual checks before rescans, oldest first within each', async function () {
       const order: Array<[number, JobPriority]> = [[1, 'rescan'], [2, 'manual'], [3, 'push'], [4, 'manual'], [5, 'push']];
       const ids = new Map<number, number>();

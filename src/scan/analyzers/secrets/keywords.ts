@@ -1,11 +1,23 @@
+/** Each byte as the prefilter reads it: ASCII lowercased, anything else 0 (no keyword holds NUL). */
+const FOLD = (() => {
+  const fold = new Uint8Array(256);
+  for (let b = 1; b < 128; b++) fold[b] = b >= 65 && b <= 90 ? b + 32 : b;
+  return fold;
+})();
+
 /**
  * Aho–Corasick over ASCII keywords, case-insensitive, as a full transition table: one table lookup
  * per character whatever the number of keywords, so the prefilter costs the same on keyword-dense
- * text as on any other. Characters outside ASCII match no keyword (keywords are ASCII).
+ * text as on any other. Characters outside ASCII match no keyword (keywords are ASCII). The inner loop
+ * has no data-dependent branch but "a keyword ends here", which is rare: case folding is a table too,
+ * so random bytes (compressed or encrypted files) do not defeat the branch predictor.
  */
 export class KeywordSearch {
+  /** The table's row width: `state << 7` is `state * 128` in the search loops. */
   static readonly #ALPHABET = 128;
   readonly #delta: Int32Array;
+  /** 1 where some keyword ends in that state. */
+  readonly #accepts: Uint8Array;
   /** For each state, the keywords that end there (its own and those of its suffix states). */
   readonly #out: ReadonlyArray<readonly number[] | undefined>;
   readonly #lengths: readonly number[];
@@ -19,7 +31,7 @@ export class KeywordSearch {
       let state = 0;
       for (const ch of keyword.toLowerCase()) {
         const c = ch.charCodeAt(0);
-        if (c >= A) throw new RangeError(`keyword "${keyword}" is not ASCII`);
+        if (c >= A || c === 0) throw new RangeError(`keyword "${keyword}" is not printable ASCII`);
         let next = goto[state]?.get(c);
         if (next === undefined) {
           next = goto.length;
@@ -57,37 +69,33 @@ export class KeywordSearch {
     }
     this.#delta = delta;
     this.#out = out.map((o) => (o.length ? [...new Set(o)] : undefined));
+    this.#accepts = Uint8Array.from(this.#out, (o) => (o ? 1 : 0));
+  }
+
+  #report(state: number, end: number, hit: (keyword: number, start: number) => void): void {
+    for (const k of this.#out[state] as readonly number[]) hit(k, end - (this.#lengths[k] as number));
   }
 
   /** Calls `hit(keywordIndex, start)` for every occurrence, overlapping ones included, in order of their end. */
   search(text: string, hit: (keyword: number, start: number) => void): void {
-    const A = KeywordSearch.#ALPHABET;
     const delta = this.#delta;
-    const out = this.#out;
+    const accepts = this.#accepts;
     let state = 0;
     for (let i = 0; i < text.length; i++) {
-      let c = text.charCodeAt(i);
-      if (c >= A) c = 0;
-      else if (c >= 65 && c <= 90) c += 32;
-      state = delta[state * A + c] as number;
-      const found = out[state];
-      if (found !== undefined) for (const k of found) hit(k, i + 1 - (this.#lengths[k] as number));
+      const code = text.charCodeAt(i);
+      state = delta[(state << 7) | (code < 256 ? (FOLD[code] as number) : 0)] as number;
+      if (accepts[state] !== 0) this.#report(state, i + 1, hit);
     }
   }
 
   /** `search` over bytes read as latin1 (one character a byte), without building a string. */
   searchBytes(bytes: Uint8Array, hit: (keyword: number, start: number) => void): void {
-    const A = KeywordSearch.#ALPHABET;
     const delta = this.#delta;
-    const out = this.#out;
+    const accepts = this.#accepts;
     let state = 0;
     for (let i = 0; i < bytes.length; i++) {
-      let c = bytes[i] as number;
-      if (c >= A) c = 0;
-      else if (c >= 65 && c <= 90) c += 32;
-      state = delta[state * A + c] as number;
-      const found = out[state];
-      if (found !== undefined) for (const k of found) hit(k, i + 1 - (this.#lengths[k] as number));
+      state = delta[(state << 7) | (FOLD[bytes[i] as number] as number)] as number;
+      if (accepts[state] !== 0) this.#report(state, i + 1, hit);
     }
   }
 }
