@@ -62,13 +62,15 @@ function advisoryFindings(os: OsInfo | undefined, packages: readonly InstalledPa
     out.push({ check: 'feed', rule: 'stale-feed', severity: 'high', blocking: true, message: `the OSV advisories were imported on ${advisories.fetchedAt}, longer ago than the allowed feed age; run imggate feeds update` });
   }
   if (!advisories) return out;
+  const unordered: string[] = [];
   for (const pkg of packages) {
     const coords = osvCoordinates(pkg, os);
     if (!coords) continue;
     const version = pkg.ecosystem === 'deb' || pkg.ecosystem === 'apk' ? (pkg.sourceVersion ?? pkg.version) : pkg.version;
     for (const record of advisories.lookup(coords.ecosystem, coords.name)) {
       const match = affects(record, coords, pkg.ecosystem, version);
-      if (!match) continue;
+      if (match === 'unordered') unordered.push(`${pkg.name} ${version} (${record.id})`);
+      if (!match || match === 'unordered') continue;
       const alias = (record.aliases ?? []).find((a) => a.startsWith('CVE-'));
       out.push({
         check: 'vulnerable-package',
@@ -81,6 +83,10 @@ function advisoryFindings(os: OsInfo | undefined, packages: readonly InstalledPa
         package: { ecosystem: pkg.ecosystem, name: pkg.name, version: pkg.version, ...(match.fixed ? { fixedVersion: match.fixed } : {}) },
       });
     }
+  }
+  if (unordered.length) {
+    const shown = unordered.slice(0, 10).join(', ') + (unordered.length > 10 ? `, and ${unordered.length - 10} more` : '');
+    out.push({ check: 'feed', rule: 'version-unordered', severity: 'high', blocking: true, message: `${unordered.length} installed package version(s) could not be ordered against an OSV advisory's affected range, so whether they are affected is unknown: ${shown}` });
   }
   return out;
 }

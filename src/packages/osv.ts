@@ -164,10 +164,12 @@ export interface Match {
 /**
  * Whether `version` falls in an affected range of the record for that package: ECOSYSTEM and SEMVER
  * ranges are walked event by event (introduced … fixed | last_affected), and listed versions match
- * exactly. The fixed version reported is the first fix above the installed one.
+ * exactly. The fixed version reported is the first fix above the installed one. `'unordered'` when a
+ * range names the package but the ecosystem's ordering cannot read the versions: unknown, not safe.
  */
-export function affects(record: OsvRecord, coords: { ecosystem: string; name: string }, ecosystem: Ecosystem, version: string): Match | undefined {
+export function affects(record: OsvRecord, coords: { ecosystem: string; name: string }, ecosystem: Ecosystem, version: string): Match | 'unordered' | undefined {
   const cmp = (a: string, b: string): number => compareVersions(ecosystem, a, b);
+  let unordered = false;
   for (const affected of record.affected ?? []) {
     if (affected.package.ecosystem !== coords.ecosystem || packageKey(coords.ecosystem, affected.package.name) !== packageKey(coords.ecosystem, coords.name)) continue;
     if ((affected.versions ?? []).includes(version)) return { record, ...severityOf(record, affected) };
@@ -190,11 +192,12 @@ export function affects(record: OsvRecord, coords: { ecosystem: string; name: st
           return { record, ...(fixed ? { fixed } : {}), ...severityOf(record, affected) };
         }
       } catch {
-        // A version the ecosystem's ordering cannot read is not matched by range; the exact list still applies.
+        // The exact list was consulted above; whether the range holds the version is unknown.
+        unordered = true;
       }
     }
   }
-  return undefined;
+  return unordered ? 'unordered' : undefined;
 }
 
 const LEVELS: Record<string, Severity> = { critical: 'critical', high: 'high', important: 'high', moderate: 'medium', medium: 'medium', low: 'low', negligible: 'low', unimportant: 'low' };

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
@@ -111,6 +111,10 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
   files.push(...(await list('.')), ...(await list('secrets')));
   if (!files.some((f) => path.normalize(f) === 'policy.yaml')) {
     throw new ImggateError('CONFIG_NOT_FOUND', `${dir} has no policy.yaml; is it a rules directory?`);
+  }
+  // A rules directory copied without its secret rules would find no secret and say nothing: fail closed.
+  if (!(await stat(path.join(dir, 'secrets')).then((s) => s.isDirectory(), () => false))) {
+    throw new ImggateError('CONFIG_INVALID', `${dir} has no secrets/ folder, so no secret would be found; copy the secret rules along, or create an empty secrets/ to scan without them`);
   }
   let policy: PolicyFile | undefined;
   const secretRules: CompiledSecretRule[] = [];

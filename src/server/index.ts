@@ -3,6 +3,7 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import type { ConfigFile } from '../config/schema.js';
 import { loadGateKey } from '../cli/keys.js';
+import { DEFAULT_LIMITS } from '../options.js';
 import { loadRules } from '../policy/load-rules.js';
 import { storeFileOf } from '../store/index.js';
 import type { JobQueue } from '../store/queue.js';
@@ -55,6 +56,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     concurrency: runtime.concurrency,
     leaseMs: runtime.leaseMs,
     checkTimeoutMs: runtime.checkTimeoutMs,
+    maxHeapBytes: config.limits.maxHeap ?? DEFAULT_LIMITS.maxHeapBytes,
     allow: runtime.allow,
     configFile: options.configFile,
     rulesDir: rules.dir,

@@ -14,6 +14,8 @@ export interface WorkerPoolOptions {
   readonly concurrency: number;
   readonly leaseMs: number;
   readonly checkTimeoutMs: number;
+  /** The JavaScript heap a worker process may use (`limits.maxHeap`); past it the check is an `error` verdict. */
+  readonly maxHeapBytes: number;
   readonly allow: ReadonlySet<string>;
   readonly configFile: string | undefined;
   readonly rulesDir: string;
@@ -34,6 +36,9 @@ interface Running {
   readonly done: Promise<void>;
 }
 
+/** Why a job ended other than by its process's answer. */
+type Settled = 'timeout' | 'lost' | 'heap';
+
 /** A worker process and what the pool knows of it. */
 interface Worker {
   readonly child: ChildProcess;
@@ -41,6 +46,8 @@ interface Worker {
   readonly ready: Promise<void>;
   isReady: boolean;
   jobs: number;
+  /** V8 said the process ran out of its heap (it aborts right after). */
+  outOfHeap: boolean;
 }
 
 /** A worker process is retired after this many jobs, or when a check left it this large. */
@@ -138,7 +145,7 @@ export class WorkerPool {
     const worker = this.#take();
     const { child } = worker;
     let message: WorkerMessage | undefined;
-    let settled: 'timeout' | 'lost' | undefined;
+    let settled: Settled | undefined;
     let finished = false;
     let resolveDone: () => void = () => undefined;
     const done = new Promise<void>((resolve) => (resolveDone = resolve));
@@ -151,6 +158,7 @@ export class WorkerPool {
       child.off('message', onMessage);
       child.off('exit', end);
       const exited = code !== null || signal !== null;
+      if (exited && !settled && !message && worker.outOfHeap) settled = 'heap';
       this.#finish(lease, reference, started, message, settled, code, signal)
         .catch((err: unknown) => log.error('recording the result failed', { ...fields, error: (err as Error).message }))
         .finally(() => {
@@ -196,7 +204,8 @@ export class WorkerPool {
   }
 
   #fork(): Worker {
-    const child = fork(CHILD, [], { env: this.#o.env, stdio: ['ignore', 'ignore', 'inherit', 'ipc'], serialization: 'advanced' });
+    const heapMiB = Math.max(64, Math.floor(this.#o.maxHeapBytes / 1024 ** 2));
+    const child = fork(CHILD, [], { env: this.#o.env, execArgv: [...process.execArgv, `--max-old-space-size=${heapMiB}`], stdio: ['ignore', 'ignore', 'pipe', 'ipc'], serialization: 'advanced' });
     const ready = new Promise<void>((resolve, reject) => {
       const onMessage = (m: WorkerMessage): void => {
         if (m.type !== 'ready') return;
@@ -206,7 +215,12 @@ export class WorkerPool {
       child.on('message', onMessage);
       child.once('exit', () => reject(new Error('the worker process exited before it was ready')));
     });
-    const worker: Worker = { child, ready, isReady: false, jobs: 0 };
+    const worker: Worker = { child, ready, isReady: false, jobs: 0, outOfHeap: false };
+    // The process's errors go to the service's own stderr; V8's last words on a full heap are noted.
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (/heap out of memory|Reached heap limit/.test(chunk.toString('latin1'))) worker.outOfHeap = true;
+      process.stderr.write(chunk);
+    });
     ready.then(() => (worker.isReady = true), () => undefined);
     child.on('error', () => undefined);
     // An idle process that dies (out of memory, killed) leaves the pool; a new one is forked when needed.
@@ -242,21 +256,25 @@ export class WorkerPool {
     this.#idle.push(worker);
   }
 
-  async #finish(lease: Lease, reference: string, started: number, message: WorkerMessage | undefined, settled: 'timeout' | 'lost' | undefined, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+  async #finish(lease: Lease, reference: string, started: number, message: WorkerMessage | undefined, settled: Settled | undefined, code: number | null, signal: NodeJS.Signals | null): Promise<void> {
     const { queue, metrics, log } = this.#o;
     const { job } = lease;
     const fields = { job: job.id, digest: job.digest, attempt: job.attempts };
     const seconds = (Date.now() - started) / 1000;
     if (settled === 'lost' || this.#released.has(`${job.id}:${lease.token}`)) return;
-    if (settled === 'timeout' && message?.type !== 'crash') {
-      // Fail closed: a check that did not finish in time is an `error` verdict, recorded, never a pass.
-      const report = errorReport({ reference, digest: job.digest, mediaType: '', source: 'registry' }, new ImggateError('CHECK_TIMEOUT', `the check ran longer than ${this.#o.checkTimeoutMs} ms and was stopped`), started);
+    if ((settled === 'timeout' || settled === 'heap') && message?.type !== 'crash') {
+      // Fail closed: a check that did not finish in time or in its memory is an `error` verdict, recorded, never a pass.
+      const error =
+        settled === 'timeout'
+          ? new ImggateError('CHECK_TIMEOUT', `the check ran longer than ${this.#o.checkTimeoutMs} ms and was stopped`)
+          : new ImggateError('LIMIT_EXCEEDED', `the check needed more than ${Math.round(this.#o.maxHeapBytes / 1024 ** 2)} MiB of heap (limits.maxHeap) and was ended`);
+      const report = errorReport({ reference, digest: job.digest, mediaType: '', source: 'registry' }, error, started);
       const ok = await queue.complete(lease, { verdict: 'error', verdicts: [{ digest: job.digest, reference, repository: `${job.registry}/${job.repository}`, verdict: 'error', checkedAt: report.checkedAt, report }] });
       if (ok) {
         metrics.checks.inc({ verdict: 'error' });
         metrics.checkDuration.observe(seconds);
       }
-      log.warn('check recorded as error: deadline', { ...fields, recorded: ok });
+      log.warn(`check recorded as error: ${settled === 'timeout' ? 'deadline' : 'heap limit'}`, { ...fields, recorded: ok });
       return;
     }
     if (message?.type === 'result') {

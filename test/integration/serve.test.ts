@@ -291,6 +291,38 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
     }
   });
 
+  it('records a check that outgrows limits.maxHeap in its worker as an error verdict, and goes on with a fresh worker', async function () {
+    const port = await freePort();
+    const server = await startServeProcess(dir, config(dir, [registry.host], 'limits:\n  maxHeap: 128MiB\n').replace('127.0.0.1:0', `127.0.0.1:${port}`), ENV);
+    spawned.push(server);
+    try {
+      // A config of about 7 MiB that is two million small objects once parsed: little on the wire, a lot of heap.
+      const big = await buildImage({ layers: [{ entries: [{ name: 'a', content: 'a' }] }], extraConfig: { Padding: Array.from({ length: 2_000_000 }, () => ({})) } });
+      await push(dir, big, `${registry.host}/team/heap:big`);
+      const small = await image('after-heap');
+      await push(dir, small, `${registry.host}/team/heap:small`);
+      const ask = async (tag: string): Promise<number> => {
+        const r = await api<{ accepted: Array<{ id: number }> }>(server, '/v1/checks', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ reference: `${registry.host}/team/heap:${tag}` }) }, WRITE_TOKEN);
+        assert.equal(r.status, 202, JSON.stringify(r.body));
+        return r.body.accepted[0]?.id as number;
+      };
+      const finished = (id: number) =>
+        eventually(`check ${id} to finish`, async () => {
+          const r = await api<CheckView>(server, `/v1/checks/${id}`);
+          return r.body.state === 'done' || r.body.state === 'failed' ? r.body : undefined;
+        });
+      const bigDone = await finished(await ask('big'));
+      assert.deepEqual([bigDone.state, bigDone.verdict, bigDone.attempts], ['done', 'error', 1], JSON.stringify(bigDone));
+      const report = await api<{ verdict: string; report: { error?: { code: string; message: string } } }>(server, `/v1/images/${big.manifestDigest}`);
+      assert.equal(report.body.report.error?.code, 'LIMIT_EXCEEDED');
+      assert.match(report.body.report.error?.message ?? '', /more than 128 MiB of heap \(limits\.maxHeap\)/);
+      const smallDone = await finished(await ask('small'));
+      assert.deepEqual([smallDone.state, smallDone.verdict], ['done', 'pass'], JSON.stringify(smallDone));
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('exits 0 on SIGTERM and gives running jobs back', async function () {
     const port = await freePort();
     const server = await startServeProcess(dir, config(dir, [proxy.host]).replace('127.0.0.1:0', `127.0.0.1:${port}`), ENV);

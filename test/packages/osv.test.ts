@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { affects, cvss3Score, type OsvRecord } from '../../src/packages/osv.js';
+import { affects, cvss3Score, type Match, type OsvRecord } from '../../src/packages/osv.js';
 import { parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata } from '../../src/packages/parsers.js';
 
 const record = (events: Array<Record<string, string>>, extra: Partial<OsvRecord> = {}, versions?: string[]): OsvRecord => ({
@@ -10,33 +10,52 @@ const record = (events: Array<Record<string, string>>, extra: Partial<OsvRecord>
 });
 const coords = { ecosystem: 'Debian:12', name: 'openssl' };
 
+/** `affects` where the versions are orderable: a match or nothing. */
+function hit(...args: Parameters<typeof affects>): Match | undefined {
+  const m = affects(...args);
+  assert.notEqual(m, 'unordered');
+  return m === 'unordered' ? undefined : m;
+}
+
 describe('OSV matching', function () {
   it('walks introduced/fixed ranges in version order, whatever order the events come in', function () {
     const r = record([{ fixed: '3.0.15-1~deb12u1' }, { introduced: '0' }]);
-    assert.equal(affects(r, coords, 'deb', '3.0.11-1~deb12u1')?.fixed, '3.0.15-1~deb12u1');
-    assert.equal(affects(r, coords, 'deb', '3.0.15-1~deb12u1'), undefined);
-    assert.equal(affects(r, coords, 'deb', '3.0.16-1'), undefined);
+    assert.equal(hit(r, coords, 'deb', '3.0.11-1~deb12u1')?.fixed, '3.0.15-1~deb12u1');
+    assert.equal(hit(r, coords, 'deb', '3.0.15-1~deb12u1'), undefined);
+    assert.equal(hit(r, coords, 'deb', '3.0.16-1'), undefined);
   });
 
   it('handles several introduced/fixed pairs, last_affected, and exact versions', function () {
     const r = record([{ introduced: '1.0' }, { fixed: '1.2' }, { introduced: '2.0' }, { fixed: '2.3' }]);
-    assert.ok(affects(r, coords, 'deb', '1.1'));
-    assert.equal(affects(r, coords, 'deb', '1.5'), undefined);
-    assert.equal(affects(r, coords, 'deb', '2.1')?.fixed, '2.3');
+    assert.ok(hit(r, coords, 'deb', '1.1'));
+    assert.equal(hit(r, coords, 'deb', '1.5'), undefined);
+    assert.equal(hit(r, coords, 'deb', '2.1')?.fixed, '2.3');
     const last = record([{ introduced: '0' }, { last_affected: '5.0' }]);
-    assert.ok(affects(last, coords, 'deb', '5.0'));
-    assert.equal(affects(last, coords, 'deb', '5.0')?.fixed, undefined);
-    assert.equal(affects(last, coords, 'deb', '5.0.1'), undefined);
-    assert.ok(affects(record([], {}, ['9.9-1']), coords, 'deb', '9.9-1'));
-    assert.equal(affects(record([{ introduced: '0' }]), { ecosystem: 'Debian:11', name: 'openssl' }, 'deb', '1'), undefined, 'another release');
+    assert.ok(hit(last, coords, 'deb', '5.0'));
+    assert.equal(hit(last, coords, 'deb', '5.0')?.fixed, undefined);
+    assert.equal(hit(last, coords, 'deb', '5.0.1'), undefined);
+    assert.ok(hit(record([], {}, ['9.9-1']), coords, 'deb', '9.9-1'));
+    assert.equal(hit(record([{ introduced: '0' }]), { ecosystem: 'Debian:11', name: 'openssl' }, 'deb', '1'), undefined, 'another release');
   });
 
   it('takes severity from the advisory, or from its CVSS vector', function () {
-    assert.equal(affects(record([{ introduced: '0' }], { database_specific: { severity: 'HIGH' } }), coords, 'deb', '1')?.severity, 'high');
+    assert.equal(hit(record([{ introduced: '0' }], { database_specific: { severity: 'HIGH' } }), coords, 'deb', '1')?.severity, 'high');
     const cvss = record([{ introduced: '0' }], { severity: [{ type: 'CVSS_V3', score: 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H' }] });
-    assert.equal(affects(cvss, coords, 'deb', '1')?.severity, 'critical');
-    const none = affects(record([{ introduced: '0' }]), coords, 'deb', '1');
+    assert.equal(hit(cvss, coords, 'deb', '1')?.severity, 'critical');
+    const none = hit(record([{ introduced: '0' }]), coords, 'deb', '1');
     assert.equal(none?.severityKnown, false);
+  });
+
+  it('says when a version cannot be ordered against a range that names the package (unknown, not unaffected)', function () {
+    const npm = { ecosystem: 'npm', name: 'left-pad' };
+    const r: OsvRecord = { id: 'TEST-2', modified: '2026-01-01T00:00:00Z', affected: [{ package: npm, ranges: [{ type: 'SEMVER', events: [{ introduced: '0' }, { fixed: '1.3.0' }] }] }] };
+    assert.equal(affects(r, npm, 'npm', 'not a version'), 'unordered');
+    assert.equal(hit(r, npm, 'npm', '1.3.0'), undefined);
+    assert.ok(hit(r, npm, 'npm', '1.2.9'));
+    // An exact listing still matches a version no ordering reads.
+    const listed: OsvRecord = { ...r, affected: [{ package: npm, versions: ['not a version'], ranges: r.affected?.[0]?.ranges ?? [] }] };
+    assert.ok(affects(listed, npm, 'npm', 'not a version'));
+    assert.notEqual(affects(listed, npm, 'npm', 'not a version'), 'unordered');
   });
 
   it('computes CVSS 3.x base scores', function () {

@@ -75,6 +75,13 @@ describe('rules directory validation', function () {
     await rm(path.join(dir, 'policy.yaml'));
     await assert.rejects(loadRules(dir), /no policy\.yaml/);
   });
+
+  it('refuses a directory without secrets/ (a copy that lost its secret rules would find nothing), and takes an empty one', async function () {
+    const empty = await loadRules(dir);
+    assert.equal(empty.secretRules.length, 0);
+    await rm(path.join(dir, 'secrets'), { recursive: true });
+    await assert.rejects(loadRules(dir), /has no secrets\/ folder, so no secret would be found/);
+  });
 });
 
 describe('applyPolicy', function () {
