@@ -1,11 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { loadConfig } from '../config/load.js';
 import { ImggateError, isImggateError } from '../errors.js';
 import { DEFAULT_FEED_MAX_AGE_MS, storeDirOf, updateFeeds } from '../feeds/index.js';
+import { readHostRelease } from '../feeds/host-sources.js';
 import { updateFeedFor } from '../feeds/resolve.js';
 import { exportFeeds, importFeeds } from '../feeds/transfer.js';
 import { hostPlatform } from '../oci/platform.js';
-import { parseOsRelease } from '../packages/parsers.js';
 import { parseCommand, say, usage } from './common.js';
 import { EXIT } from './exit-codes.js';
 import { FEEDS_HELP } from './help.js';
@@ -39,7 +38,9 @@ export async function runFeeds(args: readonly string[], io: Io): Promise<number>
         const results = await importFeeds(storeDir, file, { config, now: new Date() });
         if (results.some((r) => r.error)) failedImport = true;
         for (const r of results) {
-          say(io.stdout, r.error ? `${r.suite}: NOT imported: ${r.error}\n` : `${r.suite}: ${r.packages} packages, InRelease ${r.digest}${r.verified ? ', signature verified' : ', NOT verified'} (archive dated ${r.date ?? 'unknown'})\n`);
+          if (r.error) say(io.stdout, `${r.suite}: NOT imported: ${r.error}\n`);
+          else if (r.kept) say(io.stdout, `${r.suite}: kept the newer snapshot this store holds (archive dated ${r.kept}); the export's is dated ${r.date ?? 'unknown'}\n`);
+          else say(io.stdout, `${r.suite}: ${r.packages} packages, InRelease ${r.digest}${r.verified ? ', signature verified' : ', NOT verified'} (archive dated ${r.date ?? 'unknown'})\n`);
         }
       }
     } catch (err) {
@@ -66,7 +67,7 @@ export async function runFeeds(args: readonly string[], io: Io): Promise<number>
       }
     }
     for (const release of releases) {
-      const host = parseOsRelease(await readFile('/etc/os-release', 'utf8').catch(() => ''));
+      const host = await readHostRelease(config.feeds.hostSources === false ? undefined : config.feeds.hostSources?.osRelease);
       const id = parsed.values.distro ?? host?.id ?? 'debian';
       const codename = release ?? (id === 'alpine' ? undefined : host?.codename);
       const versionId = id === 'alpine' ? (release ?? host?.versionId)?.replace(/^v/, '') : undefined;

@@ -109,8 +109,10 @@ against the SHA256 the Release lists. Snapshots go to the store (store.dir/feeds
 missing or stale snapshots itself unless --offline or feeds.autoUpdate: false.
 
 export: the snapshots with the signed files they were made from, as one tar.gz (for air-gapped use).
-import: re-verifies an export as a fetch would (signature with this machine's keyrings, hashes,
-Valid-Until, replay) and stores it.
+import: re-verifies an export as a fetch would (signature with the keyrings a check here would use,
+hashes, Valid-Until, the package lists against the indexes) and stores it. An export that fails any of
+that is refused whole (nothing is imported); a suite older than the one the store holds is not imported
+(the newer is kept). A check uses imported snapshots even where nothing names an archive for them.
 `;
 
 export const VERIFY_ATTESTATION_HELP = `Usage: imggate verify-attestation [options] REF --key gate.pub

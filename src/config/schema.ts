@@ -177,6 +177,8 @@ export const configSchema = z.strictObject({
             apkRepositories: filePath.optional(),
             /** apk's signing keys (default /etc/apk/keys). */
             apkKeys: filePath.optional(),
+            /** The host's os-release (default /etc/os-release, then /usr/lib/os-release): which distribution its sources are for. */
+            osRelease: filePath.optional(),
           }),
         ])
         .optional(),

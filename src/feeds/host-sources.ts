@@ -1,7 +1,8 @@
 import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { parseStanzas } from '../packages/parsers.js';
+import { parseOsRelease, parseStanzas } from '../packages/parsers.js';
+import type { OsInfo } from '../packages/types.js';
 import type { AlpineFeed } from './alpine.js';
 import type { DebianFeed } from './debian.js';
 
@@ -71,16 +72,26 @@ export async function readAptSources(aptDir: string): Promise<AptSource[]> {
   return out;
 }
 
+/** The host's own release: `file`, else `/etc/os-release`, then `/usr/lib/os-release` (os-release(5)); undefined when unreadable. */
+export async function readHostRelease(file?: string): Promise<OsInfo | undefined> {
+  for (const candidate of file ? [file] : ['/etc/os-release', '/usr/lib/os-release']) {
+    const text = await readOr(candidate);
+    if (text !== undefined) return parseOsRelease(text);
+  }
+  return undefined;
+}
+
 const SUITE = /^([a-z][a-z0-9]*)(-updates|-security)?$/;
 
 /**
  * The Debian-style feed for an image's release, taken from the host's own apt sources: the mirror that
  * carries the host's `<codename>` and `-updates`, and the one that carries its `-security`, asked for the
  * image's codename instead (a bullseye image on a bookworm host is judged by bullseye's suites of the
- * same mirrors). Only hosts named by the operator's apt configuration are contacted, never a URL taken
- * from the image. Undefined when the host has no such sources.
+ * same mirrors) unless `otherReleases` is false (the image is another distribution's than the host's).
+ * Only hosts named by the operator's apt configuration are contacted, never a URL taken from the
+ * image. Undefined when the host has no such sources.
  */
-export function debianFeedFromHost(sources: readonly AptSource[], codename: string, architecture: string, defaultKeyrings: readonly string[]): DebianFeed | undefined {
+export function debianFeedFromHost(sources: readonly AptSource[], codename: string, architecture: string, defaultKeyrings: readonly string[], otherReleases = true): DebianFeed | undefined {
   // A codename counts as the host's distribution release when the same configuration also carries its
   // -updates or -security suite: that leaves out third-party repositories (`nodistro`, `stable`).
   const byCodename = new Map<string, { release?: AptSource; updates?: AptSource; security?: AptSource }>();
@@ -93,7 +104,7 @@ export function debianFeedFromHost(sources: readonly AptSource[], codename: stri
     byCodename.set(m[1], entry);
   }
   const candidates = [...byCodename.entries()].filter(([, e]) => e.release && (e.updates || e.security));
-  const chosen = candidates.find(([c]) => c === codename) ?? candidates[0];
+  const chosen = candidates.find(([c]) => c === codename) ?? (otherReleases ? candidates[0] : undefined);
   const host = chosen?.[1];
   if (!host?.release) return undefined;
   const keyrings = [...new Set([host.release, host.security].flatMap((s) => s?.signedBy ?? []))].filter((k) => existsSync(k));

@@ -20,14 +20,16 @@ export interface SuiteState {
 export interface ResolvedFeed {
   readonly distro: 'debian' | 'alpine';
   readonly release: string;
-  /** Where the feed came from: imggate.yaml, or the host's apt/apk sources. */
-  readonly origin: 'config' | 'host';
+  /** Where the feed came from: imggate.yaml, the host's apt/apk sources, or only the snapshots the store holds (imported). */
+  readonly origin: 'config' | 'host' | 'store';
   readonly suites: readonly SuiteState[];
   /** Suites that should exist but that nothing names (a host without a -security source). */
   readonly missingRoles?: readonly SuiteRole[];
 }
 
 const MAX_LISTED = 8;
+
+const ROLE_RANK: Record<SuiteRole, number> = { security: 0, updates: 1, release: 2 };
 
 function listed(names: readonly string[]): string {
   return names.length > MAX_LISTED ? `${names.slice(0, MAX_LISTED).join(', ')} and ${names.length - MAX_LISTED} more` : names.join(', ');
@@ -63,8 +65,9 @@ export function feedStateFindings(feed: ResolvedFeed, why: string): RawFinding[]
 /**
  * Installed packages that newer versions exist for in the distribution's own suites. The finding names
  * the newest version in any suite and the suite it is in (a point release can be newer than the last
- * `-security` upload); when `-security` has any newer version it is a missed security update (high),
- * otherwise a stable update (low). Versions that cannot be ordered are reported, never passed over.
+ * `-security` upload; of suites holding the same newest version, `-security` is named); when
+ * `-security` has any newer version it is a missed security update (high), otherwise a stable update
+ * (low). Versions that cannot be ordered are reported, never passed over.
  */
 export function outdatedFindings(os: OsInfo, packages: readonly InstalledPackage[], feed: ResolvedFeed): RawFinding[] {
   const ecosystem = feed.distro === 'debian' ? 'deb' : 'apk';
@@ -87,7 +90,9 @@ export function outdatedFindings(os: OsInfo, packages: readonly InstalledPackage
     }
     if (failed) unordered.push(`${pkg.name} ${pkg.version}`);
     if (!newer.length) continue;
-    newer.sort((a, b) => compare(b.version, a.version));
+    // One version in two suites is named by the more specific one: Ubuntu copies every -security
+    // upload into -updates, and the finding should say it is the security update.
+    newer.sort((a, b) => compare(b.version, a.version) || ROLE_RANK[a.role] - ROLE_RANK[b.role]);
     const newest = newer[0] as (typeof newer)[number];
     const security = newer.find((n) => n.role === 'security');
     const where = newer.map((n) => `${n.version} in ${n.suite}`).join(', ');

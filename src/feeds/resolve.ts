@@ -1,12 +1,13 @@
+import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigFile } from '../config/schema.js';
-import { isImggateError } from '../errors.js';
+import { ImggateError, isImggateError } from '../errors.js';
 import type { Inventory, OsInfo } from '../packages/types.js';
 import type { RawFinding } from '../scan/analyzer.js';
 import { fetchAlpine, type AlpineFeed } from './alpine.js';
 import { fetchSuite, suitesOf, type DebianFeed } from './debian.js';
-import { alpineArchitecture, alpineFeedFromHost, debianArchitecture, debianFeedFromHost, readAptSources } from './host-sources.js';
+import { alpineArchitecture, alpineFeedFromHost, debianArchitecture, debianFeedFromHost, readAptSources, readHostRelease } from './host-sources.js';
 import { withFeedLock } from './lock.js';
 import { feedFinding, feedStateFindings, outdatedFindings, type ResolvedFeed, type SuiteRole, type SuiteState } from './outdated.js';
 import { loadSuiteSnapshot, saveSuiteFiles, saveSuiteSnapshot, type SuiteSnapshot } from './store.js';
@@ -58,7 +59,7 @@ interface SuitePlan {
 interface FeedPlan {
   readonly distro: 'debian' | 'alpine';
   readonly release: string;
-  readonly origin: 'config' | 'host';
+  readonly origin: 'config' | 'host' | 'store';
   readonly suites: readonly SuitePlan[];
   readonly missingRoles: readonly SuiteRole[];
 }
@@ -90,11 +91,42 @@ function alpinePlan(feed: AlpineFeed, release: string, origin: 'config' | 'host'
   };
 }
 
+/**
+ * The snapshots the store holds for a Debian-style release (imported on a machine that reaches no
+ * archive), as a plan whose refresh fails saying why: used when nothing names an archive for the
+ * release. Undefined when the store holds none of this distribution's.
+ */
+async function storedPlan(storeDir: string, os: OsInfo, codename: string, release: string, why: string): Promise<FeedPlan | undefined> {
+  const roles: Array<[string, SuiteRole]> = [[codename, 'release'], [`${codename}-updates`, 'updates'], [`${codename}-security`, 'security']];
+  const held = await Promise.all(roles.map(([suite]) => loadSuiteSnapshot(storeDir, release, suite).catch(() => undefined)));
+  if (!held.some((s) => s && (s.origin ?? os.id).toLowerCase() === os.id)) return undefined;
+  const refresh = (): Promise<SuiteSnapshot> => Promise.reject(new ImggateError('NOT_FOUND', `nothing names an archive to refresh it from (${why}); import a newer export with imggate feeds import`));
+  return {
+    distro: 'debian',
+    release,
+    origin: 'store',
+    suites: roles.map(([suite, role]) => ({ suite, role, release, distro: 'debian' as const, mirror: 'the store', fetch: refresh })),
+    missingRoles: [],
+  };
+}
+
 export async function defaultKeyrings(aptDir: string, id: string): Promise<string[]> {
   const trusted = path.join(aptDir, 'trusted.gpg.d');
   const names = await readdir(trusted).catch(() => [] as string[]);
   // gpgv reads binary keyrings only; apt's armored *.asc copies are left to the distribution keyring.
   return [`/usr/share/keyrings/${id}-archive-keyring.gpg`, ...names.filter((n) => n.endsWith('.gpg')).sort().map((n) => path.join(trusted, n)), path.join(aptDir, 'trusted.gpg')];
+}
+
+/**
+ * The keyrings a check on this host verifies `codename`'s suites of distribution `id` with: those its
+ * apt sources name for them (Signed-By), else the distribution's and apt's trusted keyrings.
+ */
+export async function hostKeyrings(aptDir: string, codename: string, id: string, osRelease?: string): Promise<string[]> {
+  const defaults = await defaultKeyrings(aptDir, id);
+  const hostRelease = await readHostRelease(osRelease);
+  const feed = debianFeedFromHost(await readAptSources(aptDir), codename, 'all', defaults, hostRelease === undefined || hostRelease.id === id);
+  const keyring = feed?.keyring ?? defaults.filter((k) => existsSync(k));
+  return typeof keyring === 'string' ? [keyring] : [...keyring];
 }
 
 /**
@@ -115,8 +147,19 @@ async function planFor(os: OsInfo | undefined, ecosystem: 'deb' | 'apk', platfor
     if (os.id !== 'debian' && os.id !== 'ubuntu') return `imggate has no feed for ${name} (ID=${os.id}) and takes only Debian and Ubuntu archives from the host's apt sources`;
     const aptDir = host.apt ?? '/etc/apt';
     const arch = debianArchitecture(platform.architecture ?? 'amd64', platform.variant);
-    const feed = debianFeedFromHost(await readAptSources(aptDir), codename, arch, await defaultKeyrings(aptDir, os.id));
-    if (!feed) return `no feed for ${codename} in imggate.yaml, and the host's apt sources (${aptDir}) name no distribution archive`;
+    // The host's sources are its own distribution's archive: asked for another release of it (a
+    // bullseye image on a bookworm host), never for another distribution's (an Ubuntu image there).
+    const hostRelease = await readHostRelease(host.osRelease);
+    const sameDistribution = hostRelease === undefined || hostRelease.id === os.id;
+    const sources = await readAptSources(aptDir);
+    const feed = debianFeedFromHost(sources, codename, arch, await defaultKeyrings(aptDir, os.id), sameDistribution);
+    if (!feed) {
+      const own = sameDistribution ? undefined : debianFeedFromHost(sources, codename, arch, []);
+      const why = own
+        ? `no feed for ${codename} in imggate.yaml, and the host's apt sources (${aptDir}) name only ${own.mirror}, the archive of this host's ${hostRelease?.prettyName ?? hostRelease?.id}, not one for ${name}`
+        : `no feed for ${codename} in imggate.yaml, and the host's apt sources (${aptDir}) name no distribution archive`;
+      return (await storedPlan(settings.storeDir, os, codename, `${codename}/${arch}`, why)) ?? why;
+    }
     if (feed.keyring === undefined) return `the host's apt sources name ${feed.mirror}, but no keyring to verify it was found (Signed-By, /usr/share/keyrings/${os.id}-archive-keyring.gpg)`;
     return debianPlan(feed, `${codename}/${arch}`, 'host', os.id);
   }

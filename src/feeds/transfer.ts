@@ -7,7 +7,8 @@ import * as tar from 'tar';
 import type { ConfigFile } from '../config/schema.js';
 import { ImggateError, isImggateError } from '../errors.js';
 import { fetchSuite } from './debian.js';
-import { defaultKeyrings } from './resolve.js';
+import { withFeedLock } from './lock.js';
+import { hostKeyrings } from './resolve.js';
 import { loadSuiteSnapshot, saveSuiteFiles, saveSuiteSnapshot, suiteSnapshotSchema, type SuiteSnapshot } from './store.js';
 
 /**
@@ -36,6 +37,8 @@ export interface ImportResult {
   readonly digest?: string;
   readonly verified?: boolean;
   readonly date?: string;
+  /** The store holds a newer snapshot of this suite (its archive date): it was kept, the export's was not imported. */
+  readonly kept?: string;
   readonly error?: string;
 }
 
@@ -64,18 +67,87 @@ async function serveFiles(dir: string, suite: string): Promise<{ url: string; cl
   };
 }
 
+/** One suite of an export, rebuilt from its signed files; or why it is not imported. */
+type Rebuilt =
+  | { readonly suite: string; readonly release: string; readonly snapshot: SuiteSnapshot; readonly files: ReadonlyMap<string, Buffer>; readonly previous: SuiteSnapshot | undefined }
+  | { readonly suite: string; readonly error: string; readonly integrity: boolean };
+
+function describe(err: unknown): string {
+  return `${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}`;
+}
+
+/** Where a snapshot's package list and the one rebuilt from its signed indexes differ (none when they agree). */
+function packageDifferences(listed: Readonly<Record<string, string>>, signed: Readonly<Record<string, string>>): string[] {
+  const names = [...new Set([...Object.keys(listed), ...Object.keys(signed)])].sort();
+  return names.filter((n) => listed[n] !== signed[n]).map((n) => `${n}: ${listed[n] ?? 'absent'} in the snapshot, ${signed[n] ?? 'absent'} in the indexes`);
+}
+
+async function rebuild(dir: string, rel: string, storeDir: string, options: { config: ConfigFile; now: Date }): Promise<Rebuilt> {
+  const release = path.dirname(rel);
+  let exported: SuiteSnapshot;
+  try {
+    exported = suiteSnapshotSchema.parse(JSON.parse(await readFile(path.join(dir, rel), 'utf8')));
+  } catch (err) {
+    return { suite: rel, error: `not a feed snapshot: ${(err as Error).message}`, integrity: true };
+  }
+  const suite = exported.suite;
+  const codename = suite.replace(/-(updates|security)$/, '');
+  const host = options.config.feeds.hostSources === false ? undefined : (options.config.feeds.hostSources ?? {});
+  const configured = (options.config.feeds.debian ?? []).find((f) => f.codename === codename)?.keyring;
+  const keyrings = configured ?? (host ? await hostKeyrings(host.apt ?? '/etc/apt', codename, (exported.origin ?? 'debian').toLowerCase(), host.osRelease) : []);
+  if (typeof keyrings !== 'string' && !keyrings.length) {
+    return { suite, error: 'no keyring on this machine to verify its InRelease with (feeds.debian[].keyring, or the host apt keyrings)', integrity: true };
+  }
+  const indexes = exported.indexes ?? [];
+  const components = [...new Set(indexes.map((i) => i.path.split('/')[0] ?? ''))];
+  const architectures = [...new Set(indexes.map((i) => /binary-([^/]+)\//.exec(i.path)?.[1] ?? ''))];
+  const server = await serveFiles(path.join(dir, rel.replace(/\.json$/, '.files')), suite);
+  try {
+    const files = new Map<string, Buffer>();
+    // No replay check here: an export older than what the store holds is not an attack on this
+    // machine, only not worth importing; that is decided below on the verified dates.
+    const rebuilt = await fetchSuite({ mirror: server.url, codename, components, architectures, keyring: keyrings }, server.url, suite, {
+      now: options.now,
+      keep: (f, data) => files.set(f, data),
+    });
+    if (rebuilt.digest !== exported.digest) throw new ImggateError('DIGEST_MISMATCH', `the export's InRelease hashes to ${rebuilt.digest}, its snapshot says ${exported.digest}`);
+    const differences = packageDifferences(exported.packages, rebuilt.packages);
+    if (differences.length) {
+      throw new ImggateError('DIGEST_MISMATCH', `the export's snapshot of ${suite} does not list what its signed indexes do (${differences.slice(0, 5).join('; ')}${differences.length > 5 ? `; ${differences.length - 5} more` : ''})`);
+    }
+    const previous = await loadSuiteSnapshot(storeDir, release, suite).catch(() => undefined);
+    // Named by the mirror it was fetched from, and fetched when the exporting machine fetched it:
+    // maxAge counts from then, not from the import.
+    return { suite, release, snapshot: { ...rebuilt, mirror: exported.mirror, fetchedAt: exported.fetchedAt }, files, previous };
+  } catch (err) {
+    // An expired or future-dated InRelease is the archive's own word about time, not a forgery: that
+    // suite alone is left out. Anything else means the export is not what the archive signed.
+    return { suite, error: describe(err), integrity: !(isImggateError(err) && err.code === 'FEED_STALE') };
+  } finally {
+    await server.close();
+  }
+}
+
+/** True when `held` is a later state of the archive than `incoming` (by their signed `Date:`). */
+function isNewer(held: SuiteSnapshot | undefined, incoming: SuiteSnapshot): held is SuiteSnapshot & { date: string } {
+  const a = Date.parse(held?.date ?? '');
+  const b = Date.parse(incoming.date ?? '');
+  return !Number.isNaN(a) && !Number.isNaN(b) && a > b;
+}
+
 /**
  * Imports an export: each snapshot is rebuilt from its files by the same code that fetches from an
- * archive — InRelease verified with this machine's keyrings (imggate.yaml's, else the host's apt
- * keyrings), Valid-Until and replay checks against what this store holds, every index against the
- * Release's SHA256 — so a tampered export is refused, never trusted for its package lists.
+ * archive — InRelease verified with the keyrings a check on this machine would use (imggate.yaml's,
+ * else the host's apt sources' Signed-By, else its apt keyrings), Valid-Until checked, every index
+ * against the Release's SHA256, the listed packages against the indexes. One suite that fails that
+ * refuses the whole export (it is not what the archive signed), and nothing is imported. A suite
+ * older than the one the store holds is not imported (the newer is kept); an expired one is refused.
  */
 export async function importFeeds(storeDir: string, file: string, options: { config: ConfigFile; now: Date }): Promise<ImportResult[]> {
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'imggate-feeds-import-'));
   try {
     // node-tar refuses absolute paths and `..` by default: an export cannot write outside tmp.
     await tar.x({ file, cwd: tmp, strict: true });
-    const results: ImportResult[] = [];
     const walk = async (rel: string): Promise<string[]> => {
       const out: string[] = [];
       for (const name of await readdir(path.join(tmp, rel))) {
@@ -85,50 +157,31 @@ export async function importFeeds(storeDir: string, file: string, options: { con
       }
       return out;
     };
-    const host = options.config.feeds.hostSources === false ? undefined : (options.config.feeds.hostSources ?? {});
-    for (const rel of (await walk('')).sort()) {
-      const release = path.dirname(rel);
-      let exported: SuiteSnapshot;
-      try {
-        exported = suiteSnapshotSchema.parse(JSON.parse(await readFile(path.join(tmp, rel), 'utf8')));
-      } catch (err) {
-        results.push({ suite: rel, error: `not a feed snapshot: ${(err as Error).message}` });
-        continue;
+    const rels = (await walk('')).sort();
+    if (!rels.length) throw new ImggateError('NOT_FOUND', `${file} holds no feed snapshot`);
+    // Under the feed lock: the snapshots held are compared and replaced with no fetch in between.
+    return await withFeedLock(storeDir, async () => {
+      const rebuilt: Rebuilt[] = [];
+      for (const rel of rels) rebuilt.push(await rebuild(tmp, rel, storeDir, options));
+      const forged = rebuilt.filter((r) => 'error' in r && r.integrity).map((r) => r.suite);
+      if (forged.length) {
+        return rebuilt.map((r) => ({ suite: r.suite, error: 'error' in r ? r.error : `the export is refused whole: ${forged.join(', ')} did not verify` }));
       }
-      const suite = exported.suite;
-      const codename = suite.replace(/-(updates|security)$/, '');
-      const configured = (options.config.feeds.debian ?? []).find((f) => f.codename === codename)?.keyring;
-      const keyrings = configured ?? (host ? (await defaultKeyrings(host.apt ?? '/etc/apt', (exported.origin ?? 'debian').toLowerCase())).filter((k) => existsSync(k)) : []);
-      if (typeof keyrings !== 'string' && !keyrings.length) {
-        results.push({ suite, error: 'no keyring on this machine to verify its InRelease with (feeds.debian[].keyring, or the host apt keyrings)' });
-        continue;
+      const results: ImportResult[] = [];
+      for (const r of rebuilt) {
+        if ('error' in r) {
+          results.push({ suite: r.suite, error: r.error });
+        } else if (isNewer(r.previous, r.snapshot)) {
+          results.push({ suite: r.suite, kept: r.previous.date, ...(r.snapshot.date ? { date: r.snapshot.date } : {}) });
+        } else {
+          await saveSuiteFiles(storeDir, r.release, r.snapshot, r.files);
+          await saveSuiteSnapshot(storeDir, r.release, r.snapshot);
+          const s = r.snapshot;
+          results.push({ suite: r.suite, packages: Object.keys(s.packages).length, digest: s.digest, verified: s.verified, ...(s.date ? { date: s.date } : {}) });
+        }
       }
-      const indexes = exported.indexes ?? [];
-      const components = [...new Set(indexes.map((i) => i.path.split('/')[0] ?? ''))];
-      const architectures = [...new Set(indexes.map((i) => /binary-([^/]+)\//.exec(i.path)?.[1] ?? ''))];
-      const server = await serveFiles(path.join(tmp, rel.replace(/\.json$/, '.files')), suite);
-      try {
-        const previous = await loadSuiteSnapshot(storeDir, release, suite).catch(() => undefined);
-        const files = new Map<string, Buffer>();
-        const rebuilt = await fetchSuite({ mirror: server.url, codename, components, architectures, keyring: keyrings }, server.url, suite, {
-          now: options.now,
-          previous,
-          keep: (f, data) => files.set(f, data),
-        });
-        if (rebuilt.digest !== exported.digest) throw new ImggateError('DIGEST_MISMATCH', `the export's InRelease hashes to ${rebuilt.digest}, its snapshot says ${exported.digest}`);
-        // Named by the mirror it was fetched from, and fetched when the exporting machine fetched it:
-        // maxAge counts from then, not from the import.
-        const snapshot: SuiteSnapshot = { ...rebuilt, mirror: exported.mirror, fetchedAt: exported.fetchedAt };
-        await saveSuiteFiles(storeDir, release, snapshot, files);
-        await saveSuiteSnapshot(storeDir, release, snapshot);
-        results.push({ suite, packages: Object.keys(snapshot.packages).length, digest: snapshot.digest, verified: snapshot.verified, ...(snapshot.date ? { date: snapshot.date } : {}) });
-      } catch (err) {
-        results.push({ suite, error: `${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}` });
-      } finally {
-        await server.close();
-      }
-    }
-    return results;
+      return results;
+    });
   } finally {
     await rm(tmp, { recursive: true, force: true });
   }

@@ -96,8 +96,9 @@ export class SqliteStore implements VerdictStore {
     try {
       if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
       this.#db = new Database(file);
-      this.#db.pragma('journal_mode = WAL');
+      // The wait first: a new file is put in WAL mode and migrated by whichever process comes first.
       this.#db.pragma('busy_timeout = 10000');
+      this.#db.pragma('journal_mode = WAL');
       this.#migrate();
     } catch (err) {
       throw new ImggateError<StoreErrorCode>('STORE_FAILED', `cannot open the store ${file}: ${(err as Error).message}`, { cause: err });
@@ -105,13 +106,19 @@ export class SqliteStore implements VerdictStore {
   }
 
   #migrate(): void {
-    const version = this.#db.pragma('user_version', { simple: true }) as number;
-    if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer imggate (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+    const current = (): number => {
+      const version = this.#db.pragma('user_version', { simple: true }) as number;
+      if (version > SCHEMA_VERSION) throw new Error(`it was written by a newer imggate (schema ${version}, this one knows ${SCHEMA_VERSION})`);
+      return version;
+    };
+    if (current() === SCHEMA_VERSION) return;
+    // Read again under the write lock: processes opening a new store together each saw version 0,
+    // and the first to get the lock has migrated it by the time the next one does.
     const apply = this.#db.transaction(() => {
-      for (let v = version; v < SCHEMA_VERSION; v++) this.#db.exec(MIGRATIONS[v] as string);
+      for (let v = current(); v < SCHEMA_VERSION; v++) this.#db.exec(MIGRATIONS[v] as string);
       this.#db.pragma(`user_version = ${SCHEMA_VERSION}`);
     });
-    if (version < SCHEMA_VERSION) apply.immediate();
+    apply.immediate();
   }
 
   /** The open database, for the queue that shares the file (and its transactions). */

@@ -62,6 +62,14 @@ describe('host package sources', () => {
     assert.equal(feed?.withSecurity, true);
   });
 
+  it("asks the host's mirrors for another release only when the image is the host's distribution", () => {
+    const ubuntu = parseDeb822Sources('Types: deb\nURIs: http://m.test/ubuntu/\nSuites: noble noble-updates\nComponents: main universe\n\nTypes: deb\nURIs: http://s.test/ubuntu/\nSuites: noble-security\nComponents: main universe\n', 'ubuntu.sources');
+    assert.equal(debianFeedFromHost(ubuntu, 'bookworm', 'amd64', [], false), undefined);
+    assert.equal(debianFeedFromHost(ubuntu, 'jammy', 'amd64', [])?.mirror, 'http://m.test/ubuntu/');
+    const noble = debianFeedFromHost(ubuntu, 'noble', 'amd64', [], false);
+    assert.deepEqual([noble?.mirror, noble?.securityMirror, noble?.components], ['http://m.test/ubuntu/', 'http://s.test/ubuntu/', ['main', 'universe']]);
+  });
+
   it('knows when the host names no -security suite, and when it names no distribution archive at all', () => {
     const noSecurity = debianFeedFromHost(parseSourcesList('deb http://m.test/debian bookworm main\ndeb http://m.test/debian bookworm-updates main\n', 'l'), 'bookworm', 'amd64', []);
     assert.equal(noSecurity?.withSecurity, false);

@@ -16,6 +16,21 @@ export interface SuiteOptions {
   readonly date?: string;
   readonly validUntil?: string;
   readonly origin?: string;
+  /** Components published, each with its own index (default ['main']); a package goes in its `component`, else the first. */
+  readonly components?: readonly string[];
+}
+
+/** One binary package of a stand-in index. */
+export interface MirrorPackage {
+  readonly name: string;
+  readonly version: string;
+  readonly source?: string;
+  readonly component?: string;
+}
+
+export interface MirrorOptions {
+  /** The archive's path on the server (default `debian`: `http://127.0.0.1:<port>/debian`). */
+  readonly path?: string;
 }
 
 
@@ -28,7 +43,9 @@ export interface TestMirror {
   /** Replace what the server answers for a path (tampering). */
   override(pathname: string, body: Buffer | undefined): void;
   /** (Re)publishes a suite: new indexes and a newly signed InRelease. */
-  publish(suite: string, packages: Array<{ name: string; version: string; source?: string }>, options?: SuiteOptions): Promise<void>;
+  publish(suite: string, packages: readonly MirrorPackage[], options?: SuiteOptions): Promise<void>;
+  /** Clearsigns `text` with the archive's key, or with the unrelated one (a forged InRelease). */
+  clearsign(text: string, key?: 'archive' | 'other'): Promise<Buffer>;
   /** Paths asked for, in order. */
   readonly requests: string[];
   /** Stops serving a file (an index that vanishes). */
@@ -50,13 +67,15 @@ async function xz(data: Buffer): Promise<Buffer> {
 
 /**
  * A small Debian-style archive served from fixture files on loopback: for each suite, InRelease
- * clearsigned by a key made here with the real gpg, and main/binary-amd64/Packages.gz listed in it
- * by SHA256, as the real archive does.
+ * clearsigned by a key made here with the real gpg, and `<component>/binary-amd64/Packages.gz` listed
+ * in it by SHA256, as the real archive does.
  */
 export async function startDebianMirror(
-  suites: Record<string, Array<{ name: string; version: string; source?: string }>>,
+  suites: Record<string, readonly MirrorPackage[]>,
   suiteOptions: Record<string, SuiteOptions> = {},
+  mirrorOptions: MirrorOptions = {},
 ): Promise<TestMirror> {
+  const archive = `/${mirrorOptions.path ?? 'debian'}`;
   const root = await mkdtemp(path.join(os.tmpdir(), 'imggate-mirror-'));
   const home = path.join(root, 'gnupg');
   await mkdir(home, { mode: 0o700 });
@@ -71,31 +90,41 @@ export async function startDebianMirror(
   await gpg(['--output', otherKeyring, '--export'], otherHome);
 
   const files = new Map<string, Buffer>();
-  const publish = async (suite: string, packages: Array<{ name: string; version: string; source?: string }>, options: SuiteOptions = {}): Promise<void> => {
-    const index = Buffer.from(packages.map((p) => `Package: ${p.name}\n${p.source ? `Source: ${p.source}\n` : ''}Version: ${p.version}\nArchitecture: amd64\nDescription: test\n`).join('\n'));
+  let signed = 0;
+  const clearsign = async (text: string, key: 'archive' | 'other' = 'archive'): Promise<Buffer> => {
+    const unsigned = path.join(root, `release-${++signed}`);
+    await writeFile(unsigned, text);
+    await gpg(['--digest-algo', 'SHA256', '--clearsign', '--output', `${unsigned}.asc`, unsigned], key === 'archive' ? home : otherHome);
+    return readFile(`${unsigned}.asc`);
+  };
+  const publish = async (suite: string, packages: readonly MirrorPackage[], options: SuiteOptions = {}): Promise<void> => {
+    const components = options.components ?? ['main'];
     // A republished suite replaces every file of the old one, as an archive update does.
-    for (const key of [...files.keys()]) if (key.startsWith(`/debian/dists/${suite}/`)) files.delete(key);
+    for (const key of [...files.keys()]) if (key.startsWith(`${archive}/dists/${suite}/`)) files.delete(key);
     const forms = options.forms ?? ['.gz'];
     const lines: string[] = [];
-    for (const form of forms) {
-      const body = form === '.gz' ? gzipSync(index) : form === '.xz' ? await xz(index) : index;
-      const rel = `main/binary-amd64/Packages${form}`;
-      const sha = createHash('sha256').update(body).digest('hex');
-      lines.push(` ${sha} ${body.length} ${rel}`);
-      if (!options.unserved?.includes(form)) {
-        if (options.byHash) files.set(`/debian/dists/${suite}/main/binary-amd64/by-hash/SHA256/${sha}`, body);
-        else files.set(`/debian/dists/${suite}/${rel}`, body);
+    for (const component of components) {
+      const index = Buffer.from(
+        packages
+          .filter((p) => (p.component ?? components[0]) === component)
+          .map((p) => `Package: ${p.name}\n${p.source ? `Source: ${p.source}\n` : ''}Version: ${p.version}\nArchitecture: amd64\nDescription: test\n`)
+          .join('\n'),
+      );
+      for (const form of forms) {
+        const body = form === '.gz' ? gzipSync(index) : form === '.xz' ? await xz(index) : index;
+        const rel = `${component}/binary-amd64/Packages${form}`;
+        const sha = createHash('sha256').update(body).digest('hex');
+        lines.push(` ${sha} ${body.length} ${rel}`);
+        if (!options.unserved?.includes(form)) {
+          if (options.byHash) files.set(`${archive}/dists/${suite}/${component}/binary-amd64/by-hash/SHA256/${sha}`, body);
+          else files.set(`${archive}/dists/${suite}/${rel}`, body);
+        }
       }
     }
     const release =
       `Origin: ${options.origin ?? 'Test'}\nSuite: ${suite}\nCodename: ${suite}\nDate: ${options.date ?? 'Mon, 23 Nov 2026 00:00:00 UTC'}\n` +
-      `${options.validUntil ? `Valid-Until: ${options.validUntil}\n` : ''}${options.byHash ? 'Acquire-By-Hash: yes\n' : ''}Architectures: amd64\nComponents: main\nSHA256:\n${lines.join('\n')}\n`;
-    const unsigned = path.join(root, `${suite}.Release`);
-    await writeFile(unsigned, release);
-    const signed = path.join(root, `${suite}.InRelease`);
-    await rm(signed, { force: true });
-    await gpg(['--digest-algo', 'SHA256', '--clearsign', '--output', signed, unsigned]);
-    files.set(`/debian/dists/${suite}/InRelease`, await readFile(signed));
+      `${options.validUntil ? `Valid-Until: ${options.validUntil}\n` : ''}${options.byHash ? 'Acquire-By-Hash: yes\n' : ''}Architectures: amd64\nComponents: ${components.join(' ')}\nSHA256:\n${lines.join('\n')}\n`;
+    files.set(`${archive}/dists/${suite}/InRelease`, await clearsign(release));
   };
   for (const [suite, packages] of Object.entries(suites)) await publish(suite, packages, suiteOptions[suite]);
   const requests: string[] = [];
@@ -110,11 +139,12 @@ export async function startDebianMirror(
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   return {
-    url: `http://127.0.0.1:${port}/debian`,
+    url: `http://127.0.0.1:${port}${archive}`,
     keyring,
     otherKeyring,
     override: (p, body) => overrides.set(new URL(p, 'http://x').pathname, body),
     publish,
+    clearsign,
     requests,
     remove: (p) => {
       files.delete(new URL(p, 'http://x').pathname);

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import * as tar from 'tar';
 import type { Finding, Report } from '../../src/report/types.js';
 import { imggate } from '../harness/cli.js';
 import { startDebianMirror, type TestMirror } from '../harness/debian-mirror.js';
@@ -152,6 +153,149 @@ describe('feeds found from the host apt sources, kept fresh by check @integratio
         mirror.override('/debian/dists/bookworm/main/binary-amd64/Packages.xz', undefined);
         await publishAll(Date.now());
       }
+    }
+  });
+
+  /**
+   * An air-gapped machine: its apt directory either names the archive it cannot reach (a refused port)
+   * with the archive key as Signed-By, or names no source at all and holds the key in trusted.gpg.d.
+   */
+  const airGapped = async (name: string, sources: boolean): Promise<string> => {
+    const apt = path.join(dir, name);
+    const keys = path.join(apt, sources ? 'keyrings' : 'trusted.gpg.d');
+    await mkdir(keys, { recursive: true });
+    const key = path.join(keys, 'archive.gpg');
+    await copyFile(mirror.keyring, key);
+    if (sources) {
+      await writeFile(path.join(apt, 'sources.list'), ['bookworm', 'bookworm-updates', 'bookworm-security'].map((s) => `deb [signed-by=${key}] http://127.0.0.1:9/debian ${s} main\n`).join(''));
+    }
+    return apt;
+  };
+
+  /** `feeds update` of bookworm into a store, then `feeds export` of it. */
+  const exportFrom = async (name: string, file: string): Promise<string> => {
+    const config_ = await config(name, `feeds:\n  hostSources:\n    apt: ${await aptDir(`apt-${name}`, mirror.keyring)}\n`);
+    const update = await imggate(['feeds', 'update', '--distro', 'debian', '--release', 'bookworm', '--arch', 'amd64', '--config', config_]);
+    assert.equal(update.code, 0, update.stderr);
+    const exported = await imggate(['feeds', 'export', file, '--config', config_]);
+    assert.equal(exported.code, 0, exported.stderr);
+    assert.match(exported.stdout, /^3 feed snapshot\(s\) with their signed InRelease and indexes/);
+    return config_;
+  };
+
+  /** What a check concluded from the feeds: outdated findings, feed findings, and the snapshots it used. */
+  const judged = (report: Report): { outdated: string[]; feed: string[]; feeds: string[] } => ({
+    outdated: byCheck(report, 'outdated-package').map((f) => `${f.rule} ${f.package?.name} ${f.package?.fixedVersion} ${f.package?.fixedIn} ${f.blocking}`).sort(),
+    feed: byCheck(report, 'feed').map((f) => f.rule),
+    feeds: (report.feeds ?? []).map((f) => `${f.sources[0]} ${f.digest} ${f.verified} ${f.date}`),
+  });
+
+  it('feeds export on a connected store, feeds import on one that never reaches the archive: check --offline there judges the same', async function () {
+    const file = path.join(dir, 'roundtrip.tar.gz');
+    const a = await exportFrom('export-a', file);
+    const onA = await check(a, ['--offline']);
+    assert.equal(onA.code, 1);
+    assert.equal(byCheck(onA.report, 'outdated-package').length, 3);
+    const before = mirror.requests.length;
+    for (const sources of [true, false]) {
+      const b = await config(`import-b-${sources}`, `feeds:\n  hostSources:\n    apt: ${await airGapped(`apt-import-b-${sources}`, sources)}\n`);
+      const imported = await imggate(['feeds', 'import', file, '--config', b]);
+      assert.equal(imported.code, 0, `sources ${sources}: ${imported.stdout}${imported.stderr}`);
+      for (const suite of ['bookworm', 'bookworm-updates', 'bookworm-security']) {
+        assert.match(imported.stdout, new RegExp(`^${suite}: \\d+ packages, InRelease sha256:[a-f0-9]{64}, signature verified`, 'm'));
+      }
+      const onB = await check(b, ['--offline']);
+      assert.deepEqual(judged(onB.report), judged(onA.report), `sources ${sources}`);
+      assert.equal(onB.code, onA.code);
+    }
+    // Grown stale on the machine with no sources: a refresh is tried, fails saying why, and the
+    // imported snapshots are still used and named.
+    const stale = await config('import-b-stale', `feeds:\n  maxAge: 1ms\n  hostSources:\n    apt: ${path.join(dir, 'apt-import-b-false')}\n`);
+    await rename(path.join(dir, 'store-import-b-false'), path.join(dir, 'store-import-b-stale'));
+    const staleCheck = await check(stale);
+    assert.equal(staleCheck.code, 2);
+    const failed = byCheck(staleCheck.report, 'feed');
+    assert.equal(failed.filter((f) => f.rule === 'feed-refresh-failed' && /nothing names an archive to refresh it from .*name no distribution archive.*imggate feeds import/.test(f.message)).length, 3, JSON.stringify(failed));
+    assert.deepEqual(judged(staleCheck.report).outdated, judged(onA.report).outdated);
+    assert.equal(mirror.requests.length, before, 'the importing machine never asks the archive');
+  });
+
+  it('refuses a tampered export whole (an index byte, a re-signed InRelease, an edited package list), saying why; nothing is imported', async function () {
+    const file = path.join(dir, 'tamper.tar.gz');
+    await exportFrom('tamper-a', file);
+    const suiteDir = 'bookworm/amd64';
+    const cases: Array<{ name: string; edit(root: string): Promise<void>; expect: RegExp }> = [
+      {
+        name: 'index-byte',
+        edit: async (root) => {
+          const index = path.join(root, suiteDir, 'bookworm-security.files', 'main', 'binary-amd64', 'Packages.xz');
+          const data = await readFile(index);
+          data[data.length >> 1] = (data[data.length >> 1] ?? 0) ^ 1;
+          await writeFile(index, data);
+        },
+        expect: /^bookworm-security: NOT imported: DIGEST_MISMATCH: bookworm-security\/main\/binary-amd64\/Packages\.xz hashes to/m,
+      },
+      {
+        name: 're-signed',
+        edit: async (root) => {
+          const file_ = path.join(root, suiteDir, 'bookworm-updates.files', 'InRelease');
+          const signed = /\n\n([\s\S]*?\n)-----BEGIN PGP SIGNATURE-----/.exec(await readFile(file_, 'utf8'))?.[1];
+          assert.ok(signed);
+          await writeFile(file_, await mirror.clearsign(signed, 'other'));
+        },
+        expect: /^bookworm-updates: NOT imported: AUTH_FAILED: InRelease signature does not verify/m,
+      },
+      {
+        name: 'package-list',
+        edit: async (root) => {
+          const json = path.join(root, suiteDir, 'bookworm-security.json');
+          const snapshot = JSON.parse(await readFile(json, 'utf8')) as { packages: Record<string, string> };
+          delete snapshot.packages['bash'];
+          await writeFile(json, JSON.stringify(snapshot));
+        },
+        expect: /^bookworm-security: NOT imported: DIGEST_MISMATCH: the export's snapshot of bookworm-security does not list what its signed indexes do \(bash: absent in the snapshot, 5\.2\.15-2\+b7 in the indexes\)/m,
+      },
+    ];
+    for (const c of cases) {
+      const root = path.join(dir, `tamper-${c.name}`);
+      await mkdir(root, { recursive: true });
+      await tar.x({ file, cwd: root });
+      await c.edit(root);
+      const tampered = path.join(dir, `tamper-${c.name}.tar.gz`);
+      await tar.c({ gzip: true, file: tampered, cwd: root, portable: true }, await readdir(root));
+      const b = await config(`tamper-b-${c.name}`, `feeds:\n  hostSources:\n    apt: ${await airGapped(`apt-tamper-b-${c.name}`, true)}\n`);
+      const imported = await imggate(['feeds', 'import', tampered, '--config', b]);
+      assert.equal(imported.code, 2, `${c.name}: ${imported.stdout}`);
+      assert.match(imported.stdout, c.expect, c.name);
+      assert.equal((imported.stdout.match(/: NOT imported: /g) ?? []).length, 3, `${c.name}: every suite refused with the export\n${imported.stdout}`);
+      const onB = await check(b, ['--offline']);
+      assert.deepEqual(judged(onB.report), { outdated: [], feed: ['feed-missing', 'feed-missing', 'feed-missing'], feeds: [] }, c.name);
+    }
+  });
+
+  it('an import never replaces a newer snapshot with an older one, and an import of a newer one replaces the older', async function () {
+    try {
+      await publishAll(Date.now() - 2 * day);
+      const older = path.join(dir, 'older.tar.gz');
+      await exportFrom('age-older', older);
+      await publishAll(Date.now() - day);
+      const newer = path.join(dir, 'newer.tar.gz');
+      const a = await exportFrom('age-newer', newer);
+      const want = judged((await check(a, ['--offline'])).report);
+      const b = await config('age-b', `feeds:\n  hostSources:\n    apt: ${await airGapped('apt-age-b', true)}\n`);
+      const first = await imggate(['feeds', 'import', newer, '--config', b]);
+      assert.equal(first.code, 0, first.stdout);
+      const again = await imggate(['feeds', 'import', older, '--config', b]);
+      assert.equal(again.code, 0, again.stdout);
+      for (const suite of ['bookworm', 'bookworm-updates', 'bookworm-security']) {
+        assert.match(again.stdout, new RegExp(`^${suite}: kept the newer snapshot this store holds \\(archive dated [^)]+\\); the export's is dated `, 'm'));
+      }
+      assert.deepEqual(judged((await check(b, ['--offline'])).report), want, 'still the newer snapshots');
+      const c = await config('age-c', `feeds:\n  hostSources:\n    apt: ${await airGapped('apt-age-c', true)}\n`);
+      for (const f of [older, newer]) assert.equal((await imggate(['feeds', 'import', f, '--config', c])).code, 0);
+      assert.deepEqual(judged((await check(c, ['--offline'])).report), want, 'the newer import replaced the older');
+    } finally {
+      await publishAll(Date.now());
     }
   });
 

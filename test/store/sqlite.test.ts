@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import type { Report } from '../../src/report/types.js';
 import { historyQuery } from '../../src/cli/verdicts.js';
+import { run } from '../harness/process.js';
 
 function report(digest: string, reference: string, verdict: Report['verdict'], checkedAt: string): Report {
   return { schema: 'imggate.report/v1', image: { reference, digest, mediaType: 'm', source: 'registry' }, verdict, findings: [], signatures: [], checkedAt, durationMs: 0 };
@@ -49,6 +50,22 @@ describe('the embedded verdict store', function () {
     db.pragma('user_version = 99');
     db.close();
     assert.throws(() => new SqliteStore(file), (err: Error & { code?: string }) => err.code === 'STORE_FAILED' && /newer imggate/.test(err.message));
+  });
+
+  it('is created once when many processes open a new store at the same moment (checks started together)', async function () {
+    this.timeout(120_000);
+    const module = new URL('../../src/store/sqlite.js', import.meta.url).href;
+    for (let round = 0; round < 3; round++) {
+      const file = path.join(dir, `together-${round}`, 'imggate.db');
+      // Every process waits for the same instant, then opens: the window a check's store open has.
+      const start = Date.now() + 1500;
+      const script = `const { SqliteStore } = await import(${JSON.stringify(module)}); while (Date.now() < ${start}); new SqliteStore(${JSON.stringify(file)}).close();`;
+      const results = await Promise.all(Array.from({ length: 6 }, () => run(process.execPath, ['--input-type=module', '-e', script])));
+      assert.deepEqual(results.map((r) => `${r.code} ${/\w*Error: .*/.exec(r.stderr)?.[0] ?? r.stderr.trim()}`), Array(6).fill('0 '), `round ${round}`);
+      const store = new SqliteStore(file);
+      assert.deepEqual(store.list({}), []);
+      store.close();
+    }
   });
 
   it('reads history arguments as digest, tag or repository', function () {
