@@ -293,11 +293,12 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
 
   it('records a check that outgrows limits.maxHeap in its worker as an error verdict, and goes on with a fresh worker', async function () {
     const port = await freePort();
-    const server = await startServeProcess(dir, config(dir, [registry.host], 'limits:\n  maxHeap: 128MiB\n').replace('127.0.0.1:0', `127.0.0.1:${port}`), ENV);
+    const server = await startServeProcess(dir, config(dir, [registry.host], 'limits:\n  maxHeap: 96MiB\n').replace('127.0.0.1:0', `127.0.0.1:${port}`), ENV);
     spawned.push(server);
     try {
-      // A config of about 7 MiB that is two million small objects once parsed: little on the wire, a lot of heap.
-      const big = await buildImage({ layers: [{ entries: [{ name: 'a', content: 'a' }] }], extraConfig: { Padding: Array.from({ length: 2_000_000 }, () => ({})) } });
+      // A config of 3 MB (under skopeo's 4 MiB) that is a million small objects once parsed: far more
+      // than the 96 MiB heap holds, while a usual check needs about a third of it.
+      const big = await buildImage({ layers: [{ entries: [{ name: 'a', content: 'a' }] }], extraConfig: { Padding: Array.from({ length: 1_000_000 }, () => ({})) } });
       await push(dir, big, `${registry.host}/team/heap:big`);
       const small = await image('after-heap');
       await push(dir, small, `${registry.host}/team/heap:small`);
@@ -315,7 +316,7 @@ describe('imggate serve: kill -9 in the middle of a check @integration', functio
       assert.deepEqual([bigDone.state, bigDone.verdict, bigDone.attempts], ['done', 'error', 1], JSON.stringify(bigDone));
       const report = await api<{ verdict: string; report: { error?: { code: string; message: string } } }>(server, `/v1/images/${big.manifestDigest}`);
       assert.equal(report.body.report.error?.code, 'LIMIT_EXCEEDED');
-      assert.match(report.body.report.error?.message ?? '', /more than 128 MiB of heap \(limits\.maxHeap\)/);
+      assert.match(report.body.report.error?.message ?? '', /more than 96 MiB of heap \(limits\.maxHeap\)/);
       const smallDone = await finished(await ask('small'));
       assert.deepEqual([smallDone.state, smallDone.verdict], ['done', 'pass'], JSON.stringify(smallDone));
     } finally {

@@ -88,6 +88,7 @@ describe('applyPolicy', function () {
   const finding = (over: Partial<Finding> = {}): Finding => ({ check: 'secret', rule: 'jwt', severity: 'medium', blocking: true, message: 'm', path: '/app/t.txt', ...over });
   async function withPolicy(policy: string): Promise<RuleSet> {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-policy-'));
+    await mkdir(path.join(dir, 'secrets'));
     await writeFile(path.join(dir, 'policy.yaml'), policy);
     try {
       return await loadRules(dir);
