@@ -93,6 +93,11 @@ export function isImggateError(err: unknown): err is ImggateError<ErrorCode> {
   return err instanceof ImggateError;
 }
 
+/** A thrown value as one line for a message or a finding: `CODE: message` for imggate's own errors. */
+export function describeError(err: unknown): string {
+  return isImggateError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
+}
+
 /** Wraps anything thrown into an ImggateError, keeping the original as cause. */
 export function asImggateError(err: unknown, fallback: ErrorCode, context: string): ImggateError<ErrorCode> {
   if (isImggateError(err)) return err;

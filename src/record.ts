@@ -6,7 +6,7 @@ import type { SigningKey } from './attest/keys.js';
 import { DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, reportStatement, VSA_PREDICATE_TYPE, verificationSummary } from './attest/statement.js';
 import { BUNDLE_MEDIA_TYPE } from './attest/media-types.js';
 import type { ConfigFile } from './config/schema.js';
-import { ImggateError, isImggateError } from './errors.js';
+import { describeError, ImggateError } from './errors.js';
 import { digestOf } from './oci/digest.js';
 import { resolveOptions, type CheckOptions } from './options.js';
 import { RegistryClient } from './registry/client.js';
@@ -66,7 +66,7 @@ async function recordOne(report: Report, options: RecordOptions, problems: strin
       signed = await signVerdict(report, options.key, options);
     } catch (err) {
       const log = options.config.attest.rekorUrl;
-      problems.push(`signing the verdict for ${report.image.digest} failed${log ? ` (transparency log ${log})` : ''}: ${describe(err)}`);
+      problems.push(`signing the verdict for ${report.image.digest} failed${log ? ` (transparency log ${log})` : ''}: ${describeError(err)}`);
     }
   } else if (options.attestationOut) {
     problems.push('--attestation-out needs the gate key (attest.key, or keys/gate.key; imggate keys generate makes one)');
@@ -89,7 +89,7 @@ async function recordOne(report: Report, options: RecordOptions, problems: strin
         attestations: attestations.length ? attestations : undefined,
       });
     } catch (err) {
-      problems.push(describe(err));
+      problems.push(describeError(err));
     }
   }
   return recorded;
@@ -121,7 +121,7 @@ async function publish(report: Report, signed: SignedVerdict, options: RecordOpt
       const attached = await pushBundles(report, signed, options);
       for (const [i, a] of attached.entries()) records[i] = { ...(records[i] as AttestationRecord), manifest: a.manifest.digest, via: a.via };
     } catch (err) {
-      problems.push(`pushing the attestations for ${report.image.digest} failed: ${describe(err)}`);
+      problems.push(`pushing the attestations for ${report.image.digest} failed: ${describeError(err)}`);
     }
   }
   if (options.attestationOut) {
@@ -129,7 +129,7 @@ async function publish(report: Report, signed: SignedVerdict, options: RecordOpt
       await writeFile(options.attestationOut, signed[0].bundle);
       records[0] = { ...(records[0] as AttestationRecord), file: options.attestationOut };
     } catch (err) {
-      problems.push(`writing ${options.attestationOut} failed: ${describe(err)}`);
+      problems.push(`writing ${options.attestationOut} failed: ${describeError(err)}`);
     }
   }
   return records;
@@ -163,6 +163,3 @@ async function pushBundles(report: Report, signed: SignedVerdict, options: Recor
   }
 }
 
-function describe(err: unknown): string {
-  return isImggateError(err) ? `${err.code}: ${err.message}` : err instanceof Error ? err.message : String(err);
-}

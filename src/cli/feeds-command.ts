@@ -1,5 +1,5 @@
 import { loadConfig } from '../config/load.js';
-import { ImggateError, isImggateError } from '../errors.js';
+import { describeError, ImggateError } from '../errors.js';
 import { DEFAULT_FEED_MAX_AGE_MS, storeDirOf, updateFeeds } from '../feeds/index.js';
 import { readHostRelease } from '../feeds/host-sources.js';
 import { updateFeedFor } from '../feeds/resolve.js';
@@ -44,7 +44,7 @@ export async function runFeeds(args: readonly string[], io: Io): Promise<number>
         }
       }
     } catch (err) {
-      say(io.stderr, `imggate: feeds ${sub} failed: ${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+      say(io.stderr, `imggate: feeds ${sub} failed: ${describeError(err)}\n`);
       return EXIT.error;
     }
     return failedImport ? EXIT.error : 0;
@@ -93,7 +93,7 @@ export async function runFeeds(args: readonly string[], io: Io): Promise<number>
       say(io.stdout, `fetched in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     }
   } catch (err) {
-    say(io.stderr, `imggate: feeds update failed: ${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`);
+    say(io.stderr, `imggate: feeds update failed: ${describeError(err)}\n`);
     return EXIT.error;
   }
   return failed ? EXIT.error : 0;

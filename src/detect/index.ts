@@ -1,5 +1,6 @@
 import { posix } from 'node:path';
 import { detectOutdated, type FeedSettings, type FeedUse, type ImagePlatform } from '../feeds/resolve.js';
+import { listed } from '../feeds/outdated.js';
 import { affects, osvCoordinates, type AdvisoryDb } from '../packages/osv.js';
 import type { InstalledPackage, Inventory, OsInfo } from '../packages/types.js';
 import type { EolFile } from '../policy/rules-schema.js';
@@ -85,8 +86,7 @@ function advisoryFindings(os: OsInfo | undefined, packages: readonly InstalledPa
     }
   }
   if (unordered.length) {
-    const shown = unordered.slice(0, 10).join(', ') + (unordered.length > 10 ? `, and ${unordered.length - 10} more` : '');
-    out.push({ check: 'feed', rule: 'version-unordered', severity: 'high', blocking: true, message: `${unordered.length} installed package version(s) could not be ordered against an OSV advisory's affected range, so whether they are affected is unknown: ${shown}` });
+    out.push({ check: 'feed', rule: 'version-unordered', severity: 'high', blocking: true, message: `${unordered.length} installed package version(s) could not be ordered against an OSV advisory's affected range, so whether they are affected is unknown: ${listed(unordered)}` });
   }
   return out;
 }

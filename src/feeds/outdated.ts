@@ -31,7 +31,8 @@ const MAX_LISTED = 8;
 
 const ROLE_RANK: Record<SuiteRole, number> = { security: 0, updates: 1, release: 2 };
 
-function listed(names: readonly string[]): string {
+/** Names for a finding's message: the first few, then how many more. */
+export function listed(names: readonly string[]): string {
   return names.length > MAX_LISTED ? `${names.slice(0, MAX_LISTED).join(', ')} and ${names.length - MAX_LISTED} more` : names.join(', ');
 }
 

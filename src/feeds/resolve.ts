@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ConfigFile } from '../config/schema.js';
-import { ImggateError, isImggateError } from '../errors.js';
+import { describeError, ImggateError } from '../errors.js';
 import type { Inventory, OsInfo } from '../packages/types.js';
 import type { RawFinding } from '../scan/analyzer.js';
 import { fetchAlpine, type AlpineFeed } from './alpine.js';
@@ -192,10 +192,6 @@ async function fetchAndSave(s: SuitePlan, previous: SuiteSnapshot | undefined, s
   return fresh;
 }
 
-function describe(err: unknown): string {
-  return `${isImggateError(err) ? `${err.code}: ` : ''}${err instanceof Error ? err.message : String(err)}`;
-}
-
 /**
  * Loads the snapshots a feed plan needs and, when allowed, refreshes the missing and stale ones under
  * the store's lock (re-reading after taking it: another check may just have fetched them). A refresh
@@ -226,7 +222,7 @@ async function loadFeed(plan: FeedPlan, settings: FeedSettings): Promise<Resolve
           const fresh = await fetchAndSave(s, previous, settings);
           states.set(s.suite, { suite: s.suite, role: s.role, snapshot: fresh });
         } catch (err) {
-          states.set(s.suite, { suite: s.suite, role: s.role, snapshot: previous, refreshError: describe(err) });
+          states.set(s.suite, { suite: s.suite, role: s.role, snapshot: previous, refreshError: describeError(err) });
         }
       }
     });
@@ -302,7 +298,7 @@ export async function updateFeedFor(os: OsInfo, platform: ImagePlatform, setting
         const fresh = await fetchAndSave(s, previous, settings);
         out.push({ suite: s.suite, mirror: fresh.mirror, packages: Object.keys(fresh.packages).length, digest: fresh.digest, verified: fresh.verified, ...(fresh.date ? { date: fresh.date } : {}), ...(fresh.validUntil ? { validUntil: fresh.validUntil } : {}) });
       } catch (err) {
-        out.push({ suite: s.suite, mirror: s.mirror, error: describe(err) });
+        out.push({ suite: s.suite, mirror: s.mirror, error: describeError(err) });
       }
     }
     return out;

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tar from 'tar';
 import type { ConfigFile } from '../config/schema.js';
-import { ImggateError, isImggateError } from '../errors.js';
+import { describeError, ImggateError, isImggateError } from '../errors.js';
 import { fetchSuite } from './debian.js';
 import { withFeedLock } from './lock.js';
 import { hostKeyrings } from './resolve.js';
@@ -72,10 +72,6 @@ type Rebuilt =
   | { readonly suite: string; readonly release: string; readonly snapshot: SuiteSnapshot; readonly files: ReadonlyMap<string, Buffer>; readonly previous: SuiteSnapshot | undefined }
   | { readonly suite: string; readonly error: string; readonly integrity: boolean };
 
-function describe(err: unknown): string {
-  return `${isImggateError(err) ? `${err.code}: ` : ''}${(err as Error).message}`;
-}
-
 /** Where a snapshot's package list and the one rebuilt from its signed indexes differ (none when they agree). */
 function packageDifferences(listed: Readonly<Record<string, string>>, signed: Readonly<Record<string, string>>): string[] {
   const names = [...new Set([...Object.keys(listed), ...Object.keys(signed)])].sort();
@@ -122,7 +118,7 @@ async function rebuild(dir: string, rel: string, storeDir: string, options: { co
   } catch (err) {
     // An expired or future-dated InRelease is the archive's own word about time, not a forgery: that
     // suite alone is left out. Anything else means the export is not what the archive signed.
-    return { suite, error: describe(err), integrity: !(isImggateError(err) && err.code === 'FEED_STALE') };
+    return { suite, error: describeError(err), integrity: !(isImggateError(err) && err.code === 'FEED_STALE') };
   } finally {
     await server.close();
   }

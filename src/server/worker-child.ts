@@ -36,7 +36,10 @@ function setupFor(task: CheckTask, fresh = false): Promise<Setup> {
       return { config, rules, key };
     })();
     // A setup that failed (a file being rewritten) is tried again by the next job, not remembered.
-    setup.catch(() => setups.delete(id));
+    const mine = setup;
+    setup.catch(() => {
+      if (setups.get(id) === mine) setups.delete(id);
+    });
     setups.set(id, setup);
   }
   return setup;
