@@ -1,4 +1,4 @@
-import { extract, members, type InflateBudget } from './zip.js';
+import { directory, readMember, type InflateBudget } from './zip.js';
 import type { ParsedPackage } from './parsers.js';
 
 function pomProperties(text: string): ParsedPackage | undefined {
@@ -12,19 +12,32 @@ function pomProperties(text: string): ParsedPackage | undefined {
 /**
  * Maven coordinates in a Java archive: every `META-INF/maven/<group>/<artifact>/pom.properties`, and
  * those of the archives nested in it (`BOOT-INF/lib/*.jar`, `WEB-INF/lib/*.jar`), one level deep.
- * Each result names where it was found (`outer.jar!/BOOT-INF/lib/inner.jar`).
+ * Each result names where it was found (`outer.jar!/BOOT-INF/lib/inner.jar`). `problems` says what
+ * could not be read (a corrupt or ZIP64 archive, a member that does not inflate): packages there are
+ * unknown, and the caller reports it rather than listing nothing.
  */
-export function jarPackages(zip: Buffer, budget?: InflateBudget, depth = 1): Array<ParsedPackage & { readonly inner?: string }> {
-  const out: Array<ParsedPackage & { inner?: string }> = [];
-  for (const m of members(zip)) {
-    if (/^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/.test(m.name)) {
-      const data = extract(zip, m, budget);
-      const pkg = data ? pomProperties(data.toString('utf8')) : undefined;
-      if (pkg) out.push(pkg);
-    } else if (depth > 0 && /\.(jar|war)$/.test(m.name)) {
-      const inner = extract(zip, m, budget);
-      if (inner) for (const pkg of jarPackages(inner, budget, depth - 1)) out.push({ ...pkg, inner: pkg.inner ? `${m.name}!/${pkg.inner}` : m.name });
+export function jarPackages(zip: Buffer, budget?: InflateBudget, depth = 1): { packages: Array<ParsedPackage & { readonly inner?: string }>; problems: string[] } {
+  const packages: Array<ParsedPackage & { inner?: string }> = [];
+  const problems: string[] = [];
+  const { members, problem } = directory(zip);
+  if (problem) problems.push(problem);
+  for (const m of members) {
+    const pom = /^META-INF\/maven\/[^/]+\/[^/]+\/pom\.properties$/.test(m.name);
+    const nested = depth > 0 && /\.(jar|war)$/.test(m.name);
+    if (!pom && !nested) continue;
+    const read = readMember(zip, m, budget);
+    if (!read.data) {
+      problems.push(`${m.name} cannot be read: ${read.why}`);
+      continue;
     }
+    if (pom) {
+      const pkg = pomProperties(read.data.toString('utf8'));
+      if (pkg) packages.push(pkg);
+      continue;
+    }
+    const inner = jarPackages(read.data, budget, depth - 1);
+    for (const pkg of inner.packages) packages.push({ ...pkg, inner: pkg.inner ? `${m.name}!/${pkg.inner}` : m.name });
+    for (const p of inner.problems) problems.push(`${m.name}: ${p}`);
   }
-  return out;
+  return { packages, problems };
 }

@@ -6,7 +6,7 @@ import { ImggateError } from '../errors.js';
 import { describeIssues } from '../oci/schemas.js';
 import type { Severity } from '../report/types.js';
 import { normalizePythonName } from './parsers.js';
-import { extract, members } from './zip.js';
+import { directory, extract } from './zip.js';
 import type { InstalledPackage, OsInfo } from './types.js';
 import { compareVersions, type Ecosystem } from './versions/index.js';
 
@@ -57,7 +57,10 @@ async function documents(source: string): Promise<Array<{ name: string; bytes: B
   if (info.isFile()) {
     if (!source.endsWith('.zip')) return [{ name: path.basename(source), bytes: await readFile(source) }];
     const zip = await readFile(source);
-    const entries = members(zip).filter((m) => m.name.endsWith('.json'));
+    const { members, problem } = directory(zip);
+    // Advisories read in part would pass what the rest names: the whole zip or nothing.
+    if (problem) throw new ImggateError('CONFIG_INVALID', `${source} cannot be read whole: ${problem}`);
+    const entries = members.filter((m) => m.name.endsWith('.json'));
     if (entries.length === 0) throw new ImggateError('CONFIG_INVALID', `${source} is not a zip of OSV JSON files`);
     return entries.map((m) => {
       const bytes = extract(zip, m);

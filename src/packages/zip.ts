@@ -20,6 +20,16 @@ export interface ZipMember {
 
 /** The central directory; empty when the data is not a zip imggate can read (ZIP64 is not). */
 export function members(zip: Buffer): ZipMember[] {
+  return directory(zip).members;
+}
+
+/**
+ * The central directory, and why it could not be read whole: no end-of-central-directory record (not a
+ * zip, or cut short), a ZIP64 archive (counts or offsets past the 32-bit fields), or a directory that
+ * ends before the count it declares. Callers that list what an archive holds report `problem`.
+ */
+export function directory(zip: Buffer): { members: ZipMember[]; problem?: string } {
+  if (zip.length < 22) return { members: [], problem: 'it is too short to be a zip archive' };
   const from = Math.max(0, zip.length - 22 - 65535);
   let eocd = -1;
   for (let i = zip.length - 22; i >= from; i--) {
@@ -28,12 +38,13 @@ export function members(zip: Buffer): ZipMember[] {
       break;
     }
   }
-  if (eocd < 0) return [];
+  if (eocd < 0) return { members: [], problem: 'it has no zip end-of-central-directory record (not a zip, or cut short)' };
   const count = zip.readUInt16LE(eocd + 10);
   let at = zip.readUInt32LE(eocd + 16);
+  if (count === 0xffff || at === 0xffffffff || zip.readUInt32LE(eocd + 12) === 0xffffffff) return { members: [], problem: 'it is a ZIP64 archive, which imggate does not read' };
   const out: ZipMember[] = [];
-  for (let n = 0; n < count && at + 46 <= zip.length; n++) {
-    if (zip.readUInt32LE(at) !== CENTRAL) break;
+  for (let n = 0; n < count; n++) {
+    if (at + 46 > zip.length || zip.readUInt32LE(at) !== CENTRAL) return { members: out, problem: `its central directory ends after ${n} of the ${count} members it declares` };
     const nameLength = zip.readUInt16LE(at + 28);
     const extraLength = zip.readUInt16LE(at + 30);
     const commentLength = zip.readUInt16LE(at + 32);
@@ -47,7 +58,7 @@ export function members(zip: Buffer): ZipMember[] {
     });
     at += 46 + nameLength + extraLength + commentLength;
   }
-  return out;
+  return { members: out };
 }
 
 /** What one archive's members, nested archives included, may inflate to unless `limits.maxArchiveInflate` says. */

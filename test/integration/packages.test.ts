@@ -186,7 +186,9 @@ open(sys.argv[1], 'wb').write(outer)
       const file = path.join(work, 'app.jar');
       const r = await run('python3', ['-c', script, file]);
       assert.equal(r.code, 0, r.stderr);
-      const image = await buildImage({ layers: [{ entries: [{ name: 'app/app.jar', content: await readFile(file) }] }] });
+      const bytes = await readFile(file);
+      // The same jar cut short: its packages are unknown, and the report says so.
+      const image = await buildImage({ layers: [{ entries: [{ name: 'app/app.jar', content: bytes }, { name: 'app/cut.jar', content: bytes.subarray(0, bytes.length - 40) }] }] });
       await pushImage(registry.host, 'java/app', 'v1', image);
       await writeFile(
         path.join(work, 'maven.json'),
@@ -197,6 +199,11 @@ open(sys.argv[1], 'wb').write(outer)
         'maven:com.example:app@2.0.0 /app/app.jar',
         'maven:org.yaml:snakeyaml@1.33 /app/app.jar',
       ]);
+      const incomplete = report.findings.filter((f) => f.rule === 'inventory-incomplete');
+      assert.deepEqual(
+        incomplete.map((f) => [f.path, f.message]),
+        [['/app/cut.jar', '/app/cut.jar: it has no zip end-of-central-directory record (not a zip, or cut short); the packages inside it may not all be listed']],
+      );
       const vuln = report.findings.find((f) => f.check === 'vulnerable-package');
       assert.equal(vuln?.package?.fixedVersion, '2.0');
       assert.equal(vuln?.package?.name, 'org.yaml:snakeyaml');

@@ -16,7 +16,8 @@ const JAR_BYTES = 128 * 1024 * 1024;
 interface Source {
   readonly ecosystem: Ecosystem;
   readonly bytes: number;
-  parse(entry: EntryInfo, content: Buffer | undefined): ParsedPackage[];
+  /** `problem` says what in the file could not be read, so its packages are not all known. */
+  parse(entry: EntryInfo, content: Buffer | undefined, problem: (message: string) => void): ParsedPackage[];
 }
 
 /** Which files are package databases or manifests, and how each is read. */
@@ -38,7 +39,16 @@ function sourceOf(path: string, maxInflateBytes: number): Source | undefined {
     };
   }
   if (/\.(jar|war|ear)$/.test(path)) {
-    return { ecosystem: 'maven', bytes: JAR_BYTES, parse: (_e, c) => (c ? jarPackages(c, { remaining: maxInflateBytes, limit: maxInflateBytes, what: path }).map(({ inner: _inner, ...p }) => p) : []) };
+    return {
+      ecosystem: 'maven',
+      bytes: JAR_BYTES,
+      parse: (_e, c, problem) => {
+        if (!c) return [];
+        const { packages, problems } = jarPackages(c, { remaining: maxInflateBytes, limit: maxInflateBytes, what: path });
+        problems.forEach(problem);
+        return packages.map(({ inner: _inner, ...p }) => p);
+      },
+    };
   }
   const gem = /\/specifications\/([^/]+)-([0-9][^/-]*)\.gemspec$/.exec(path);
   if (gem?.[1] && gem[2]) {
@@ -113,7 +123,7 @@ const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr
  */
 export const packagesAnalyzer: Analyzer = {
   id: 'packages',
-  version: 3,
+  version: 4,
   description: 'installed packages and the release (advisories and end of life are the detect stage’s)',
   create(context: AnalyzerContext): AnalyzerRun {
     const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
@@ -175,7 +185,17 @@ export const packagesAnalyzer: Analyzer = {
         // A package database cut short would hide packages: fail closed.
         if (truncated) throw new Error(`${entry.path} is larger than ${source.bytes} bytes; its packages cannot be listed`);
         const list = copies.get(entry.path) ?? [];
-        list.push({ layerIndex: entry.layerIndex, ecosystem: source.ecosystem, packages: source.parse(entry, content) });
+        const problem = (message: string): void =>
+          sink.report({
+            check: 'inventory',
+            rule: 'inventory-incomplete',
+            severity: 'medium',
+            blocking: false,
+            message: `${entry.path}: ${message}; the packages inside it may not all be listed`,
+            path: entry.path,
+            layerIndex: entry.layerIndex,
+          });
+        list.push({ layerIndex: entry.layerIndex, ecosystem: source.ecosystem, packages: source.parse(entry, content, problem) });
         copies.set(entry.path, list);
       },
       async finish(image: ImageView, sink: FindingSink) {
