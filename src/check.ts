@@ -15,11 +15,10 @@ import { combine, decide, sortFindings } from './policy/verdict.js';
 import { SecretMatcher } from './scan/analyzers/secrets/matcher.js';
 import { errorReport, SCHEMA } from './report/error-report.js';
 import type { Finding, ImageSection, LayerSummary, Report } from './report/types.js';
+import type { Analyzer } from './scan/analyzer.js';
 import { BUILTIN_ANALYZERS, validateAnalyzers } from './scan/analyzers/index.js';
-import { DEFAULT_SCAN_CACHE_BYTES, ScanCache, scanCacheId, type ScanFacts } from './scan/cache.js';
+import { StoredLayerCache, type LayerCache } from './scan/layer-cache.js';
 import { scanLayers, type LayerInput } from './scan/engine.js';
-import { VERSION } from './version.js';
-import path from 'node:path';
 import { openSource, type ImageSource } from './source/index.js';
 import { repositoryNameOf } from './registry/reference.js';
 import { trustScopeFor } from './policy/load-trust.js';
@@ -51,6 +50,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   const analyzers = validateAnalyzers(options.analyzers ?? BUILTIN_ANALYZERS);
   const now = options.now ?? new Date();
   let source: ImageSource | undefined;
+  const layerCache = await openLayerCache(options, resolved, analyzers);
   const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
     reference,
     digest: '',
@@ -65,6 +65,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     return errorReport(image, timeout.aborted ? new ImggateError('CHECK_TIMEOUT', overdue().message, { cause: err }) : err, started);
   } finally {
     await source?.close();
+    layerCache?.close();
   }
 
   async function checkResolved(): Promise<Report> {
@@ -76,7 +77,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
     const ctx: ImageContext = {
-      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started, signatures: new Map(),
+      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started, signatures: new Map(), layerCache: layerCache?.cache,
       ...(parsed.kind === 'index' ? { index: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType } } : {}),
     };
     if (parsed.kind === 'manifest') {
@@ -145,6 +146,8 @@ interface ImageContext {
   readonly index?: { readonly digest: string; readonly bytes: Buffer; readonly mediaType: string };
   /** Signatures found per digest: an index's are read once, not once per platform. */
   readonly signatures: Map<string, Promise<Evidence[]>>;
+  /** Facts of layers read before, by diffID; undefined with --no-cache or `store.scanCache: false`. */
+  readonly layerCache: LayerCache | undefined;
 }
 
 async function checkChild(ctx: ImageContext, index: { reference: string; digest: string }, descriptor: Descriptor): Promise<Report> {
@@ -206,12 +209,11 @@ async function checkManifest(
     maxFileBytes: resolved.limits.maxFileBytes,
     maxArchiveInflateBytes: resolved.limits.maxArchiveInflateBytes,
   };
-  const scan = await scanOrRecall(ctx, fetched.digest, inputs, () =>
-    scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
-      signal: ctx.signal,
-      progress: ctx.options.progress,
-    }),
-  );
+  const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
+    signal: ctx.signal,
+    progress: ctx.options.progress,
+    cache: ctx.layerCache,
+  });
   // The detect stage runs once the inventory is known, over it alone: end of life, advisories, and the
   // distribution's suites (which feed applies depends on the image's own os-release; it may be fetched first).
   const outdated = await detect(scan.inventory, { architecture: config.architecture, variant: config.variant }, {
@@ -266,35 +268,21 @@ async function checkManifest(
 }
 
 /**
- * The scan's facts from the scan cache when this digest was scanned before under the same rules,
- * analyzers, version and limits; otherwise the scan, whose facts are kept (unless an analyzer failed:
- * a failure may not be the image's doing, so it is not remembered).
+ * The layer cache in the store (`store.scanCache`, on unless set to false; `--no-cache` skips it).
+ * A store that cannot be opened costs a read of every layer, not the check.
  */
-async function scanOrRecall(ctx: ImageContext, manifestDigest: string, inputs: readonly LayerInput[], scan: () => Promise<ScanFacts>): Promise<ScanFacts> {
-  const { config, limits } = ctx.resolved;
-  if (ctx.options.noCache || config.store.scanCache !== true) return scan();
-  const cache = new ScanCache(path.join(storeDirOf(config, ctx.options.env), 'scan-cache'), config.store.scanCacheMaxBytes ?? DEFAULT_SCAN_CACHE_BYTES);
-  const id = scanCacheId({
-    manifestDigest,
-    rulesDigest: ctx.rules.digest,
-    analyzers: ctx.analyzers.map((a) => ({ id: a.id, version: a.version })),
-    imggate: VERSION,
-    limits: {
-      maxUncompressedLayerBytes: limits.maxUncompressedLayerBytes,
-      maxUncompressedTotalBytes: limits.maxUncompressedTotalBytes,
-      maxFileBytes: limits.maxFileBytes,
-      maxDirectoryEntries: limits.maxDirectoryEntries,
-      maxPathDepth: limits.maxPathDepth,
-      maxEntries: limits.maxEntries,
-      maxArchiveInflateBytes: limits.maxArchiveInflateBytes,
-    },
-  });
-  const known = await cache.get(id, inputs.length);
-  if (known) return known;
-  const fresh = await scan();
-  const facts: ScanFacts = { findings: fresh.findings, inventory: fresh.inventory, layers: fresh.layers };
-  if (!fresh.findings.some((f) => f.check === 'analyzer-error')) await cache.put(id, facts);
-  return facts;
+async function openLayerCache(options: CheckOptions, resolved: Resolved, analyzers: readonly Analyzer[]): Promise<{ cache: LayerCache; close(): void } | undefined> {
+  const { config } = resolved;
+  if (options.noCache || config.store.scanCache === false) return undefined;
+  try {
+    const { SqliteStore, storeFileOf } = await import('./store/index.js');
+    const { SqliteLayerFacts, DEFAULT_LAYER_FACTS_BYTES } = await import('./store/layer-facts.js');
+    const store = new SqliteStore(storeFileOf(config, options.env));
+    const rows = new SqliteLayerFacts(store.database, config.store.scanCacheMaxBytes ?? DEFAULT_LAYER_FACTS_BYTES);
+    return { cache: new StoredLayerCache(rows, analyzers), close: () => store.close() };
+  } catch {
+    return undefined;
+  }
 }
 
 function redactHistory(redactor: SecretMatcher, createdBy: string | undefined): string | undefined {

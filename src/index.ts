@@ -5,7 +5,7 @@ export { DEFAULT_LIMITS } from './options.js';
 export { loadConfig, parseConfig } from './config/load.js';
 export type { ConfigFile } from './config/schema.js';
 export type { Finding, Report, Severity, Verdict, ImageSection, LayerSummary } from './report/types.js';
-export type { Analyzer, AnalyzerRun, EntryInfo, ImageView, RawFinding } from './scan/analyzer.js';
+export type { Analyzer, AnalyzerContext, Conclusion, EntryInfo, ImageView, LayerRun, RawFinding } from './scan/analyzer.js';
 export { BUILTIN_ANALYZERS } from './scan/analyzers/index.js';
 export { ImggateError } from './errors.js';
 export type { ErrorCode } from './errors.js';

@@ -40,7 +40,7 @@ export interface CheckOptions {
   readonly progress?: ScanProgress;
   /** Never fetch feeds during the check (air-gapped): a missing or stale snapshot is reported instead. */
   readonly offline?: boolean;
-  /** Scan the layers even when the scan cache knows this digest (and do not consult or fill it). */
+  /** Read every layer, even those the layer cache knows (and do not consult or fill it). */
   readonly noCache?: boolean;
   /** Told when a feed is being fetched before the check can judge packages (a progress line). */
   readonly feedProgress?: (message: string) => void;

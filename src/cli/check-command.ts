@@ -188,6 +188,8 @@ function boundsOf(reference: string, options: CheckOptions): { timeoutMs: number
 function progressPrinter(stderr: NodeJS.WritableStream): ScanProgress {
   return {
     layerStarted: (layer) => say(stderr, `  pulling layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)} (${formatBytes(layer.descriptor.size)})\n`),
+    layerKnown: (layer, stats) =>
+      say(stderr, `  known   layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)}: ${stats.entries} entries, ${formatBytes(stats.uncompressedSize)} (layer cache)\n`),
     layerDone: (layer, stats) =>
       say(stderr, `  done    layer ${layer.index + 1} ${layer.descriptor.digest.slice(7, 19)}: ${stats.entries} entries, ${formatBytes(stats.uncompressedSize)}\n`),
   };

@@ -66,7 +66,7 @@ Recording (each verdict is kept in the store, store.dir/imggate.db):
       --attestation-out FILE also write the signed verdict (a Sigstore bundle) to FILE, e.g. before push
       --no-store             do not record the verdict in the store
       --offline              never fetch package feeds during the check (a missing or stale one is reported)
-      --no-cache             scan the layers even if the scan cache (store.scanCache) knows this digest
+      --no-cache             read every layer, even those the layer cache (store.scanCache) knows
 
 Configuration:
       --rules DIR            rules directory (default: imggate.yaml's rules.dir, then the bundled rules/)

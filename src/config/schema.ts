@@ -105,9 +105,9 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       dir: filePath.optional(),
-      /** Keep each scanned digest's facts, so the same digest checked again reads no layer (default false for now). */
+      /** Keep each layer's facts by diffID, so a layer seen before is not fetched again (default true). */
       scanCache: z.boolean().optional(),
-      /** Bytes the scan cache may hold; least recently used entries go first (default 512 MiB). */
+      /** Bytes the layer cache may hold; least recently used rows go first (default 512 MiB). */
       scanCacheMaxBytes: size.optional(),
     })
     .default({}),

@@ -69,27 +69,45 @@ export interface ImageView {
    * target of a symlink or a hard link. Undefined for entries that carry no content.
    */
   readFile(entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined>;
-}
-
-/** One check's running state; created fresh for each image. */
-export interface AnalyzerRun {
-  wants(entry: EntryInfo): EntryRequest | undefined;
-  /** Called for each wanted entry, in layer order within a layer (layers may interleave). */
-  analyzeEntry(entry: EntryInfo, content: Buffer | undefined, truncated: boolean, sink: FindingSink): void;
-  /** For entries asked for with `stream`: each chunk of content in order, before `analyzeEntry`. */
-  analyzeChunk?(entry: EntryInfo, chunk: Buffer, offset: number): void;
-  finish(image: ImageView, sink: FindingSink): void | Promise<void>;
+  /** The entry a layer's facts name by ordinal; undefined when the layer has none there (a whiteout). */
+  entry(layerIndex: number, ordinal: number): EntryInfo | undefined;
 }
 
 /**
- * An analyzer plugin. `version` is part of the per-layer cache key: bump it whenever what the
- * analyzer reports for the same bytes could change.
+ * An analyzer's work on one layer, from that layer's entries alone. What it learns is handed back as
+ * `facts()`, a value that survives JSON: the engine caches it by the layer's diffID, so a layer seen
+ * before is not read again. Facts name entries by their `ordinal` (the layer is implied), never hold
+ * a secret's value, and are read back by the same analyzer version only.
+ */
+export interface LayerRun {
+  wants(entry: EntryInfo): EntryRequest | undefined;
+  /** Called for each wanted entry, in the layer's order. Findings reported here belong to this layer. */
+  analyzeEntry(entry: EntryInfo, content: Buffer | undefined, truncated: boolean, sink: FindingSink): void;
+  /** For entries asked for with `stream`: each chunk of content in order, before `analyzeEntry`. */
+  analyzeChunk?(entry: EntryInfo, chunk: Buffer, offset: number): void;
+  /** What this layer taught the analyzer (JSON: plain objects, arrays, strings, numbers, booleans, null). */
+  facts(): unknown;
+}
+
+/** What an analyzer concludes from: the image, and the facts its layer runs left, by layer index. */
+export interface Conclusion {
+  readonly image: ImageView;
+  /** `facts[i]` is what the analyzer's run over layer i returned (read back from the cache or fresh). */
+  readonly facts: readonly unknown[];
+}
+
+/**
+ * An analyzer plugin, in two steps: `layer` sees one layer's entries and leaves facts; `conclude`
+ * judges the facts of all layers with the config and the final filesystem. `version` is part of
+ * the layer cache's key: bump it whenever what the analyzer leaves or reports for the same bytes
+ * could change.
  */
 export interface Analyzer {
   readonly id: string;
   readonly version: number;
   readonly description: string;
-  create(context: AnalyzerContext): AnalyzerRun;
+  layer(context: AnalyzerContext): LayerRun;
+  conclude(context: AnalyzerContext, conclusion: Conclusion, sink: FindingSink): void | Promise<void>;
 }
 
 /** What every analyzer run is given: the rules in force and the limits. */

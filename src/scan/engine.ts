@@ -4,7 +4,8 @@ import { DigestVerifier } from '../oci/digest.js';
 import type { Descriptor, ImageConfig } from '../oci/schemas.js';
 import type { Inventory } from '../packages/types.js';
 import type { Finding } from '../report/types.js';
-import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView, LayerMeta, RawFinding } from './analyzer.js';
+import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, ImageView, LayerMeta, LayerRun, RawFinding } from './analyzer.js';
+import { layerCacheKey, type LayerCache, type LayerRecord } from './layer-cache.js';
 import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
 import { buildViews, type FinalFilesystem, type LayerChanges } from './filesystem.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
@@ -46,6 +47,8 @@ export interface LayerStats {
 export interface ScanProgress {
   layerStarted?(layer: LayerInput): void;
   layerDone?(layer: LayerInput, stats: LayerStats): void;
+  /** A layer whose facts the layer cache had: it was not fetched. */
+  layerKnown?(layer: LayerInput, stats: LayerStats): void;
 }
 
 export interface ScanResult {
@@ -55,19 +58,24 @@ export interface ScanResult {
   /** The overlay view (containerd's default snapshotter). */
   readonly fs: FinalFilesystem;
   readonly views: ImageView['views'];
+  /** How many layers came from the layer cache instead of being read. */
+  readonly cachedLayers: number;
 }
 
 interface PlacedRun {
   readonly analyzer: Analyzer;
-  readonly run: AnalyzerRun;
+  readonly run: LayerRun;
   failed: boolean;
 }
 
 /**
  * The layer engine: each layer streams once — blob digest → decompression → diffID digest → tar
  * entries → the analyzers that asked for each entry — with nothing written to disk and memory bounded
- * by the per-file cap. Layer changes are recorded as they stream and applied in order at the end, so
- * findings can say whether what a layer carries is still in the final filesystem.
+ * by the per-file cap. What a layer holds (its entries, its findings, each analyzer's facts) is a
+ * `LayerRecord`, kept in the layer cache by diffID when one is given, so a layer seen before is not
+ * fetched again. Layer changes are applied in order at the end and each analyzer concludes from the
+ * records of all layers, so findings can say whether what a layer carries is still in the final
+ * filesystem.
  */
 export async function scanLayers(
   layers: readonly LayerInput[],
@@ -75,56 +83,42 @@ export async function scanLayers(
   analyzers: readonly Analyzer[],
   context: AnalyzerContext,
   limits: ScanLimits,
-  options: { signal?: AbortSignal | undefined; progress?: ScanProgress | undefined } = {},
+  options: { signal?: AbortSignal | undefined; progress?: ScanProgress | undefined; cache?: LayerCache | undefined } = {},
 ): Promise<ScanResult> {
-  const raw: RawFinding[] = [];
   const runContext: AnalyzerContext = options.signal ? { ...context, signal: options.signal } : context;
-  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.create(runContext), failed: false }));
-  let inventory: Inventory | undefined;
-  const sinkFor = (): FindingSink => ({
-    report: (finding) => raw.push(finding),
-    inventory: (found) => {
-      inventory = inventory ? { ...inventory, ...found, packages: [...inventory.packages, ...found.packages] } : found;
-    },
-  });
-  const guard = (placed: PlacedRun, what: string, fn: () => void): void => {
-    if (placed.failed) return;
-    try {
-      fn();
-    } catch (err) {
-      // A limit reached inside an analyzer (an archive that inflates without end) ends the check, and so does its deadline.
-      if (isImggateError(err) && err.code === 'LIMIT_EXCEEDED') throw err;
-      if (runContext.signal?.aborted) throw err;
-      placed.failed = true;
-      raw.push({
-        check: 'analyzer-error',
-        rule: placed.analyzer.id,
-        severity: 'high',
-        blocking: true,
-        message: `analyzer ${placed.analyzer.id} failed ${what}: ${(err as Error).message}; its checks did not run`,
-      });
-    }
-  };
-
   const budget = { total: 0, entries: 0 };
-  const changes: LayerChanges[] = new Array(layers.length);
-  const stats: LayerStats[] = new Array(layers.length);
+  const records: LayerRecord[] = new Array(layers.length);
+  const keyOf = (layer: LayerInput): string | undefined => (options.cache && layer.diffId ? layerCacheKey(layer.diffId, analyzers, context, limits) : undefined);
+  let cachedLayers = 0;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < layers.length) {
       const layer = layers[next++] as LayerInput;
       options.signal?.throwIfAborted();
+      const key = keyOf(layer);
+      const known = key ? await options.cache?.get(key, layer.index) : undefined;
+      if (known) {
+        cachedLayers++;
+        spend(budget, known.stats.uncompressedSize, known.stats.entries, limits);
+        records[layer.index] = known;
+        options.progress?.layerKnown?.(layer, known.stats);
+        continue;
+      }
       options.progress?.layerStarted?.(layer);
-      const result = await scanLayer(layer, runs, limits, budget, sinkFor(), guard, options.signal);
-      changes[layer.index] = result.changes;
-      stats[layer.index] = result.stats;
-      options.progress?.layerDone?.(layer, result.stats);
+      const record = await scanLayer(layer, analyzers, runContext, limits, budget, options.signal);
+      records[layer.index] = record;
+      // A failure may not be the layer's doing: it is not remembered.
+      if (key && record.failed.length === 0) await options.cache?.put(key, layer.diffId as string, record);
+      options.progress?.layerDone?.(layer, record.stats);
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limits.concurrency, layers.length)) }, worker));
 
   // Both snapshotters' views: the gate fails an image unless each is safe.
-  const built = buildViews(changes, limits);
+  const built = buildViews(
+    records.map((r) => r.changes),
+    limits,
+  );
   const views: ImageView['views'] = [
     { name: 'overlay', fs: built.overlay },
     { name: 'native', fs: built.native },
@@ -135,19 +129,60 @@ export async function scanLayers(
     const layer = layers.find((l) => l.index === entry.layerIndex);
     return layer ? readEntryAgain(layer, entry, maxBytes, limits, options.signal) : undefined;
   };
+  const byOrdinal = new Map<number, Map<number, EntryInfo>>();
+  const entry = (layerIndex: number, ordinal: number): EntryInfo | undefined => {
+    let map = byOrdinal.get(layerIndex);
+    if (!map) {
+      map = new Map((records[layerIndex]?.changes.entries ?? []).map((e) => [e.ordinal, e]));
+      byOrdinal.set(layerIndex, map);
+    }
+    return map.get(ordinal);
+  };
   const meta: LayerMeta[] = layers.map((l) => ({ index: l.index, digest: l.descriptor.digest, createdBy: l.createdBy }));
-  for (const placed of runs) {
-    let pending: void | Promise<void> = undefined;
-    guard(placed, 'while concluding', () => {
-      pending = placed.run.finish({ config, layers: meta, fs, views, readFile }, sinkFor());
-    });
-    await Promise.resolve(pending).catch((err: unknown) => guard(placed, 'while concluding', () => {
-      throw err;
-    }));
+  const image: ImageView = { config, layers: meta, fs, views, readFile, entry };
+
+  const raw: RawFinding[] = records.flatMap((r) => [...r.findings, ...r.failed.map(({ analyzer, message }) => analyzerError(analyzer, message))]);
+  const failed = new Set(records.flatMap((r) => r.failed.map((f) => f.analyzer)));
+  let inventory: Inventory | undefined;
+  const sink: FindingSink = {
+    report: (finding) => raw.push(finding),
+    inventory: (found) => {
+      inventory = inventory ? { ...inventory, ...found, packages: [...inventory.packages, ...found.packages] } : found;
+    },
+  };
+  for (const analyzer of analyzers) {
+    if (failed.has(analyzer.id)) continue;
+    try {
+      await analyzer.conclude(runContext, { image, facts: records.map((r) => r.facts.get(analyzer.id) ?? null) }, sink);
+    } catch (err) {
+      if (stopsTheCheck(err, runContext)) throw err;
+      raw.push(analyzerError(analyzer.id, `failed while concluding: ${(err as Error).message}`));
+    }
   }
 
   const findings = raw.map((f) => place(f, layers, views));
-  return { findings, inventory, layers: stats, fs, views };
+  return { findings, inventory, layers: records.map((r) => r.stats), fs, views, cachedLayers };
+}
+
+/** A limit reached inside an analyzer (an archive that inflates without end) ends the check, and so does its deadline. */
+function stopsTheCheck(err: unknown, context: AnalyzerContext): boolean {
+  return (isImggateError(err) && err.code === 'LIMIT_EXCEEDED') || context.signal?.aborted === true;
+}
+
+function analyzerError(id: string, what: string): RawFinding {
+  return { check: 'analyzer-error', rule: id, severity: 'high', blocking: true, message: `analyzer ${id} ${what}; its checks did not run` };
+}
+
+/** Counts a layer's bytes and entries against the image's totals. */
+function spend(budget: { total: number; entries: number }, bytes: number, entries: number, limits: ScanLimits): void {
+  budget.total += bytes;
+  if (budget.total > limits.maxUncompressedTotalBytes) {
+    throw new ImggateError('TOTAL_TOO_LARGE', `the image expands to more than ${limits.maxUncompressedTotalBytes} bytes; refusing to scan further`);
+  }
+  budget.entries += entries;
+  if (budget.entries > limits.maxEntries) {
+    throw new ImggateError('LIMIT_EXCEEDED', `the image has more than ${limits.maxEntries} entries over all layers (limits.maxEntries)`);
+  }
 }
 
 function place(f: RawFinding, layers: readonly LayerInput[], views: ImageView['views']): Finding {
@@ -223,14 +258,27 @@ const layerName = (layer: LayerInput): string => `layer ${layer.index + 1} (${la
 
 async function scanLayer(
   layer: LayerInput,
-  runs: readonly PlacedRun[],
+  analyzers: readonly Analyzer[],
+  context: AnalyzerContext,
   limits: ScanLimits,
   budget: { total: number; entries: number },
-  sink: FindingSink,
-  guard: (placed: PlacedRun, what: string, fn: () => void) => void,
   signal: AbortSignal | undefined,
-): Promise<{ changes: LayerChanges; stats: LayerStats }> {
+): Promise<LayerRecord> {
   const what = layerName(layer);
+  const findings: RawFinding[] = [];
+  const failed: Array<{ analyzer: string; message: string }> = [];
+  const sink: FindingSink = { report: (finding) => findings.push(finding) };
+  const runs: PlacedRun[] = analyzers.map((analyzer) => ({ analyzer, run: analyzer.layer(context), failed: false }));
+  const guard = (placed: PlacedRun, where: string, fn: () => void): void => {
+    if (placed.failed) return;
+    try {
+      fn();
+    } catch (err) {
+      if (stopsTheCheck(err, context)) throw err;
+      placed.failed = true;
+      failed.push({ analyzer: placed.analyzer.id, message: `failed ${where}: ${(err as Error).message}` });
+    }
+  };
   const opened = await openLayer(layer, limits, what);
   const { reader, limit } = opened;
   const entries: EntryInfo[] = [];
@@ -241,18 +289,11 @@ async function scanLayer(
     for await (const { header, body } of readTar(reader)) {
       signal?.throwIfAborted();
       const ordinal = count++;
-      const total = limit.bytes - lastBytes;
+      spend(budget, limit.bytes - lastBytes, 1, limits);
       lastBytes = limit.bytes;
-      budget.total += total;
-      if (budget.total > limits.maxUncompressedTotalBytes) {
-        throw new ImggateError('TOTAL_TOO_LARGE', `the image expands to more than ${limits.maxUncompressedTotalBytes} bytes; refusing to scan further`);
-      }
       const path = normalizeEntryPath(header.name);
       checkPathDepth(path, limits, what, 'has a path');
       if (header.type === 'symlink') checkPathDepth(header.linkname, limits, what, `has a symlink ${path} to a path`);
-      if (++budget.entries > limits.maxEntries) {
-        throw new ImggateError('LIMIT_EXCEEDED', `the image has more than ${limits.maxEntries} entries over all layers (limits.maxEntries)`);
-      }
       const whiteout = whiteoutOf(path);
       if (whiteout === 'ignore') continue;
       if (whiteout) {
@@ -280,7 +321,6 @@ async function scanLayer(
       const streaming: PlacedRun[] = [];
       let contentBytes = 0;
       for (const placed of runs) {
-        if (placed.failed) continue;
         guard(placed, `on ${path}`, () => {
           const request = placed.run.wants(entry);
           if (request) {
@@ -318,10 +358,23 @@ async function scanLayer(
     throw asImggateError(opened.failure() ?? err, 'TAR_INVALID', what);
   }
   if (opened.failure()) throw asImggateError(opened.failure(), 'LAYER_DECOMPRESS_FAILED', what);
-  budget.total += limit.bytes - lastBytes;
+  spend(budget, limit.bytes - lastBytes, 0, limits);
+  const facts = new Map<string, unknown>();
+  for (const placed of runs) {
+    if (placed.failed) continue;
+    try {
+      facts.set(placed.analyzer.id, await placed.run.facts());
+    } catch (err) {
+      if (stopsTheCheck(err, context)) throw err;
+      failed.push({ analyzer: placed.analyzer.id, message: `failed on ${what}: ${(err as Error).message}` });
+    }
+  }
   return {
     changes: { layerIndex: layer.index, whiteouts, entries },
     stats: { index: layer.index, uncompressedSize: limit.bytes, entries: count },
+    findings,
+    facts,
+    failed,
   };
 }
 

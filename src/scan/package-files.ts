@@ -40,6 +40,16 @@ export class ContentHasher {
   }
 }
 
+/** Package database files a layer wrote (dpkg lists and md5sums, apk's installed), as layer facts keep them. */
+export type PackageLists = Array<[ordinal: number, text: string]>;
+
+/** The package databases of every layer, from each layer's facts. */
+export function packagedFilesOf(lists: ReadonlyMap<EntryInfo, string>): PackagedFiles {
+  const packaged = new PackagedFiles();
+  for (const [entry, text] of lists) packaged.add(entry, text);
+  return packaged;
+}
+
 /** md5sums lines: `HEX  relative/path`. */
 function dpkgSums(text: string): Map<string, string> {
   const out = new Map<string, string>();
@@ -89,9 +99,9 @@ export class PackagedFiles {
   readonly #final = new WeakMap<FinalFilesystem, Claims>();
   readonly #byLayer = new WeakMap<FinalFilesystem, Map<number, Claims>>();
 
-  add(entry: EntryInfo, content: Buffer): void {
+  add(entry: EntryInfo, text: string): void {
     const copies = this.#copies.get(entry.path) ?? [];
-    copies.push({ entry, text: content.toString('utf8') });
+    copies.push({ entry, text });
     this.#copies.set(entry.path, copies);
   }
 

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import { ImggateError, type StoreErrorCode } from '../errors.js';
 import type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from './types.js';
 
-const SCHEMA_VERSION = 2;
+const SCHEMA_VERSION = 3;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE verdicts (
@@ -65,6 +65,17 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX events_job ON events (job_id);
    ALTER TABLE verdicts ADD COLUMN job_id INTEGER REFERENCES jobs (id);
    CREATE INDEX verdicts_job ON verdicts (job_id);`,
+  // 3: the layer cache (src/store/layer-facts.ts). Times are ms since the epoch.
+  `CREATE TABLE layer_facts (
+     key TEXT PRIMARY KEY,
+     diff_id TEXT NOT NULL,
+     facts BLOB NOT NULL,
+     sha256 TEXT NOT NULL,
+     bytes INTEGER NOT NULL,
+     used_at INTEGER NOT NULL
+   );
+   CREATE INDEX layer_facts_used ON layer_facts (used_at);
+   CREATE INDEX layer_facts_diff_id ON layer_facts (diff_id);`,
 ];
 
 interface Row {

@@ -12,30 +12,39 @@ const passwdReader = (seen: string[]): Analyzer => ({
   id: 'passwd-reader',
   version: 1,
   description: 'test: reads /etc/passwd',
-  create: () => ({
-    wants: (e) => (e.path === '/etc/passwd' ? { contentBytes: 64 } : undefined),
-    analyzeEntry: (e, content, truncated, sink) => {
-      seen.push(`${e.layerIndex}:${content?.toString()}:${truncated}`);
-      sink.report({ check: 'test', rule: 'passwd-seen', severity: 'info', blocking: false, message: 'seen', path: e.path, layerIndex: e.layerIndex });
-    },
-    finish: (image, sink) => {
-      const final = image.fs.get('/etc/passwd');
-      sink.report({ check: 'test', rule: 'final-layer', severity: 'info', blocking: false, message: `final from layer ${final?.layerIndex}` });
-    },
-  }),
+  layer: () => {
+    const lengths: Array<[number, number]> = [];
+    return {
+      wants: (e) => (e.path === '/etc/passwd' ? { contentBytes: 64 } : undefined),
+      analyzeEntry: (e, content, truncated, sink) => {
+        seen.push(`${e.layerIndex}:${content?.toString()}:${truncated}`);
+        lengths.push([e.ordinal, content?.length ?? -1]);
+        sink.report({ check: 'test', rule: 'passwd-seen', severity: 'info', blocking: false, message: 'seen', path: e.path, layerIndex: e.layerIndex });
+      },
+      facts: () => ({ lengths }),
+    };
+  },
+  conclude: (_context, { image, facts }, sink) => {
+    const final = image.fs.get('/etc/passwd');
+    sink.report({ check: 'test', rule: 'final-layer', severity: 'info', blocking: false, message: `final from layer ${final?.layerIndex}` });
+    // Facts come back by layer, naming entries by ordinal.
+    const read = facts.flatMap((f, i) => (f as { lengths: Array<[number, number]> }).lengths.map(([ordinal, n]) => `${image.entry(i, ordinal)?.path}@${i}:${n}`));
+    sink.report({ check: 'test', rule: 'facts', severity: 'info', blocking: false, message: read.join(' ') });
+  },
 });
 
 const throwing: Analyzer = {
   id: 'broken',
   version: 1,
   description: 'test: throws',
-  create: () => ({
+  layer: () => ({
     wants: () => ({ contentBytes: 0 }),
     analyzeEntry: () => {
       throw new Error('boom');
     },
-    finish: () => {},
+    facts: () => null,
   }),
+  conclude: () => {},
 };
 
 describe('the layer engine', function () {
@@ -54,10 +63,11 @@ describe('the layer engine', function () {
 
   it('hands analyzers the entries they ask for, capped, and the final filesystem at the end', async function () {
     const seen: string[] = [];
-    const report = await check(`oci:${path.join(dir, 'img')}:v1`, { analyzers: [passwdReader(seen)] });
+    const report = await check(`oci:${path.join(dir, 'img')}:v1`, { analyzers: [passwdReader(seen)], noCache: true });
     assert.equal(report.verdict, 'pass', report.error?.message);
     assert.deepEqual(seen.sort(), ['0:root:x:0:0::/root:/bin/sh\n:false', `1:${'x'.repeat(64)}:true`]);
     assert.equal(report.findings.find((f) => f.rule === 'final-layer')?.message, 'final from layer 1');
+    assert.equal(report.findings.find((f) => f.rule === 'facts')?.message, '/etc/passwd@0:26 /etc/passwd@1:64');
     const first = report.findings.find((f) => f.rule === 'passwd-seen' && f.inFinalFilesystem === false);
     assert.ok(first, 'the replaced copy is marked not final');
     assert.deepEqual(report.analyzers, [{ id: 'passwd-reader', version: 1 }]);

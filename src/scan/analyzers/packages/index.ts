@@ -5,7 +5,8 @@ import { parseRpmSqlite } from '../../../packages/rpmdb.js';
 import { normalizePythonName, parseApkInstalled, parseDpkgStatus, parseNpmPackageJson, parseOsRelease, parsePythonMetadata, type ParsedPackage } from '../../../packages/parsers.js';
 import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
-import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
+import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, ImageView, LayerRun } from '../../analyzer.js';
+import { fromFact, perEntry, toFact, type PerEntry } from '../../facts.js';
 import type { FinalFilesystem } from '../../filesystem.js';
 
 const DB_BYTES = 64 * 1024 * 1024;
@@ -113,6 +114,23 @@ function reportRelease(releases: ReadonlyArray<{ view: string; release: Release 
     });
   }
 }
+/** An rpm database a layer wrote: its packages, or why they were not read. */
+interface RpmFacts {
+  readonly path: string;
+  readonly packages?: ParsedPackage[];
+  /** A database imggate does not read (too large, not SQLite): an inventory-incomplete finding if it is final. */
+  readonly unread?: string;
+  /** A SQLite database that did not parse: the analyzer fails if it is final. */
+  readonly failed?: string;
+}
+
+/** What a layer leaves: its package databases and manifests read, its os-release copies, its rpm databases. */
+interface Facts {
+  readonly copies: Array<{ path: string; ecosystem: Ecosystem; packages: ParsedPackage[] }>;
+  readonly osCopies: PerEntry<string>;
+  readonly rpm: RpmFacts[];
+}
+
 const RPMDB_SQLITE = ['/var/lib/rpm/rpmdb.sqlite', '/usr/lib/sysimage/rpm/rpmdb.sqlite'];
 const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr/lib/sysimage/rpm/Packages.db'];
 
@@ -125,11 +143,11 @@ export const packagesAnalyzer: Analyzer = {
   id: 'packages',
   version: 4,
   description: 'installed packages and the release (advisories and end of life are the detect stage’s)',
-  create(context: AnalyzerContext): AnalyzerRun {
-    const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: ParsedPackage[] }>>();
-    const osCopies = new Map<EntryInfo, Buffer>();
+  layer(context: AnalyzerContext): LayerRun {
+    const copies: Facts['copies'] = [];
+    const osCopies: PerEntry<string> = [];
     const goScanners = new Map<EntryInfo, GoBuildInfoScanner>();
-    const rpmdbs: Array<{ path: string; layerIndex: number; bytes: Buffer | undefined }> = [];
+    const rpmdbs: Array<{ path: string; bytes: Buffer | undefined }> = [];
     const maxInflate = context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
     return {
       wants(entry) {
@@ -153,19 +171,15 @@ export const packagesAnalyzer: Analyzer = {
         if (go) {
           goScanners.delete(entry);
           const info = go.result();
-          if (info) {
-            const list = copies.get(entry.path) ?? [];
-            list.push({ layerIndex: entry.layerIndex, ecosystem: 'golang', packages: [{ name: 'stdlib', version: info.goVersion.replace(/^go/, '').split(' ')[0] ?? info.goVersion }, ...info.modules] });
-            copies.set(entry.path, list);
-          }
+          if (info) copies.push({ path: entry.path, ecosystem: 'golang', packages: [{ name: 'stdlib', version: info.goVersion.replace(/^go/, '').split(' ')[0] ?? info.goVersion }, ...info.modules] });
           return;
         }
         if (RPMDB_SQLITE.includes(entry.path) || RPMDB_LEGACY.includes(entry.path)) {
-          rpmdbs.push({ path: entry.path, layerIndex: entry.layerIndex, bytes: truncated ? undefined : content });
+          rpmdbs.push({ path: entry.path, bytes: truncated ? undefined : content });
           return;
         }
         if (OS_RELEASE.includes(entry.path)) {
-          if (content) osCopies.set(entry, content);
+          if (content) osCopies.push([entry.ordinal, toFact(content)]);
           return;
         }
         const source = sourceOf(entry.path, maxInflate);
@@ -184,7 +198,6 @@ export const packagesAnalyzer: Analyzer = {
         }
         // A package database cut short would hide packages: fail closed.
         if (truncated) throw new Error(`${entry.path} is larger than ${source.bytes} bytes; its packages cannot be listed`);
-        const list = copies.get(entry.path) ?? [];
         const problem = (message: string): void =>
           sink.report({
             check: 'inventory',
@@ -195,44 +208,59 @@ export const packagesAnalyzer: Analyzer = {
             path: entry.path,
             layerIndex: entry.layerIndex,
           });
-        list.push({ layerIndex: entry.layerIndex, ecosystem: source.ecosystem, packages: source.parse(entry, content, problem) });
-        copies.set(entry.path, list);
+        copies.push({ path: entry.path, ecosystem: source.ecosystem, packages: source.parse(entry, content, problem) });
       },
-      async finish(image: ImageView, sink: FindingSink) {
-        for (const db of rpmdbs) {
-          if (!image.fs.isInFinal(db.path, db.layerIndex)) continue;
-          if (!db.bytes || RPMDB_LEGACY.includes(db.path)) {
-            sink.report({
-              check: 'inventory',
-              rule: 'inventory-incomplete',
-              severity: 'medium',
-              blocking: false,
-              message: `${db.path} is ${db.bytes ? 'a Berkeley DB or NDB rpm database, which imggate does not read yet' : `larger than ${DB_BYTES} bytes`}; its packages were not listed`,
-              path: db.path,
-              layerIndex: db.layerIndex,
-            });
-            continue;
-          }
-          const earlier = rpmdbs.filter((d) => d.path === db.path && d.layerIndex < db.layerIndex && d.bytes);
-          const older = await Promise.all(earlier.map(async (d) => ({ layerIndex: d.layerIndex, packages: await parseRpmSqlite(d.bytes as Buffer) })));
-          copies.set(db.path, [...older.map((o) => ({ ...o, ecosystem: 'rpm' as const })), { layerIndex: db.layerIndex, ecosystem: 'rpm', packages: await parseRpmSqlite(db.bytes) }]);
-        }
-        const releases = await Promise.all(image.views.map(async (view) => ({ view: view.name, release: await readOsRelease(view.fs, osCopies, image) })));
-        const os = releases[0]?.release.info;
-        const packages: InstalledPackage[] = [];
-        for (const [path, list] of copies) {
-          const final = list.find((c) => image.fs.isInFinal(path, c.layerIndex));
-          if (!final) continue;
-          const byLayer = [...list].sort((a, b) => a.layerIndex - b.layerIndex);
-          for (const p of final.packages) {
-            const first = byLayer.find((c) => c.packages.some((q) => q.name === p.name && q.version === p.version));
-            packages.push({ ecosystem: final.ecosystem, ...p, path: image.fs.resolvedPath(path, final.layerIndex), layerIndex: first?.layerIndex ?? final.layerIndex });
-          }
-        }
-        packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
-        sink.inventory?.({ ...(os ? { os } : {}), packages });
-        reportRelease(releases, packages, sink);
+      // rpm databases are SQLite files, read here (not kept: they can be tens of megabytes).
+      async facts(): Promise<Facts> {
+        const rpm = await Promise.all(
+          rpmdbs.map(async ({ path, bytes }): Promise<RpmFacts> => {
+            if (!bytes) return { path, unread: `larger than ${DB_BYTES} bytes` };
+            if (RPMDB_LEGACY.includes(path)) return { path, unread: 'a Berkeley DB or NDB rpm database, which imggate does not read yet' };
+            try {
+              return { path, packages: await parseRpmSqlite(bytes) };
+            } catch (err) {
+              return { path, failed: (err as Error).message };
+            }
+          }),
+        );
+        return { copies, osCopies, rpm };
       },
     };
+  },
+  async conclude(_context, { image, facts }, sink: FindingSink) {
+    // Every copy of a package database or manifest, in layer order.
+    const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: readonly ParsedPackage[] }>>();
+    const add = (path: string, copy: { layerIndex: number; ecosystem: Ecosystem; packages: readonly ParsedPackage[] }): void => {
+      copies.set(path, [...(copies.get(path) ?? []), copy]);
+    };
+    const layers = facts as ReadonlyArray<Facts | null>;
+    layers.forEach((f, layerIndex) => f?.copies.forEach((c) => add(c.path, { layerIndex, ecosystem: c.ecosystem, packages: c.packages })));
+    layers.forEach((f, layerIndex) => {
+      for (const db of f?.rpm ?? []) {
+        if (!image.fs.isInFinal(db.path, layerIndex)) continue;
+        if (db.failed !== undefined) throw new Error(`${db.path}: ${db.failed}`);
+        if (!db.packages) {
+          sink.report({ check: 'inventory', rule: 'inventory-incomplete', severity: 'medium', blocking: false, message: `${db.path} is ${db.unread}; its packages were not listed`, path: db.path, layerIndex });
+          continue;
+        }
+        const older = layers.slice(0, layerIndex).flatMap((e, i) => (e?.rpm ?? []).filter((d) => d.path === db.path && d.packages).map((d) => ({ layerIndex: i, ecosystem: 'rpm' as const, packages: d.packages ?? [] })));
+        copies.set(db.path, [...older, { layerIndex, ecosystem: 'rpm', packages: db.packages }]);
+      }
+    });
+    const osCopies = perEntry<Facts, string, Buffer>(image, facts, (f) => f.osCopies, fromFact);
+    const releases = await Promise.all(image.views.map(async (view) => ({ view: view.name, release: await readOsRelease(view.fs, osCopies, image) })));
+    const os = releases[0]?.release.info;
+    const packages: InstalledPackage[] = [];
+    for (const [path, list] of copies) {
+      const final = list.find((c) => image.fs.isInFinal(path, c.layerIndex));
+      if (!final) continue;
+      for (const p of final.packages) {
+        const first = list.find((c) => c.packages.some((q) => q.name === p.name && q.version === p.version));
+        packages.push({ ecosystem: final.ecosystem, ...p, path: image.fs.resolvedPath(path, final.layerIndex), layerIndex: first?.layerIndex ?? final.layerIndex });
+      }
+    }
+    packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
+    sink.inventory?.({ ...(os ? { os } : {}), packages });
+    reportRelease(releases, packages, sink);
   },
 };

@@ -1,6 +1,7 @@
-import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
+import type { Analyzer, EntryInfo, FindingSink, LayerRun } from '../../analyzer.js';
+import { perEntry, type PerEntry } from '../../facts.js';
 import type { FinalFile, ViewName } from '../../filesystem.js';
-import { ContentHasher, isPackageFileList, PACKAGE_LIST_BYTES, PackagedFiles, type ContentSums } from '../../package-files.js';
+import { ContentHasher, isPackageFileList, PACKAGE_LIST_BYTES, packagedFilesOf, type ContentSums, type PackageLists } from '../../package-files.js';
 import { decodeCapabilities, rootEquivalentCapabilities } from './capabilities.js';
 
 const SETUID = 0o4000;
@@ -19,6 +20,13 @@ function isSpecial(mode: number, xattrs: ReadonlyMap<string, Buffer>): boolean {
   return (mode & (SETUID | SETGID)) !== 0 || xattrs.has(CAPABILITY);
 }
 
+/** What a layer leaves: its setuid/setgid entries, its package databases, the digests of its privileged files. */
+interface Facts {
+  readonly special: number[];
+  readonly lists: PackageLists;
+  readonly sums: PerEntry<ContentSums>;
+}
+
 /** One name of a privileged file, as each view has it. */
 interface Judged {
   readonly entry: EntryInfo;
@@ -35,10 +43,10 @@ export const privilegesAnalyzer: Analyzer = {
   id: 'privileges',
   version: 2,
   description: 'setuid/setgid files, file capabilities, world-writable PATH entries',
-  create(): AnalyzerRun {
-    const special: EntryInfo[] = [];
+  layer(): LayerRun {
+    const special: number[] = [];
     const hashing = new Map<EntryInfo, ContentHasher>();
-    const packaged = new PackagedFiles();
+    const lists: PackageLists = [];
     return {
       wants(entry) {
         if (entry.type === 'file' && isPackageFileList(entry.path)) return { contentBytes: PACKAGE_LIST_BYTES };
@@ -55,72 +63,73 @@ export const privilegesAnalyzer: Analyzer = {
         h.update(chunk);
       },
       analyzeEntry(entry, content) {
-        if (isPackageFileList(entry.path) && content) packaged.add(entry, content);
-        if ((entry.mode & (SETUID | SETGID)) !== 0) special.push(entry);
+        if (isPackageFileList(entry.path) && content) lists.push([entry.ordinal, content.toString('utf8')]);
+        if ((entry.mode & (SETUID | SETGID)) !== 0) special.push(entry.ordinal);
         if (entry.type === 'file' && isSpecial(entry.mode, entry.xattrs) && !hashing.has(entry)) {
           // An empty file streams no chunk.
           hashing.set(entry, new ContentHasher());
         }
       },
-      finish(image: ImageView, sink: FindingSink) {
-        const sums = new Map<EntryInfo, ContentSums>();
-        for (const [entry, h] of hashing) sums.set(entry, h.digest());
-
-        const judged = new Map<string, Judged>();
-        for (const { name, fs } of image.views) {
-          for (const file of fs.files()) {
-            if (!isSpecial(file.mode, file.xattrs)) continue;
-            const key = `${file.entry.layerIndex}:${file.entry.path}`;
-            const j = judged.get(key) ?? { entry: file.entry, seen: [] };
-            j.seen.push({ view: name, file, packaged: packaged.vouches(fs, file, sums.get(file.content)) });
-            judged.set(key, j);
-          }
-        }
-        const viewCount = image.views.length;
-        for (const j of judged.values()) reportFinal(j, viewCount, sink);
-
-        // Copies a later layer deleted still ship in the image: worth knowing, not blocking.
-        for (const entry of special) {
-          if (image.views.some((v) => v.fs.isInFinal(entry.path, entry.layerIndex))) continue;
-          for (const [bit, check] of [[SETUID, 'setuid'], [SETGID, 'setgid']] as const) {
-            if ((entry.mode & bit) === 0) continue;
-            sink.report({
-              check,
-              rule: `${check}-unpackaged`,
-              severity: 'info',
-              blocking: false,
-              message: `${check} file ${entry.path} (mode ${octal(entry.mode)}, owner ${entry.uid}:${entry.gid}); a later layer removed it`,
-              path: entry.path,
-              layerIndex: entry.layerIndex,
-            });
-          }
-        }
-
-        const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean }>();
-        for (const { fs } of image.views) {
-          const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => fs.resolve(d.replace(/\/+$/, '') || '/')));
-          for (const entry of fs.entries()) {
-            if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
-            const real = fs.resolvedPath(entry.path, entry.layerIndex);
-            const parent = real.slice(0, real.lastIndexOf('/')) || '/';
-            const isPathDir = entry.type === 'directory' && dirs.has(real);
-            if (!isPathDir && !(entry.type === 'file' && dirs.has(parent))) continue;
-            worldWritable.set(`${entry.layerIndex}:${entry.path}`, { entry, real, dir: entry.type === 'directory' });
-          }
-        }
-        for (const { entry, real, dir } of worldWritable.values()) {
-          sink.report({
-            check: 'world-writable',
-            rule: 'world-writable-path',
-            severity: 'high',
-            blocking: true,
-            message: `${dir ? 'PATH directory' : 'file in PATH'} ${real} is world-writable (mode ${octal(entry.mode)}): any user can plant or replace commands`,
-            path: entry.path,
-            layerIndex: entry.layerIndex,
-          });
-        }
-      },
+      facts: (): Facts => ({ special, lists, sums: [...hashing].map(([entry, h]) => [entry.ordinal, h.digest()]) }),
     };
+  },
+  conclude(_context, { image, facts }, sink: FindingSink) {
+    const sums = perEntry<Facts, ContentSums>(image, facts, (f) => f.sums);
+    const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists));
+    const special = [...perEntry<Facts, number>(image, facts, (f) => f.special.map((o) => [o, o])).keys()];
+    const judged = new Map<string, Judged>();
+    for (const { name, fs } of image.views) {
+      for (const file of fs.files()) {
+        if (!isSpecial(file.mode, file.xattrs)) continue;
+        const key = `${file.entry.layerIndex}:${file.entry.path}`;
+        const j = judged.get(key) ?? { entry: file.entry, seen: [] };
+        j.seen.push({ view: name, file, packaged: packaged.vouches(fs, file, sums.get(file.content)) });
+        judged.set(key, j);
+      }
+    }
+    const viewCount = image.views.length;
+    for (const j of judged.values()) reportFinal(j, viewCount, sink);
+
+    // Copies a later layer deleted still ship in the image: worth knowing, not blocking.
+    for (const entry of special) {
+      if (image.views.some((v) => v.fs.isInFinal(entry.path, entry.layerIndex))) continue;
+      for (const [bit, check] of [[SETUID, 'setuid'], [SETGID, 'setgid']] as const) {
+        if ((entry.mode & bit) === 0) continue;
+        sink.report({
+          check,
+          rule: `${check}-unpackaged`,
+          severity: 'info',
+          blocking: false,
+          message: `${check} file ${entry.path} (mode ${octal(entry.mode)}, owner ${entry.uid}:${entry.gid}); a later layer removed it`,
+          path: entry.path,
+          layerIndex: entry.layerIndex,
+        });
+      }
+    }
+
+    const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean }>();
+    for (const { fs } of image.views) {
+      const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => fs.resolve(d.replace(/\/+$/, '') || '/')));
+      for (const entry of fs.entries()) {
+        if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
+        const real = fs.resolvedPath(entry.path, entry.layerIndex);
+        const parent = real.slice(0, real.lastIndexOf('/')) || '/';
+        const isPathDir = entry.type === 'directory' && dirs.has(real);
+        if (!isPathDir && !(entry.type === 'file' && dirs.has(parent))) continue;
+        worldWritable.set(`${entry.layerIndex}:${entry.path}`, { entry, real, dir: entry.type === 'directory' });
+      }
+    }
+    for (const { entry, real, dir } of worldWritable.values()) {
+      sink.report({
+        check: 'world-writable',
+        rule: 'world-writable-path',
+        severity: 'high',
+        blocking: true,
+        message: `${dir ? 'PATH directory' : 'file in PATH'} ${real} is world-writable (mode ${octal(entry.mode)}): any user can plant or replace commands`,
+        path: entry.path,
+        layerIndex: entry.layerIndex,
+      });
+    }
   },
 };
 

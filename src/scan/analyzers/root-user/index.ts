@@ -1,4 +1,5 @@
-import type { Analyzer, AnalyzerRun, EntryInfo, FindingSink, ImageView } from '../../analyzer.js';
+import type { Analyzer, EntryInfo, FindingSink, ImageView, LayerRun } from '../../analyzer.js';
+import { fromFact, perEntry, toFact, type PerEntry } from '../../facts.js';
 import type { FinalFilesystem } from '../../filesystem.js';
 import { decodeName } from '../../tar/names.js';
 import { containerdUser, runcUser, type RuntimeUser, type UserFiles } from './runtime-user.js';
@@ -22,6 +23,11 @@ async function readView(fs: FinalFilesystem, path: string, captured: ReadonlyMap
   return content === undefined ? { error: `${path} could not be read` } : decodeName(content);
 }
 
+/** A layer's copies of /etc/passwd and /etc/group, by ordinal. */
+interface Facts {
+  readonly captured: PerEntry<string>;
+}
+
 interface Judged {
   readonly view: string;
   readonly runtime: 'runc' | 'containerd';
@@ -37,50 +43,52 @@ export const rootUserAnalyzer: Analyzer = {
   id: 'root-user',
   version: 2,
   description: 'the user a container of the image runs as',
-  create(): AnalyzerRun {
-    const captured = new Map<EntryInfo, Buffer>();
+  layer(): LayerRun {
+    const captured: PerEntry<string> = [];
     return {
       wants: (entry: EntryInfo) => (entry.type === 'file' && FILES.has(entry.path) ? { contentBytes: MAX_BYTES } : undefined),
       analyzeEntry(entry, content) {
-        if (content) captured.set(entry, content);
+        if (content) captured.push([entry.ordinal, toFact(content)]);
       },
-      async finish(image, sink: FindingSink) {
-        const user = image.config.config?.User ?? '';
-        const shown = user === '' ? 'no USER (the default, root)' : `USER "${user}"`;
-        const judged: Judged[] = [];
-        for (const { name, fs } of image.views) {
-          const files: UserFiles = { passwd: await readView(fs, '/etc/passwd', captured, image), group: await readView(fs, '/etc/group', captured, image) };
-          judged.push({ view: name, runtime: 'runc', result: runcUser(user, files) }, { view: name, runtime: 'containerd', result: containerdUser(user, files) });
-        }
-        const where = (j: Judged): string => `${j.runtime}${image.views.length > 1 ? ` (${j.view} snapshotter)` : ''}`;
-        const root = judged.filter((j) => j.result.uid === 0);
-        if (root.length > 0) {
-          const gid = root[0]?.result.gid;
-          sink.report({
-            check: 'root-user',
-            rule: 'root-user',
-            severity: 'high',
-            blocking: true,
-            message: `${shown}: the container runs as root (uid 0${gid !== undefined ? `, gid ${gid}` : ''}) under ${root.map(where).join(', ')}`,
-          });
-          return;
-        }
-        const failed = judged.filter((j) => j.result.error !== undefined);
-        if (failed.length > 0) {
-          sink.report({
-            check: 'root-user',
-            rule: 'user-not-found',
-            severity: 'high',
-            blocking: true,
-            message: `${shown}: ${failed.map((j) => `${where(j)}: ${j.result.error}`).join('; ')}; the runtime will refuse to start it`,
-          });
-          return;
-        }
-        const rootGroup = judged.find((j) => j.result.gid === 0);
-        if (rootGroup) {
-          sink.report({ check: 'root-user', rule: 'root-group', severity: 'medium', blocking: false, message: `${shown}: runs as uid ${rootGroup.result.uid} with the root group (gid 0)` });
-        }
-      },
+      facts: (): Facts => ({ captured }),
     };
+  },
+  async conclude(_context, { image, facts }, sink: FindingSink) {
+    const captured = perEntry<Facts, string, Buffer>(image, facts, (f) => f.captured, fromFact);
+    const user = image.config.config?.User ?? '';
+    const shown = user === '' ? 'no USER (the default, root)' : `USER "${user}"`;
+    const judged: Judged[] = [];
+    for (const { name, fs } of image.views) {
+      const files: UserFiles = { passwd: await readView(fs, '/etc/passwd', captured, image), group: await readView(fs, '/etc/group', captured, image) };
+      judged.push({ view: name, runtime: 'runc', result: runcUser(user, files) }, { view: name, runtime: 'containerd', result: containerdUser(user, files) });
+    }
+    const where = (j: Judged): string => `${j.runtime}${image.views.length > 1 ? ` (${j.view} snapshotter)` : ''}`;
+    const root = judged.filter((j) => j.result.uid === 0);
+    if (root.length > 0) {
+      const gid = root[0]?.result.gid;
+      sink.report({
+        check: 'root-user',
+        rule: 'root-user',
+        severity: 'high',
+        blocking: true,
+        message: `${shown}: the container runs as root (uid 0${gid !== undefined ? `, gid ${gid}` : ''}) under ${root.map(where).join(', ')}`,
+      });
+      return;
+    }
+    const failed = judged.filter((j) => j.result.error !== undefined);
+    if (failed.length > 0) {
+      sink.report({
+        check: 'root-user',
+        rule: 'user-not-found',
+        severity: 'high',
+        blocking: true,
+        message: `${shown}: ${failed.map((j) => `${where(j)}: ${j.result.error}`).join('; ')}; the runtime will refuse to start it`,
+      });
+      return;
+    }
+    const rootGroup = judged.find((j) => j.result.gid === 0);
+    if (rootGroup) {
+      sink.report({ check: 'root-user', rule: 'root-group', severity: 'medium', blocking: false, message: `${shown}: runs as uid ${rootGroup.result.uid} with the root group (gid 0)` });
+    }
   },
 };

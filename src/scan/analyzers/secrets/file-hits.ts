@@ -38,6 +38,25 @@ export class HitList {
   get empty(): boolean {
     return this.hits.length === 0 && this.unscanned.length === 0;
   }
+
+  /** The list as layer facts keep it (no value in it: hits carry messages and fingerprints). */
+  toFacts(): HitFacts {
+    return { hits: this.hits, more: [...this.more], unscanned: this.unscanned };
+  }
+
+  static fromFacts(facts: HitFacts): HitList {
+    const list = new HitList();
+    list.hits.push(...facts.hits);
+    for (const [rule, more] of facts.more) list.more.set(rule, { ...more });
+    list.unscanned.push(...facts.unscanned);
+    return list;
+  }
+}
+
+export interface HitFacts {
+  readonly hits: readonly Hit[];
+  readonly more: ReadonlyArray<[rule: string, { readonly title: string; readonly severity: Severity; readonly count: number }]>;
+  readonly unscanned: readonly string[];
 }
 
 /** The hits in one file's content, kept until the final filesystem and package databases are known. */

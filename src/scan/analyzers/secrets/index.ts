@@ -1,10 +1,11 @@
 import { posix } from 'node:path';
 import { DEFAULT_ARCHIVE_INFLATE_BYTES } from '../../../packages/zip.js';
-import type { Analyzer, AnalyzerContext, AnalyzerRun, EntryInfo, FindingSink, RawFinding } from '../../analyzer.js';
-import { ContentHasher, isPackageFileList, PACKAGE_LIST_BYTES, PackagedFiles, type ContentSums } from '../../package-files.js';
+import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, LayerRun, RawFinding } from '../../analyzer.js';
+import { perEntry } from '../../facts.js';
+import { ContentHasher, isPackageFileList, PACKAGE_LIST_BYTES, packagedFilesOf, type ContentSums, type PackageLists } from '../../package-files.js';
 import { archiveKind, inflateMembers } from './archives.js';
 import { scanConfig } from './config.js';
-import { HitList, reportFileHits, type FileHits } from './file-hits.js';
+import { HitList, reportFileHits, type HitFacts } from './file-hits.js';
 import { fingerprint, SecretMatcher, type SecretMatch } from './matcher.js';
 import { Decoder, scanBytes, sniffEncoding, StreamScanner } from './text.js';
 
@@ -36,22 +37,16 @@ export const secretsAnalyzer: Analyzer = {
   id: 'secrets',
   version: 2,
   description: 'credentials baked into files, archives, names, links, xattrs, Env, Labels and history',
-  create(context: AnalyzerContext): AnalyzerRun {
+  layer(context: AnalyzerContext): LayerRun {
     const { signal } = context;
     const matcher = new SecretMatcher(context.rules.secretRules);
     const byName = new Map(context.rules.fileRules.flatMap((r) => r.names.map((n) => [n, r] as const)));
     const skipped = (path: string): boolean => context.rules.skipPaths.some((s) => s.regex.test(path));
     const maxInflate = context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
-    const packaged = new PackagedFiles();
+    const lists: PackageLists = [];
     const streaming = new Map<EntryInfo, Streaming>();
-    const held: FileHits[] = [];
-    const reported = new Set<string>();
-    const report = (sink: FindingSink, finding: RawFinding): void => {
-      const key = `${finding.check}|${finding.rule}|${finding.fingerprint}|${finding.path}|${finding.layerIndex}|${finding.message}`;
-      if (reported.has(key)) return;
-      reported.add(key);
-      sink.report(finding);
-    };
+    const held: HeldFacts[] = [];
+    const report = once();
     // A name can hold a secret itself (a token as a file name): it is redacted wherever it is shown.
     const safe = (text: string): string => matcher.redact(text);
     const placeOf = (entry: EntryInfo): { path: string; shownPath?: string; layerIndex: number } => {
@@ -137,7 +132,7 @@ export const secretsAnalyzer: Analyzer = {
           if (named) report(sink, { check: 'secret', rule: named.id, severity: named.severity, blocking: true, message: `${named.title}: ${shown}`, ...placeOf(entry), fingerprint: fingerprint(named.id, entry.path) });
           return;
         }
-        if (isPackageFileList(entry.path) && content && !truncated) packaged.add(entry, content);
+        if (isPackageFileList(entry.path) && content && !truncated) lists.push([entry.ordinal, content.toString('utf8')]);
         const streamed = streaming.get(entry);
         streaming.delete(entry);
         const list = streamed?.list ?? new HitList();
@@ -155,12 +150,48 @@ export const secretsAnalyzer: Analyzer = {
         if (list.empty) return;
         if (!sums && content && !truncated) sums = ContentHasher.of(content);
         if (!sums && entry.size === 0) sums = ContentHasher.of(Buffer.alloc(0));
-        held.push({ entry, place: placeOf(entry), sums, list });
+        const { layerIndex: _layer, ...place } = placeOf(entry);
+        held.push({ ordinal: entry.ordinal, place, ...(sums ? { sums } : {}), list: list.toFacts() });
       },
-      finish(image, sink) {
-        scanConfig(matcher, image, (finding) => report(sink, finding));
-        reportFileHits(held, image, packaged, { report: (finding) => report(sink, finding) }, signal);
-      },
+      facts: (): Facts => ({ lists, held }),
     };
   },
+  conclude(context, { image, facts }, sink) {
+    const matcher = new SecretMatcher(context.rules.secretRules);
+    const report = once();
+    scanConfig(matcher, image, (finding) => report(sink, finding));
+    const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists));
+    const held = [...perEntry<Facts, HeldFacts>(image, facts, (f) => f.held.map((h) => [h.ordinal, h]))].map(([entry, h]) => ({
+      entry,
+      place: { ...h.place, layerIndex: entry.layerIndex },
+      sums: h.sums,
+      list: HitList.fromFacts(h.list),
+    }));
+    reportFileHits(held, image, packaged, { report: (finding) => report(sink, finding) }, context.signal);
+  },
 };
+
+/** A file a layer holds secrets in, as its facts keep it: where, the digests of its content, what was found. */
+interface HeldFacts {
+  readonly ordinal: number;
+  readonly place: { readonly path: string; readonly shownPath?: string };
+  readonly sums?: ContentSums;
+  readonly list: HitFacts;
+}
+
+/** What a layer leaves: its package databases, and the files it holds secrets in. */
+interface Facts {
+  readonly lists: PackageLists;
+  readonly held: HeldFacts[];
+}
+
+/** Reports each finding once: the same secret at the same place is one finding. */
+function once(): (sink: FindingSink, finding: RawFinding) => void {
+  const reported = new Set<string>();
+  return (sink, finding) => {
+    const key = `${finding.check}|${finding.rule}|${finding.fingerprint}|${finding.path}|${finding.layerIndex}|${finding.message}`;
+    if (reported.has(key)) return;
+    reported.add(key);
+    sink.report(finding);
+  };
+}

@@ -1,0 +1,173 @@
+import { createHash } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Analyzer, AnalyzerContext, EntryInfo, RawFinding } from './analyzer.js';
+import type { LayerStats, ScanLimits } from './engine.js';
+import type { LayerChanges } from './filesystem.js';
+import type { EntryType } from './tar/header.js';
+
+/** What one layer holds, as the engine and the analyzers' layer runs found it. */
+export interface LayerRecord {
+  readonly changes: LayerChanges;
+  readonly stats: LayerStats;
+  /** Findings the layer runs reported, each in this layer. */
+  readonly findings: readonly RawFinding[];
+  /** Each analyzer's facts by id; none for an analyzer that failed on the layer. */
+  readonly facts: ReadonlyMap<string, unknown>;
+  /** Analyzers that failed on the layer: such a record is never cached. */
+  readonly failed: ReadonlyArray<{ readonly analyzer: string; readonly message: string }>;
+}
+
+/** What the engine asks of a layer cache. */
+export interface LayerCache {
+  get(key: string, layerIndex: number): Promise<LayerRecord | undefined>;
+  put(key: string, diffId: string, record: LayerRecord): Promise<void>;
+}
+
+/** Rows of encoded records, as a store keeps them (the embedded store's `layer_facts` table). */
+export interface LayerFactsRows {
+  read(key: string): { readonly bytes: Buffer; readonly sha256: string } | undefined;
+  /** Stores a row and evicts the least recently used ones past the store's bound. */
+  write(key: string, diffId: string, bytes: Buffer, sha256: string): void;
+  remove(key: string): void;
+}
+
+/**
+ * The layer cache over a store's rows: a row that does not read back exactly as written is removed
+ * and the layer read again. A store that cannot be read or written costs a read of the layer,
+ * nothing else: the cache never decides a verdict.
+ */
+export class StoredLayerCache implements LayerCache {
+  constructor(
+    readonly rows: LayerFactsRows,
+    readonly analyzers: readonly Analyzer[],
+  ) {}
+
+  async get(key: string, layerIndex: number): Promise<LayerRecord | undefined> {
+    try {
+      const row = this.rows.read(key);
+      if (!row) return undefined;
+      const record = decodeLayerRecord(key, row.bytes, row.sha256, layerIndex, this.analyzers);
+      if (!record) this.rows.remove(key);
+      return record;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async put(key: string, diffId: string, record: LayerRecord): Promise<void> {
+    try {
+      const { bytes, sha256 } = encodeLayerRecord(key, record);
+      this.rows.write(key, diffId, bytes, sha256);
+    } catch {
+      // Not kept: the next check reads the layer again.
+    }
+  }
+}
+
+/** Raise when the record's form changes: older rows then miss and are evicted in time. */
+const SCHEMA = 'imggate.layer-facts/v1';
+
+/**
+ * A record's key: the layer's diffID (its uncompressed bytes), every analyzer with its version, the
+ * digest of the rules that shaped the facts, and the limits a layer's reading obeys.
+ */
+export function layerCacheKey(diffId: string, analyzers: readonly Analyzer[], context: AnalyzerContext, limits: ScanLimits): string {
+  const canonical = JSON.stringify([
+    SCHEMA,
+    diffId,
+    analyzers.map((a) => `${a.id}@${a.version}`),
+    context.rules.digest,
+    context.maxFileBytes,
+    context.maxArchiveInflateBytes ?? null,
+    limits.maxUncompressedLayerBytes,
+    limits.maxPathDepth,
+  ]);
+  return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
+}
+
+type EncodedEntry = [path: string, type: EntryType, mode: number, uid: number, gid: number, uname: string, gname: string, size: number, linkname: string, ordinal: number, xattrs?: Array<[string, string]>];
+
+interface Encoded {
+  readonly schema: string;
+  readonly key: string;
+  readonly entries: EncodedEntry[];
+  readonly whiteouts: LayerChanges['whiteouts'];
+  readonly stats: { readonly uncompressedSize: number; readonly entries: number };
+  /** Findings with `layerIndex` dropped; `inLayer` says whether they had one. */
+  readonly findings: Array<Omit<RawFinding, 'layerIndex'> & { readonly inLayer?: true }>;
+  readonly facts: Record<string, unknown>;
+}
+
+/** A record as the store keeps it: gzip'd JSON, and the sha256 of those bytes to check on read. */
+export function encodeLayerRecord(key: string, record: LayerRecord): { bytes: Buffer; sha256: string } {
+  const encoded: Encoded = {
+    schema: SCHEMA,
+    key,
+    entries: record.changes.entries.map((e) => {
+      const row: EncodedEntry = [e.path, e.type, e.mode, e.uid, e.gid, e.uname, e.gname, e.size, e.linkname, e.ordinal];
+      if (e.xattrs.size > 0) row.push([...e.xattrs].map(([k, v]) => [k, v.toString('base64')]));
+      return row;
+    }),
+    whiteouts: record.changes.whiteouts,
+    stats: { uncompressedSize: record.stats.uncompressedSize, entries: record.stats.entries },
+    findings: record.findings.map(({ layerIndex, ...f }) => (layerIndex === undefined ? f : { ...f, inLayer: true as const })),
+    facts: Object.fromEntries(record.facts),
+  };
+  const bytes = gzipSync(JSON.stringify(encoded), { level: 1 });
+  return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const ENTRY_TYPES = new Set<string>(['file', 'hardlink', 'symlink', 'char', 'block', 'directory', 'fifo', 'global', 'other']);
+
+function validEntry(e: unknown): e is EncodedEntry {
+  if (!Array.isArray(e) || e.length < 10 || e.length > 11) return false;
+  const [path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs] = e as unknown[];
+  return (
+    typeof path === 'string' && path.startsWith('/') && typeof type === 'string' && ENTRY_TYPES.has(type) &&
+    [mode, uid, gid, size, ordinal].every((n) => Number.isSafeInteger(n) && (n as number) >= 0) &&
+    typeof uname === 'string' && typeof gname === 'string' && typeof linkname === 'string' &&
+    (xattrs === undefined || (Array.isArray(xattrs) && xattrs.every((x) => Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string')))
+  );
+}
+
+/**
+ * The record stored under `key`, placed at `layerIndex` of the image being checked; undefined when
+ * the bytes are not what was written (checksum, form, key or an analyzer missing).
+ */
+export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, layerIndex: number, analyzers: readonly Analyzer[]): LayerRecord | undefined {
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(gunzipSync(bytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!isObject(v) || v['schema'] !== SCHEMA || v['key'] !== key) return undefined;
+  const { entries, whiteouts, stats, findings, facts } = v as unknown as Encoded;
+  if (!Array.isArray(entries) || !entries.every(validEntry) || !Array.isArray(whiteouts) || !Array.isArray(findings) || !isObject(facts) || !isObject(stats)) return undefined;
+  if (!Number.isSafeInteger(stats.uncompressedSize) || !Number.isSafeInteger(stats.entries)) return undefined;
+  if (!analyzers.every((a) => Object.hasOwn(facts, a.id))) return undefined;
+  if (!findings.every((f) => isObject(f) && typeof f['check'] === 'string' && typeof f['rule'] === 'string' && typeof f['message'] === 'string' && typeof f['blocking'] === 'boolean')) return undefined;
+  const restored: EntryInfo[] = entries.map(([path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs]) => ({
+    path,
+    type,
+    mode,
+    uid,
+    gid,
+    uname,
+    gname,
+    size,
+    linkname,
+    ordinal,
+    xattrs: new Map((xattrs ?? []).map(([k, b]) => [k, Buffer.from(b, 'base64')])),
+    layerIndex,
+  }));
+  return {
+    changes: { layerIndex, whiteouts, entries: restored },
+    stats: { index: layerIndex, uncompressedSize: stats.uncompressedSize, entries: stats.entries },
+    findings: findings.map(({ inLayer, ...f }) => (inLayer ? { ...f, layerIndex } : f)),
+    facts: new Map(Object.entries(facts)),
+    failed: [],
+  };
+}
