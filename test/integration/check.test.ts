@@ -151,7 +151,8 @@ describe('imggate check against a real registry @integration', function () {
     await pushImage(registry.host, 'team/tampered', 'v1', image);
     const proxy = await startTamperProxy(registry.host, (url) => url.includes(image.layers[1]?.digest ?? 'none'));
     try {
-      const r = await imggate(['check', '--format', 'json', `${proxy.host}/team/tampered:v1`]);
+      // --no-cache: these layers were read by earlier tests, and a known layer is not fetched at all.
+      const r = await imggate(['check', '--no-cache', '--format', 'json', `${proxy.host}/team/tampered:v1`]);
       assert.equal(r.code, 2, r.stdout);
       const report = json(r.stdout);
       assert.equal(report.verdict, 'error');
@@ -159,6 +160,46 @@ describe('imggate check against a real registry @integration', function () {
       assert.match(report.error?.message ?? '', new RegExp(image.layers[1]?.digest ?? 'x'));
       assert.equal(report.findings[0]?.check, 'digest');
       assert.equal(report.findings[0]?.blocking, true);
+    } finally {
+      await proxy.stop();
+    }
+  });
+
+  it('fetches no layer it has read before: a digest checked again, a new tag on a known base (the registry\'s blob requests)', async function () {
+    const marker = sha256(Buffer.from(`${Date.now()}-${Math.random()}`)).slice(7, 19);
+    const baseLayers = [
+      { entries: [{ name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n' }, { name: `base-${marker}`, content: 'base' }] },
+      { entries: [setuidHelper, { name: 'app/.env', content: 'GITHUB_TOKEN=ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio\n' }] },
+    ];
+    const v1 = await buildImage({ layers: baseLayers, user: 'app' });
+    const v2 = await buildImage({ layers: [...baseLayers, { entries: [{ name: `app/new-${marker}`, content: 'new' }] }], user: 'app' });
+    await pushImage(registry.host, 'team/cached', 'v1', v1);
+    await pushImage(registry.host, 'team/cached', 'v2', v2);
+    const fetched: string[] = [];
+    const proxy = await startTamperProxy(registry.host, (url) => {
+      if (url.includes('/blobs/')) fetched.push(url.slice(url.lastIndexOf('/') + 1));
+      return false;
+    });
+    const checkTag = async (tag: string, ...extra: string[]): Promise<{ report: Report; blobs: string[] }> => {
+      fetched.length = 0;
+      const r = await imggate(['check', '--no-attest', '--format', 'json', ...extra, `${proxy.host}/team/cached:${tag}`]);
+      assert.equal(r.code, 1, r.stderr);
+      return { report: json(r.stdout), blobs: [...fetched] };
+    };
+    const stable = (r: Report): unknown => ({ ...r, image: { ...r.image, reference: '' }, checkedAt: '', durationMs: 0 });
+    try {
+      const first = await checkTag('v1');
+      assert.deepEqual(new Set(first.blobs), new Set([v1.config.digest, ...v1.layers.map((l) => l.digest)]));
+      const again = await checkTag('v1');
+      assert.deepEqual(again.blobs, [v1.config.digest], 'the same digest again: the config, no layer');
+      assert.deepEqual(stable(again.report), stable(first.report));
+      const next = await checkTag('v2');
+      assert.deepEqual(new Set(next.blobs), new Set([v2.config.digest, v2.layers[2]?.digest]), 'a new tag: its new layer only');
+      const fresh = await checkTag('v2', '--no-cache');
+      assert.equal(fresh.blobs.length, 4, '--no-cache reads every layer');
+      assert.deepEqual(stable(next.report), stable(fresh.report));
+      assert.ok(next.report.findings.some((f) => f.check === 'setuid' && f.blocking), 'findings of the known layers are still reported');
+      assert.ok(next.report.findings.some((f) => f.check === 'secret' && f.path === '/app/.env'));
     } finally {
       await proxy.stop();
     }
@@ -288,7 +329,8 @@ describe('imggate check against a real registry @integration', function () {
     const bytes = await readFile(blob);
     bytes[bytes.length - 10] = (bytes[bytes.length - 10] ?? 0) ^ 0xff;
     await writeFile(blob, bytes);
-    const r = await imggate(['check', `oci:${layout}:v1`]);
+    // --no-cache: these layers were read by earlier tests, and a known layer is not read at all.
+    const r = await imggate(['check', '--no-cache', `oci:${layout}:v1`]);
     assert.equal(r.code, 2);
     assert.match(r.stdout, /DIGEST_MISMATCH/);
   });
