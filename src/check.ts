@@ -77,7 +77,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
     const ctx: ImageContext = {
-      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: new SecretMatcher(rules.secretRules), signal, options, started, signatures: new Map(), layerCache: layerCache?.cache,
+      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: SecretMatcher.of(rules.secretRules), signal, options, started, signatures: new Map(), layerCache: layerCache?.cache,
       ...(parsed.kind === 'index' ? { index: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType } } : {}),
     };
     if (parsed.kind === 'manifest') {

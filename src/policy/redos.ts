@@ -115,6 +115,19 @@ function nested(node: Expression | null, problems: string[]): void {
  * Throws when regexp-tree cannot parse it (the caller reports it with the file and field).
  */
 export function patternShape(source: string, flags: string): PatternShape {
+  // Parsing is the costly part of loading rules; a pattern's shape never changes.
+  const key = `${flags}/${source}`;
+  let shape = shapes.get(key);
+  if (!shape) {
+    shape = readShape(source, flags);
+    shapes.set(key, shape);
+  }
+  return { maxLength: shape.maxLength, problems: [...shape.problems] };
+}
+
+const shapes = new Map<string, PatternShape>();
+
+function readShape(source: string, flags: string): PatternShape {
   const problems: string[] = [];
   const body = parse(source, flags);
   const length = maxLength(body, problems, flags.includes('u') ? 2 : 1);

@@ -330,6 +330,8 @@ class View implements FinalFilesystem {
   readonly #tree: Tree;
   readonly #redirects: ReadonlyMap<string, string>;
   #live: Set<string> | undefined;
+  /** Directories resolved so far (the view does not change once built). */
+  readonly #dirs = new Map<string, string>();
 
   constructor(tree: Tree, redirects: ReadonlyMap<string, string>) {
     this.#tree = tree;
@@ -362,6 +364,18 @@ class View implements FinalFilesystem {
   }
 
   resolve(path: string): string {
+    // Package databases ask for thousands of names in a few hundred directories: each directory is walked once.
+    const slash = path.lastIndexOf('/');
+    const name = path.slice(slash + 1);
+    if (slash >= 0 && name !== '' && name !== '.' && name !== '..') {
+      const dir = path.slice(0, slash);
+      let real = this.#dirs.get(dir);
+      if (real === undefined) {
+        real = this.#tree.walk(components(dir), true).names.map((n) => `/${n}`).join('');
+        this.#dirs.set(dir, real);
+      }
+      return `${real}/${name}`;
+    }
     const parts = components(path);
     const last = parts.pop();
     if (last === undefined) return '/';

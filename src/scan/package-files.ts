@@ -84,7 +84,14 @@ function apkSums(text: string): Map<string, { sha1: string | undefined; pkg: str
   return out;
 }
 
-type Copy = { readonly entry: EntryInfo; readonly text: string };
+type Copy = {
+  readonly entry: EntryInfo;
+  readonly text: string;
+  /** The text parsed, once: claims are drawn for several views and layers from the same copies. */
+  md5?: Map<string, string>;
+  apk?: Map<string, { sha1: string | undefined; pkg: string }>;
+  lines?: string[];
+};
 /** Path in the final filesystem → digest (`md5:…`, `sha1:…`) a package database vouches for there → the package. */
 type Claims = Map<string, Map<string, string>>;
 
@@ -180,7 +187,7 @@ export class PackagedFiles {
       if (path === APK_INSTALLED) {
         const chosen = choose(path, copies);
         if (!chosen) continue;
-        for (const [file, { sha1, pkg }] of apkSums(chosen.text)) if (sha1) add(file, `sha1:${sha1}`, pkg);
+        for (const [file, { sha1, pkg }] of (chosen.apk ??= apkSums(chosen.text))) if (sha1) add(file, `sha1:${sha1}`, pkg);
       } else if (path.endsWith('.list')) {
         const list = choose(path, copies);
         const sumsPath = `${path.slice(0, -'.list'.length)}.md5sums`;
@@ -188,8 +195,8 @@ export class PackagedFiles {
         const sums = sumsCopies ? choose(sumsPath, sumsCopies) : undefined;
         if (!list || !sums) continue;
         const pkg = DPKG_DB.exec(path)?.[1] ?? path;
-        const md5 = dpkgSums(sums.text);
-        for (const line of list.text.split('\n')) {
+        const md5 = (sums.md5 ??= dpkgSums(sums.text));
+        for (const line of (list.lines ??= list.text.split('\n'))) {
           if (!line.startsWith('/')) continue;
           const sum = md5.get(line);
           if (sum) add(line, `md5:${sum}`, pkg);

@@ -39,7 +39,7 @@ export const secretsAnalyzer: Analyzer = {
   description: 'credentials baked into files, archives, names, links, xattrs, Env, Labels and history',
   layer(context: AnalyzerContext): LayerRun {
     const { signal } = context;
-    const matcher = new SecretMatcher(context.rules.secretRules);
+    const matcher = SecretMatcher.of(context.rules.secretRules);
     const byName = new Map(context.rules.fileRules.flatMap((r) => r.names.map((n) => [n, r] as const)));
     const skipped = (path: string): boolean => context.rules.skipPaths.some((s) => s.regex.test(path));
     const maxInflate = context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
@@ -157,7 +157,7 @@ export const secretsAnalyzer: Analyzer = {
     };
   },
   conclude(context, { image, facts }, sink) {
-    const matcher = new SecretMatcher(context.rules.secretRules);
+    const matcher = SecretMatcher.of(context.rules.secretRules);
     const report = once();
     scanConfig(matcher, image, (finding) => report(sink, finding));
     const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists));

@@ -68,6 +68,18 @@ export class SecretMatcher {
   /** Chars a match may reach past its keyword on either side: the overlap streamed chunks need. */
   readonly reach: number;
 
+  static readonly #built = new WeakMap<readonly CompiledSecretRule[], SecretMatcher>();
+
+  /** The matcher of a rule set, built once per set (the keyword automaton is costly to build, not to use). */
+  static of(rules: readonly CompiledSecretRule[]): SecretMatcher {
+    let matcher = SecretMatcher.#built.get(rules);
+    if (!matcher) {
+      matcher = new SecretMatcher(rules);
+      SecretMatcher.#built.set(rules, matcher);
+    }
+    return matcher;
+  }
+
   constructor(rules: readonly CompiledSecretRule[]) {
     this.#rules = rules;
     const byKeyword = new Map<string, CompiledSecretRule[]>();
