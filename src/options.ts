@@ -12,7 +12,8 @@ import {
   type Credential,
   type CredentialProvider,
 } from './registry/auth/credentials.js';
-import { DEFAULT_MIN_BYTES_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_MS } from './registry/client.js';
+import { DEFAULT_MIN_BYTES_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_MS, RegistryClient, type RegistryClientOptions } from './registry/client.js';
+import { VERSION } from './version.js';
 import { parseReference } from './registry/reference.js';
 import { DEFAULT_COUNT_LIMITS, type CountLimits } from './oci/counts.js';
 
@@ -90,6 +91,8 @@ export interface Resolved {
   readonly limits: Limits;
   readonly credentials: CredentialProvider;
   registry(host: string): ResolvedRegistry;
+  /** A client for `host` with its settings (TLS, CA) and the credentials: the one way imggate talks to a registry. */
+  client(host: string, extra?: Pick<RegistryClientOptions, 'signal' | 'timeoutMs' | 'requestTimeoutMs' | 'minBytesPerSecond'>): RegistryClient;
 }
 
 export function resolveOptions(reference: string, options: CheckOptions): Resolved {
@@ -135,17 +138,23 @@ export function resolveOptions(reference: string, options: CheckOptions): Resolv
   if (dockerConfig !== false) providers.push(new DockerConfigCredentials(dockerConfig ?? undefined));
 
   const insecure = new Set(options.insecureRegistries ?? []);
+  const credentials = new ChainCredentials(providers);
+  const registry = (host: string): ResolvedRegistry => {
+    const settings: RegistrySettings = config.registries[host] ?? {};
+    return {
+      insecure: insecure.has(host) || settings.insecure === true,
+      ca: settings.ca ? readFileSync(settings.ca, 'utf8') : undefined,
+      mirrors: settings.mirrors ?? [],
+    };
+  };
   return {
     config,
     limits,
-    credentials: new ChainCredentials(providers),
-    registry(host: string): ResolvedRegistry {
-      const settings: RegistrySettings = config.registries[host] ?? {};
-      return {
-        insecure: insecure.has(host) || settings.insecure === true,
-        ca: settings.ca ? readFileSync(settings.ca, 'utf8') : undefined,
-        mirrors: settings.mirrors ?? [],
-      };
+    credentials,
+    registry,
+    client(host, extra = {}) {
+      const settings = registry(host);
+      return new RegistryClient(host, { credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}`, ...extra });
     },
   };
 }

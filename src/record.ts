@@ -9,7 +9,6 @@ import type { ConfigFile } from './config/schema.js';
 import { describeError, ImggateError } from './errors.js';
 import { digestOf } from './oci/digest.js';
 import { resolveOptions, type CheckOptions } from './options.js';
-import { RegistryClient } from './registry/client.js';
 import { parseReference, repositoryNameOf } from './registry/reference.js';
 import { attachArtifacts } from './registry/referrers.js';
 import type { AttestationRecord, Report } from './report/types.js';
@@ -138,8 +137,7 @@ async function publish(report: Report, signed: SignedVerdict, options: RecordOpt
 async function pushBundles(report: Report, signed: SignedVerdict, options: RecordOptions) {
   const ref = parseReference(report.image.reference);
   const resolved = resolveOptions(report.image.reference, options.checkOptions ?? { config: options.config });
-  const settings = resolved.registry(ref.registry);
-  const client = new RegistryClient(ref.registry, { credentials: resolved.credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}` });
+  const client = resolved.client(ref.registry);
   try {
     if (report.image.size === undefined) throw new ImggateError('MANIFEST_INVALID', 'the report does not say the manifest size');
     const created = (options.now ?? new Date()).toISOString();

@@ -9,7 +9,6 @@ import { ImggateError } from './errors.js';
 import { parseManifest } from './oci/manifest.js';
 import { hostPlatform, parsePlatform, selectPlatform } from './oci/platform.js';
 import { resolveOptions, type CheckOptions } from './options.js';
-import { RegistryClient } from './registry/client.js';
 import { parseReference } from './registry/reference.js';
 import { listReferrers, readReferrer } from './registry/referrers.js';
 
@@ -56,8 +55,7 @@ export async function verifyAttestation(reference: string, options: VerifyAttest
   }
   const ref = parseReference(reference.replace(/^docker:\/\//, ''));
   const resolved = resolveOptions(reference, options.checkOptions ?? {});
-  const settings = resolved.registry(ref.registry);
-  const client = new RegistryClient(ref.registry, { credentials: resolved.credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}` });
+  const client = resolved.client(ref.registry);
   try {
     const root = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);

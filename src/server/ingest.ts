@@ -5,9 +5,7 @@ import type { ConfigFile } from '../config/schema.js';
 import { ImggateError, type ServerErrorCode } from '../errors.js';
 import { storeDirOf } from '../feeds/index.js';
 import { resolveOptions } from '../options.js';
-import { RegistryClient } from '../registry/client.js';
 import type { JobPriority, JobQueue } from '../store/queue.js';
-import { VERSION } from '../version.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import type { ReceivedEvent } from './receivers/index.js';
@@ -82,8 +80,7 @@ export class Ingest {
 export function registryTagResolver(config: ConfigFile, env: NodeJS.ProcessEnv): TagResolver {
   return async (registry, repository, tag) => {
     const resolved = resolveOptions(`${registry}/${repository}:${tag}`, { config, env });
-    const settings = resolved.registry(registry);
-    const client = new RegistryClient(registry, { credentials: resolved.credentials, insecure: settings.insecure, ca: settings.ca, userAgent: `imggate/${VERSION}`, timeoutMs: 30_000 });
+    const client = resolved.client(registry, { timeoutMs: 30_000 });
     try {
       return (await client.getManifest(repository, tag)).digest;
     } finally {

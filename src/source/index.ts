@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { ImggateError } from '../errors.js';
 import type { Resolved } from '../options.js';
-import { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/client.js';
 import { parseReference } from '../registry/reference.js';
 import { DockerArchiveSource } from './docker-archive.js';
 import { ArchiveFiles, DirectoryFiles } from './local-files.js';
@@ -47,17 +47,7 @@ export async function openSource(text: string, resolved: Resolved, signal?: Abor
   }
   const ref = parseReference(text.replace(/^docker:\/\//, ''));
   const settings = resolved.registry(ref.registry);
-  const make = (host: string): RegistryClient => {
-    const s = host === ref.registry ? settings : resolved.registry(host);
-    return new RegistryClient(host, {
-      credentials: resolved.credentials,
-      insecure: s.insecure,
-      ca: s.ca,
-      signal,
-      userAgent: 'imggate/0.1',
-      requestTimeoutMs: resolved.limits.requestTimeoutMs,
-      minBytesPerSecond: resolved.limits.minBytesPerSecond,
-    });
-  };
+  const make = (host: string): RegistryClient =>
+    resolved.client(host, { signal, requestTimeoutMs: resolved.limits.requestTimeoutMs, minBytesPerSecond: resolved.limits.minBytesPerSecond });
   return new RegistrySource(ref, [...settings.mirrors.map(make), make(ref.registry)]);
 }
