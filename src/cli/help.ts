@@ -150,3 +150,18 @@ mode 0600; the password is $IMGGATE_KEY_PASSWORD, else $COSIGN_PASSWORD, else em
 public key, for verify-attestation, trust.yaml and cosign verify --key). cosign sign --key takes the
 private key as well. PREFIX defaults to keys/gate. An existing key is never overwritten without --force.
 `;
+
+export const SERVE_HELP = `Usage: imggate serve [options]
+
+Runs the gate as a service: registry webhooks (/hooks/<receiver>) and the API (/v1) queue checks in
+the embedded store; worker processes run them, sign the verdicts and push them next to the images.
+Configured by imggate.yaml's serve: section; environment and flags override it.
+
+Options:
+  -c, --config FILE       imggate.yaml (default $IMGGATE_CONFIG, then ~/.config/imggate/imggate.yaml)
+      --listen HOST:PORT  where to listen ($IMGGATE_SERVE_LISTEN; default 127.0.0.1:8080)
+      --concurrency N     checks at once ($IMGGATE_SERVE_CONCURRENCY; default 2)
+  -h, --help
+
+SIGTERM or SIGINT: stop taking jobs, let running checks finish (serve.drainTimeout), release the rest, exit 0.
+`;
