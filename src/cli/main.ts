@@ -26,7 +26,7 @@ const helpText =
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   ['check', { run: async (args, io) => (await import('./check-command.js')).runCheck(args, io), help: helpText('CHECK_HELP') }],
-  ['sbom', { run: async (args, io) => (await import('./check-command.js')).runCheck(['--format', 'cyclonedx', ...args], io, 'sbom'), help: helpText('SBOM_HELP') }],
+  ['sbom', { run: async (args, io) => (await import('./check-command.js')).runCheck(args, io, 'sbom'), help: helpText('SBOM_HELP') }],
   ['verify-attestation', { run: async (args, io) => (await import('./verdicts.js')).runVerifyAttestation(args, io), help: helpText('VERIFY_ATTESTATION_HELP') }],
   ['history', { run: async (args, io) => (await import('./verdicts.js')).runHistory(args, io), help: helpText('HISTORY_HELP') }],
   ['keys', { run: async (args, io) => (await import('./keys.js')).runKeys(args, io), help: helpText('KEYS_HELP') }],
