@@ -14,30 +14,7 @@ import { SecretMatcher } from '../src/scan/analyzers/secrets/matcher.js';
 import { debianImage } from '../test/harness/debian.js';
 import { buildImage, writeOciLayout } from '../test/harness/images.js';
 import type { TestEntry } from '../test/helpers/tar-writer.js';
-
-const WORDS = 'the of and to in is for on with as by at from this that config value server port host user name path token secret password key data file log info debug error return function const let var if else while import export class new'.split(' ');
-
-/** Deterministic text that looks like what images carry: code, configs, logs. */
-function textFile(seed: number, size: number): string {
-  let x = seed * 2654435761;
-  const rand = (n: number): number => {
-    x = (x * 1103515245 + 12345) >>> 0;
-    return x % n;
-  };
-  const lines: string[] = [];
-  let length = 0;
-  while (length < size) {
-    const kind = rand(4);
-    let line: string;
-    if (kind === 0) line = `${WORDS[rand(WORDS.length)]}_${WORDS[rand(WORDS.length)]} = "${WORDS[rand(WORDS.length)]}-${rand(100000)}"`;
-    else if (kind === 1) line = `2026-11-23T10:${rand(60)}:${rand(60)}Z INFO ${Array.from({ length: 10 }, () => WORDS[rand(WORDS.length)]).join(' ')}`;
-    else if (kind === 2) line = `  ${WORDS[rand(WORDS.length)]}(${WORDS[rand(WORDS.length)]}, ${rand(1000)}); // ${WORDS[rand(WORDS.length)]}`;
-    else line = Buffer.from(Array.from({ length: 45 }, () => rand(256))).toString('base64');
-    lines.push(line);
-    length += line.length + 1;
-  }
-  return lines.join('\n');
-}
+import { textFile } from './text.js';
 
 async function timeCheck(ref: string, withSecrets: boolean, rules: Awaited<ReturnType<typeof loadRules>>): Promise<{ ms: number; bytes: number; findings: number }> {
   const started = process.hrtime.bigint();
@@ -48,9 +25,9 @@ async function timeCheck(ref: string, withSecrets: boolean, rules: Awaited<Retur
   return { ms, bytes, findings: report.findings.length };
 }
 
-export async function scanThroughput(): Promise<void> {
+export async function scanThroughput(parent = os.tmpdir()): Promise<void> {
   const rules = await loadRules();
-  const tmp = await mkdtemp(path.join(os.tmpdir(), 'imggate-scanbench-'));
+  const tmp = await mkdtemp(path.join(parent, 'imggate-scanbench-'));
   try {
     const entries: TestEntry[] = [];
     for (let i = 0; i < 2000; i++) entries.push({ name: `src/pkg${i % 50}/file${i}.txt`, content: textFile(i, 50 * 1024) });
@@ -92,7 +69,5 @@ export async function matcherThroughput(mib = 64): Promise<number> {
   console.log(`matcher: ${bytes.toFixed(0)} MiB of keyword-dense text in ${seconds.toFixed(2)} s = ${(bytes / seconds).toFixed(0)} MiB/s (${found} matches, ${rules.secretRules.length} rules)`);
   return bytes / seconds;
 }
-
-export { textFile };
 
 if (process.argv[1]?.endsWith('scan-throughput.js') && process.argv[2] === 'matcher') await matcherThroughput();

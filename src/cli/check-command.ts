@@ -22,7 +22,7 @@ import { VERSION } from './version.js';
  */
 export async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom' = 'check'): Promise<number> {
   const { values, positionals } = parseCommand(args, {
-        format: { type: 'string', short: 'f', default: 'table' },
+        format: { type: 'string', short: 'f' },
         output: { type: 'string', short: 'o' },
         quiet: { type: 'boolean', short: 'q', default: false },
         'no-progress': { type: 'boolean', default: false },
@@ -54,12 +54,9 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
     io.stdout.write(command === 'sbom' ? SBOM_HELP : CHECK_HELP);
     return 0;
   }
-  if (positionals.length !== 1) throw usage(positionals.length ? `check takes one image reference, got ${positionals.length}` : 'check needs an image reference');
+  if (positionals.length !== 1) throw usage(positionals.length ? `${command} takes one image reference, got ${positionals.length}` : `${command} needs an image reference`);
   const reference = positionals[0] as string;
-  const format = values.format;
-  if (format !== 'table' && format !== 'json' && format !== 'sarif' && format !== 'cyclonedx') {
-    throw usage(`--format must be table, json, sarif or cyclonedx, not "${format}"`);
-  }
+  const format = formatOf(command, values.format);
   if (values.platform && values['all-platforms']) throw usage('--platform and --all-platforms exclude each other');
 
   const limits: Partial<Limits> = {};
@@ -173,6 +170,22 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
   }
   // A verdict that was asked to be recorded and was not is an error: the deploy step would not find it.
   return problems.length ? EXIT.error : exitCodeFor(report.verdict);
+}
+
+const CHECK_FORMATS = ['table', 'json', 'sarif', 'cyclonedx'] as const;
+type Format = (typeof CHECK_FORMATS)[number];
+const isFormat = (text: string): text is Format => (CHECK_FORMATS as readonly string[]).includes(text);
+
+/** The output format asked for. sbom writes its SBOM or refuses: whatever it printed would be taken for the SBOM. */
+function formatOf(command: 'check' | 'sbom', asked: string | undefined): Format {
+  if (command === 'sbom') {
+    if (asked === undefined || asked === 'cyclonedx') return 'cyclonedx';
+    const check = isFormat(asked) ? `; 'imggate check --format ${asked}' writes the check's report as ${asked}` : '';
+    throw usage(`sbom writes CycloneDX JSON only (--format cyclonedx), not "${asked}"${check}`);
+  }
+  const format = asked ?? 'table';
+  if (isFormat(format)) return format;
+  throw usage(`--format must be ${CHECK_FORMATS.slice(0, -1).join(', ')} or ${CHECK_FORMATS.at(-1)}, not "${format}"`);
 }
 
 /** The check's deadline and heap; an unusable reference or config falls back to the defaults, and check() reports it. */

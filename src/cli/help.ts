@@ -93,7 +93,8 @@ export const SBOM_HELP = `Usage: imggate sbom [options] REF
 Pulls and verifies REF exactly as check does, and prints its inventory (OS release; dpkg, apk, npm,
 Python and RubyGems packages, each with its purl, the file it was read from and its layer) as a
 CycloneDX 1.5 JSON SBOM. Exits 0 when the image could be read, 2 otherwise, whatever the verdict.
-Takes the options of check; -o FILE writes the SBOM to FILE.
+Takes the options of check; -o FILE writes the SBOM to FILE. CycloneDX JSON is its one format:
+--format cyclonedx is accepted, any other --format is refused (check --format writes the others).
 `;
 
 export const FEEDS_HELP = `Usage: imggate feeds update [-c imggate.yaml] [--release CODENAME]... [--distro ID] [--arch ARCH]
@@ -149,4 +150,19 @@ Writes PREFIX.key, an ECDSA P-256 private key in cosign's encrypted format (scry
 mode 0600; the password is $IMGGATE_KEY_PASSWORD, else $COSIGN_PASSWORD, else empty), and PREFIX.pub (the
 public key, for verify-attestation, trust.yaml and cosign verify --key). cosign sign --key takes the
 private key as well. PREFIX defaults to keys/gate. An existing key is never overwritten without --force.
+`;
+
+export const SERVE_HELP = `Usage: imggate serve [options]
+
+Runs the gate as a service: registry webhooks (/hooks/<receiver>) and the API (/v1) queue checks in
+the embedded store; worker processes run them, sign the verdicts and push them next to the images.
+Configured by imggate.yaml's serve: section; environment and flags override it.
+
+Options:
+  -c, --config FILE       imggate.yaml (default $IMGGATE_CONFIG, then ~/.config/imggate/imggate.yaml)
+      --listen HOST:PORT  where to listen ($IMGGATE_SERVE_LISTEN; default 127.0.0.1:8080)
+      --concurrency N     checks at once ($IMGGATE_SERVE_CONCURRENCY; default 2)
+  -h, --help
+
+SIGTERM or SIGINT: stop taking jobs, let running checks finish (serve.drainTimeout), release the rest, exit 0.
 `;

@@ -50,9 +50,15 @@ export function notificationsYaml(endpoint: NotificationEndpoint): string {
   ].join('\n');
 }
 
-/** Starts the CNCF distribution registry (Debian's docker-registry) on a free loopback port. */
-export async function startRegistry(auth: RegistryAuth = { kind: 'none' }, options: { notifications?: NotificationEndpoint; port?: number } = {}): Promise<TestRegistry> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-registry-'));
+/**
+ * Starts the CNCF distribution registry (Debian's docker-registry) on a free loopback port, its
+ * storage in a new directory under `parent` (default the system's temporary directory).
+ */
+export async function startRegistry(
+  auth: RegistryAuth = { kind: 'none' },
+  options: { notifications?: NotificationEndpoint; port?: number; parent?: string } = {},
+): Promise<TestRegistry> {
+  const dir = await mkdtemp(path.join(options.parent ?? os.tmpdir(), 'imggate-registry-'));
   const port = options.port ?? (await freePort());
   let authYaml = '';
   if (auth.kind === 'htpasswd') {

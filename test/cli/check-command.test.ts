@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { cli } from '../harness/cli.js';
+
+describe('imggate sbom --format', function () {
+  const refused: Array<[string, RegExp]> = [
+    ['table', /sbom writes CycloneDX JSON only \(--format cyclonedx\), not "table"; 'imggate check --format table' writes/],
+    ['json', /sbom writes CycloneDX JSON only \(--format cyclonedx\), not "json"; 'imggate check --format json' writes/],
+    ['sarif', /sbom writes CycloneDX JSON only \(--format cyclonedx\), not "sarif"/],
+    ['spdx', /sbom writes CycloneDX JSON only \(--format cyclonedx\), not "spdx"$/m],
+  ];
+  for (const [format, message] of refused) {
+    for (const argv of [['sbom', '--format', format, 'oci:/nonexistent:x'], ['sbom', `-f${format}`, 'oci:/nonexistent:x'], ['sbom', 'oci:/nonexistent:x', `--format=${format}`]]) {
+      it(`${argv.join(' ')}: a usage error naming the format sbom writes, before any image is read`, async function () {
+        const r = await cli(argv);
+        assert.equal(r.code, EXIT.usage);
+        assert.equal(r.stdout, '');
+        assert.match(r.stderr, message);
+        assert.match(r.stderr, /Run 'imggate help sbom' for usage\./);
+      });
+    }
+  }
+
+  it('check still takes every format and names them when one is wrong', async function () {
+    const r = await cli(['check', '--format', 'spdx', 'oci:/nonexistent:x']);
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.stderr, /--format must be table, json, sarif or cyclonedx, not "spdx"/);
+  });
+
+  it('sbom without a reference says sbom, not check', async function () {
+    const r = await cli(['sbom', '--format', 'cyclonedx']);
+    assert.equal(r.code, EXIT.usage);
+    assert.match(r.stderr, /^imggate: sbom needs an image reference$/m);
+  });
+});

@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { MAIN_HELP, SBOM_HELP, SERVE_HELP } from '../../src/cli/help.js';
+import { cli } from '../harness/cli.js';
+import { run } from '../harness/process.js';
+
+describe('imggate help, version and unknown commands', function () {
+  const cases: Array<[string[], number, string | RegExp]> = [
+    [[], EXIT.usage, MAIN_HELP],
+    [['help'], 0, MAIN_HELP],
+    [['--help'], 0, MAIN_HELP],
+    [['help', 'no-such-command'], 0, MAIN_HELP],
+    [['help', 'constructor'], 0, MAIN_HELP],
+    [['help', 'sbom'], 0, SBOM_HELP],
+    [['sbom', '--help'], 0, SBOM_HELP],
+    [['sbom', 'oci:x:y', '-h'], 0, SBOM_HELP],
+    [['help', 'serve'], 0, SERVE_HELP],
+    [['version'], 0, /^imggate \d+\.\d+\.\d+\S*\n$/],
+    [['-V'], 0, /^imggate \d+\.\d+\.\d+\S*\n$/],
+  ];
+  for (const [argv, code, stdout] of cases) {
+    it(`imggate ${argv.join(' ')}`.trimEnd(), async function () {
+      const r = await cli(argv);
+      assert.equal(r.code, code);
+      if (typeof stdout === 'string') assert.equal(r.stdout, stdout);
+      else assert.match(r.stdout, stdout);
+      assert.equal(r.stderr, '');
+    });
+  }
+
+  for (const name of ['nope', '__proto__', 'toString']) {
+    it(`imggate ${name}: unknown command, exit ${EXIT.usage}`, async function () {
+      const r = await cli([name]);
+      assert.equal(r.code, EXIT.usage);
+      assert.ok(r.stderr.startsWith(`imggate: unknown command "${name}"\n`), r.stderr);
+    });
+  }
+
+  it('a command name from the command line reaches the terminal escaped', async function () {
+    const r = await cli(['\u001b[2Jcheck']);
+    assert.ok(r.stderr.startsWith('imggate: unknown command "\\e[2Jcheck"'), r.stderr);
+  });
+});
+
+/**
+ * What a start loads, seen by a module resolve hook in the real CLI process: `version` and the help
+ * texts must stay off the config schema, the registry client and every dependency.
+ */
+describe('modules each start loads', function () {
+  this.timeout(60_000);
+  const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-modules-'));
+    await writeFile(
+      path.join(dir, 'hooks.mjs'),
+      `import { appendFileSync } from 'node:fs';
+let log;
+export function initialize(data) { log = data.log; }
+export async function resolve(specifier, context, next) {
+  const resolved = await next(specifier, context);
+  appendFileSync(log, resolved.url + '\\n');
+  return resolved;
+}
+`,
+    );
+    await writeFile(
+      path.join(dir, 'register.mjs'),
+      `import { register } from 'node:module';
+register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { data: { log: process.env.MODULE_LOG } });
+`,
+    );
+  });
+  after(async () => rm(dir, { recursive: true, force: true }));
+
+  const cases: Array<[string[], string[]]> = [
+    [['version'], ['src/cli/exit-codes.js', 'src/cli/main.js', 'src/version.js']],
+    [['--help'], ['src/cli/exit-codes.js', 'src/cli/help.js', 'src/cli/main.js']],
+    [['help', 'serve'], ['src/cli/exit-codes.js', 'src/cli/help.js', 'src/cli/main.js']],
+    [['check', '--help'], ['src/cli/exit-codes.js', 'src/cli/help.js', 'src/cli/main.js']],
+  ];
+  for (const [argv, expected] of cases) {
+    it(`imggate ${argv.join(' ')}: ${expected.join(', ')}`, async function () {
+      const log = path.join(dir, `${argv.join('-')}.log`);
+      await writeFile(log, '');
+      const r = await run(process.execPath, ['--import', path.join(dir, 'register.mjs'), path.join(root, 'bin/imggate.js'), ...argv], {
+        env: { ...process.env, MODULE_LOG: log, NODE_OPTIONS: '' },
+      });
+      assert.equal(r.code, 0, r.stderr);
+      const loaded = [...new Set((await readFile(log, 'utf8')).split('\n').filter((url) => url.startsWith('file:')))]
+        .map((url) => path.relative(root, fileURLToPath(url)))
+        .filter((file) => file !== 'bin/imggate.js')
+        .sort();
+      assert.deepEqual(loaded, expected.map((file) => `dist/${file}`));
+    });
+  }
+});
