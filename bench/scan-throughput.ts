@@ -18,7 +18,8 @@ import { textFile } from './text.js';
 
 async function timeCheck(ref: string, withSecrets: boolean, rules: Awaited<ReturnType<typeof loadRules>>): Promise<{ ms: number; bytes: number; findings: number }> {
   const started = process.hrtime.bigint();
-  const report = await check(ref, { analyzers: withSecrets ? [secretsAnalyzer] : [], rules, limits: { concurrency: 1 } });
+  // Every run reads its layers: the layer cache would answer a repeat without scanning anything.
+  const report = await check(ref, { analyzers: withSecrets ? [secretsAnalyzer] : [], rules, limits: { concurrency: 1 }, noCache: true });
   const ms = Number(process.hrtime.bigint() - started) / 1e6;
   if (report.verdict === 'error') throw new Error(report.error?.message);
   const bytes = (report.image.layers ?? []).reduce((n, l) => n + l.uncompressedSize, 0);
