@@ -6,7 +6,7 @@ import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
 import { parse as parseYaml } from 'yaml';
 import { parsePublicKey } from '../attest/keys.js';
 import { ImggateError } from '../errors.js';
-import { notationPolicySchema, trustFileSchema, type TrustLevel } from '../verify/trust-schema.js';
+import { notationPolicySchema, trustFileSchema, type TrustLevel } from './trust-schema.js';
 import { globToRegExp } from './glob.js';
 
 export type Matcher = { readonly exact: string } | { readonly regexp: RegExp };

@@ -109,8 +109,19 @@ export class SqliteStore implements VerdictStore {
       this.#db = new Database(file);
       // The wait first: a new file is put in WAL mode and migrated by whichever process comes first.
       this.#db.pragma('busy_timeout = 10000');
-      this.#db.pragma('journal_mode = WAL');
-      this.#migrate();
+      // Switching a new file to WAL can answer "locked" at once, without waiting, while other processes
+      // do the same: that step is tried again for as long as the busy timeout.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          this.#db.pragma('journal_mode = WAL');
+          this.#migrate();
+          break;
+        } catch (err) {
+          if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+          Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20 + Math.floor(Math.random() * 30));
+        }
+      }
     } catch (err) {
       throw new ImggateError<StoreErrorCode>('STORE_FAILED', `cannot open the store ${file}: ${(err as Error).message}`, { cause: err });
     }
