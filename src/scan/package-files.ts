@@ -89,27 +89,51 @@ type Copy = {
   readonly text: string;
   /** The text parsed, once: claims are drawn for several views and layers from the same copies. */
   md5?: Map<string, string>;
-  apk?: Map<string, { sha1: string | undefined; pkg: string }>;
-  lines?: string[];
+  /** Listed paths by their last name (dpkg's `.list` lines; apk's files with their checksum and package). */
+  listed?: Map<string, string[]>;
+  apk?: Map<string, Array<{ file: string; sha1: string; pkg: string }>>;
 };
-/** Path in the final filesystem → digest (`md5:…`, `sha1:…`) a package database vouches for there → the package. */
-type Claims = Map<string, Map<string, string>>;
+
+/** The last name of a path as `FinalFilesystem.resolve` keeps it (`/a/b/.` ends in `b`; `/` in ''). */
+function lastName(path: string): string {
+  const name = path.slice(path.lastIndexOf('/') + 1);
+  if (name !== '' && name !== '.') return name;
+  return path.split('/').filter((p) => p !== '' && p !== '.').at(-1) ?? '';
+}
+
+function byLastName<T>(items: Iterable<T>, pathOf: (item: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const item of items) {
+    const name = lastName(pathOf(item));
+    const list = out.get(name);
+    if (list) list.push(item);
+    else out.set(name, [item]);
+  }
+  return out;
+}
+
+/** Which copy of a database (or of its md5sums) answers: the live one in a view, or a layer's own. */
+type Choose = (path: string, copies: readonly Copy[]) => Copy | undefined;
 
 /**
  * Package databases (dpkg's `info/*.list` with `*.md5sums`, apk's `installed` with `Z:` checksums) as
  * layers wrote them. A file counts as packaged only when the database in the final filesystem lists it
  * with the checksum of its content, and the copy of that database written by the same layer as the
  * content does too: a later layer rewriting the database to claim a file does not make it packaged.
+ *
+ * A question is about one path: only the listed paths with the same last name are resolved in the
+ * view (a Debian image lists tens of thousands of paths; a check asks about a few dozen files).
  */
 export class PackagedFiles {
   readonly #copies = new Map<string, Copy[]>();
-  readonly #final = new WeakMap<FinalFilesystem, Claims>();
-  readonly #byLayer = new WeakMap<FinalFilesystem, Map<number, Claims>>();
+  /** Last name → the databases (in the order they were added) some copy of which lists a path by that name. */
+  #names: Map<string, Set<string>> | undefined;
 
   add(entry: EntryInfo, text: string): void {
     const copies = this.#copies.get(entry.path) ?? [];
     copies.push({ entry, text });
     this.#copies.set(entry.path, copies);
+    this.#names = undefined;
   }
 
   /** Whether a database vouches for `file` (under its name in `fs`) with these content digests. */
@@ -123,11 +147,11 @@ export class PackagedFiles {
     const layer = file.content.layerIndex;
     // A hard link from another layer changed owner, mode or capabilities: no database recorded that.
     if (file.touchedBy.some((e) => e.layerIndex !== layer)) return undefined;
-    const now = this.#finalClaims(fs).get(file.path);
-    const before = this.#layerClaims(fs, layer).get(file.path);
+    const now = this.#claimsAt(fs, file.path, this.#live(fs));
+    const before = this.#claimsAt(fs, file.path, this.#inLayer(layer));
     for (const token of tokens(sums)) {
-      const pkg = now?.get(token);
-      if (pkg !== undefined && before?.has(token) === true) return pkg;
+      const pkg = now.get(token);
+      if (pkg !== undefined && before.has(token)) return pkg;
     }
     return undefined;
   }
@@ -138,9 +162,9 @@ export class PackagedFiles {
    */
   ownerInLayer(fs: FinalFilesystem, entry: EntryInfo, sums: ContentSums | undefined): string | undefined {
     if (!sums) return undefined;
-    const claims = this.#layerClaims(fs, entry.layerIndex).get(fs.resolvedPath(entry.path, entry.layerIndex));
+    const claims = this.#claimsAt(fs, fs.resolvedPath(entry.path, entry.layerIndex), this.#inLayer(entry.layerIndex));
     for (const token of tokens(sums)) {
-      const pkg = claims?.get(token);
+      const pkg = claims.get(token);
       if (pkg !== undefined) return pkg;
     }
     return undefined;
@@ -148,59 +172,74 @@ export class PackagedFiles {
 
   /** A package the database in the final filesystem lists at `path`, whatever the checksum it records. */
   listedBy(fs: FinalFilesystem, path: string): string | undefined {
-    const claims = this.#finalClaims(fs).get(path);
-    return claims ? [...claims.values()][0] : undefined;
+    return [...this.#claimsAt(fs, path, this.#live(fs)).values()][0];
   }
 
-  #finalClaims(fs: FinalFilesystem): Claims {
-    let final = this.#final.get(fs);
-    if (!final) {
-      final = this.#claims(fs, (path, copies) => {
-        const live = fs.lookup(path);
-        return copies.find((c) => c.entry === live);
-      });
-      this.#final.set(fs, final);
-    }
-    return final;
-  }
-
-  #layerClaims(fs: FinalFilesystem, layer: number): Claims {
-    const perLayer = this.#byLayer.get(fs) ?? new Map<number, Claims>();
-    this.#byLayer.set(fs, perLayer);
-    let claims = perLayer.get(layer);
-    if (!claims) {
-      claims = this.#claims(fs, (_path, copies) => copies.filter((c) => c.entry.layerIndex === layer).at(-1));
-      perLayer.set(layer, claims);
-    }
-    return claims;
-  }
-
-  #claims(fs: FinalFilesystem, choose: (path: string, copies: readonly Copy[]) => Copy | undefined): Claims {
-    const claims: Claims = new Map();
-    const add = (path: string, token: string, pkg: string): void => {
-      const real = fs.resolve(path);
-      const set = claims.get(real) ?? new Map<string, string>();
-      set.set(token, pkg);
-      claims.set(real, set);
+  #live(fs: FinalFilesystem): Choose {
+    return (path, copies) => {
+      const live = fs.lookup(path);
+      return copies.find((c) => c.entry === live);
     };
+  }
+
+  #inLayer(layer: number): Choose {
+    return (_path, copies) => copies.filter((c) => c.entry.layerIndex === layer).at(-1);
+  }
+
+  #index(): Map<string, Set<string>> {
+    if (this.#names) return this.#names;
+    const names = new Map<string, Set<string>>();
     for (const [path, copies] of this.#copies) {
-      if (path === APK_INSTALLED) {
-        const chosen = choose(path, copies);
-        if (!chosen) continue;
-        for (const [file, { sha1, pkg }] of (chosen.apk ??= apkSums(chosen.text))) if (sha1) add(file, `sha1:${sha1}`, pkg);
-      } else if (path.endsWith('.list')) {
-        const list = choose(path, copies);
-        const sumsPath = `${path.slice(0, -'.list'.length)}.md5sums`;
-        const sumsCopies = this.#copies.get(sumsPath);
-        const sums = sumsCopies ? choose(sumsPath, sumsCopies) : undefined;
-        if (!list || !sums) continue;
-        const pkg = DPKG_DB.exec(path)?.[1] ?? path;
-        const md5 = (sums.md5 ??= dpkgSums(sums.text));
-        for (const line of (list.lines ??= list.text.split('\n'))) {
-          if (!line.startsWith('/')) continue;
-          const sum = md5.get(line);
-          if (sum) add(line, `md5:${sum}`, pkg);
+      if (path !== APK_INSTALLED && !path.endsWith('.list')) continue;
+      for (const copy of copies) {
+        for (const name of this.#listed(path, copy).keys()) {
+          const dbs = names.get(name);
+          if (dbs) dbs.add(path);
+          else names.set(name, new Set([path]));
         }
+      }
+    }
+    this.#names = names;
+    return names;
+  }
+
+  #listed(path: string, copy: Copy): Map<string, unknown[]> {
+    if (path === APK_INSTALLED) {
+      return (copy.apk ??= byLastName(
+        [...apkSums(copy.text)].flatMap(([file, { sha1, pkg }]) => (sha1 ? [{ file, sha1, pkg }] : [])),
+        (c) => c.file,
+      ));
+    }
+    return (copy.listed ??= byLastName(
+      copy.text.split('\n').filter((line) => line.startsWith('/')),
+      (line) => line,
+    ));
+  }
+
+  /** Digest (`md5:…`, `sha1:…`) → package, for what the chosen copies list at `path` (a name in `fs`). */
+  #claimsAt(fs: FinalFilesystem, path: string, choose: Choose): Map<string, string> {
+    const claims = new Map<string, string>();
+    const name = lastName(path);
+    // Databases in the order they were added, and lines in their order: a later claim of the same digest wins.
+    for (const db of this.#index().get(name) ?? []) {
+      const copies = this.#copies.get(db) ?? [];
+      const chosen = choose(db, copies);
+      if (!chosen) continue;
+      if (db === APK_INSTALLED) {
+        this.#listed(db, chosen);
+        for (const { file, sha1, pkg } of chosen.apk?.get(name) ?? []) if (fs.resolve(file) === path) claims.set(`sha1:${sha1}`, pkg);
+        continue;
+      }
+      const sumsPath = `${db.slice(0, -'.list'.length)}.md5sums`;
+      const sumsCopies = this.#copies.get(sumsPath);
+      const sums = sumsCopies ? choose(sumsPath, sumsCopies) : undefined;
+      if (!sums) continue;
+      const pkg = DPKG_DB.exec(db)?.[1] ?? db;
+      const md5 = (sums.md5 ??= dpkgSums(sums.text));
+      this.#listed(db, chosen);
+      for (const line of chosen.listed?.get(name) ?? []) {
+        const sum = md5.get(line);
+        if (sum && fs.resolve(line) === path) claims.set(`md5:${sum}`, pkg);
       }
     }
     return claims;
