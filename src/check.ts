@@ -22,8 +22,7 @@ import { scanLayers, type LayerInput } from './scan/engine.js';
 import { openSource, type ImageSource } from './source/index.js';
 import { repositoryNameOf } from './registry/reference.js';
 import { trustScopeFor } from './policy/load-trust.js';
-import { findSignatures } from './source/signatures.js';
-import { evaluateTrust, type Subject, type TrustResult } from './verify/evaluate.js';
+import type { Subject, TrustResult } from './verify/evaluate.js';
 import type { Evidence, SignedSubject } from './verify/types.js';
 import type { FetchedManifest } from './source/types.js';
 
@@ -311,7 +310,10 @@ function feedsSection(ctx: ImageContext, distro: readonly FeedUse[]): Pick<Repor
  * is re-resolved by tag.
  */
 async function verifyTrust(ctx: ImageContext, scope: string, targets: ReadonlyArray<{ subject: SignedSubject; role: Subject['role'] }>): Promise<TrustResult> {
-  if (trustScopeFor(ctx.rules.trust, scope).level === 'skip') return evaluateTrust(ctx.rules.trust, scope, [], ctx.now);
+  const level = trustScopeFor(ctx.rules.trust, scope);
+  // Nothing to verify: the signature formats and their verifiers are not loaded at all.
+  if (level.level === 'skip') return { scope: level, signatures: [], findings: [] };
+  const [{ findSignatures }, { evaluateTrust }] = await Promise.all([import('./source/signatures.js'), import('./verify/evaluate.js')]);
   const store = ctx.source.signatureStore?.();
   const subjects: Subject[] = [];
   for (const { subject, role } of targets) {

@@ -1,7 +1,5 @@
 import { writeFile } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { RekorWitness } from '@sigstore/sign';
-import { KeySigner, signStatement } from './attest/sign.js';
 import type { SigningKey } from './attest/keys.js';
 import { DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, reportStatement, VSA_PREDICATE_TYPE, verificationSummary } from './attest/statement.js';
 import { BUNDLE_MEDIA_TYPE } from './attest/media-types.js';
@@ -98,6 +96,8 @@ async function recordOne(report: Report, options: RecordOptions, problems: strin
 type SignedVerdict = readonly [{ predicateType: string; bundle: Buffer }, { predicateType: string; bundle: Buffer }];
 
 async function signVerdict(report: Report, key: SigningKey, options: RecordOptions): Promise<SignedVerdict> {
+  // Sigstore's signing libraries load only when there is a key to sign with.
+  const [{ RekorWitness }, { KeySigner, signStatement }] = await Promise.all([import('@sigstore/sign'), import('./attest/sign.js')]);
   const signer = new KeySigner(key);
   const ctx = {
     verifierId: options.config.attest.verifierId ?? DEFAULT_VERIFIER_ID,

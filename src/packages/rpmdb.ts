@@ -1,4 +1,4 @@
-import initSqlJs from 'sql.js';
+import type initSqlJs from 'sql.js';
 import type { ParsedPackage } from './parsers.js';
 
 const TAG = { name: 1000, version: 1001, release: 1002, epoch: 1003, arch: 1022, sourceRpm: 1044 } as const;
@@ -47,7 +47,8 @@ let sqlite: ReturnType<typeof initSqlJs> | undefined;
  * memory with sql.js (SQLite compiled to WebAssembly: nothing native to build, the same on every Node).
  */
 export async function parseRpmSqlite(bytes: Buffer): Promise<ParsedPackage[]> {
-  const SQL = await (sqlite ??= initSqlJs());
+  // sql.js loads with the first rpm database: an image without one never pays for it.
+  const SQL = await (sqlite ??= import('sql.js').then((m) => m.default()));
   const db = new SQL.Database(bytes);
   try {
     const result = db.exec('SELECT blob FROM Packages');

@@ -1,8 +1,7 @@
 import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { TrustedRoot } from '@sigstore/protobuf-specs';
-import { toTrustMaterial, type TrustMaterial } from '@sigstore/verify';
+import type { TrustMaterial } from '@sigstore/verify';
 import { parse as parseYaml } from 'yaml';
 import { parsePublicKey } from '../attest/keys.js';
 import { ImggateError } from '../errors.js';
@@ -87,6 +86,8 @@ export async function loadTrust(file: string, data: unknown, hash: ReturnType<ty
     const what = `signers.${name}`;
     const trustedRoot = async (relative: string): Promise<TrustMaterial> => {
       const bytes = await read(relative, what);
+      // Sigstore's libraries load only for a policy that names a trusted root.
+      const { trustMaterialOf } = await import('./trusted-root.js');
       try {
         return trustMaterialOf(JSON.parse(bytes.toString('utf8')));
       } catch (err) {
@@ -179,23 +180,6 @@ function matcher(m: { exact: string } | { regexp: string }, file: string, where:
   }
 }
 
-/**
- * A trusted_root.json as trust material. Every authority must say from when it is valid: the
- * specification requires `validFor.start`, and an authority without one would be trusted for any time.
- */
-export function trustMaterialOf(json: unknown): TrustMaterial {
-  const root = TrustedRoot.fromJSON(json);
-  const authorities = [
-    ...root.tlogs.map((t, i) => [`tlogs[${i}]`, t.publicKey?.validFor] as const),
-    ...root.ctlogs.map((t, i) => [`ctlogs[${i}]`, t.publicKey?.validFor] as const),
-    ...root.certificateAuthorities.map((c, i) => [`certificateAuthorities[${i}]`, c.validFor] as const),
-    ...root.timestampAuthorities.map((c, i) => [`timestampAuthorities[${i}]`, c.validFor] as const),
-  ];
-  for (const [where, validFor] of authorities) {
-    if (!validFor?.start) throw new Error(`${where} has no validFor.start`);
-  }
-  return toTrustMaterial(root);
-}
 
 /**
  * Notation's levels: `strict` enforces every check; `permissive` (and `audit`, which imggate reports

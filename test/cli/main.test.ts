@@ -6,6 +6,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { MAIN_HELP, SBOM_HELP, SERVE_HELP } from '../../src/cli/help.js';
 import { cli } from '../harness/cli.js';
+import { buildImage, writeOciLayout } from '../harness/images.js';
+import { rulesWithoutFeeds } from '../harness/rules.js';
 import { run } from '../harness/process.js';
 
 describe('imggate help, version and unknown commands', function () {
@@ -98,4 +100,24 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
       assert.deepEqual(loaded, expected.map((file) => `dist/${file}`));
     });
   }
+
+  it('imggate check of an image without rpm database, under a trust policy that verifies nothing: neither Sigstore nor sql.js is loaded, in either thread', async function () {
+    const image = await buildImage({ layers: [{ entries: [{ name: 'etc/hello.txt', content: 'hello\n' }] }] });
+    const layout = path.join(dir, 'layout');
+    await writeOciLayout(layout, 'app', image);
+    const log = path.join(dir, 'check.log');
+    await writeFile(log, '');
+    const home = path.join(dir, 'home');
+    const rules = await rulesWithoutFeeds();
+    const r = await run(
+      process.execPath,
+      ['--import', path.join(dir, 'register.mjs'), path.join(root, 'bin/imggate.js'), 'check', '--offline', '--no-attest', '--quiet', '--rules', rules, `oci:${layout}:app`],
+      { env: { ...process.env, MODULE_LOG: log, NODE_OPTIONS: '', XDG_DATA_HOME: home, XDG_CONFIG_HOME: path.join(dir, 'no-config') } },
+    ).finally(() => rm(rules, { recursive: true, force: true }));
+    assert.ok(r.code === 0 || r.code === 1, r.stderr);
+    const loaded = (await readFile(log, 'utf8')).split('\n');
+    // The hook saw the check's own thread (the analyzers) as well as the CLI's.
+    assert.ok(loaded.some((url) => url.endsWith('/dist/src/scan/engine.js')), 'the check thread was not observed');
+    assert.deepEqual(loaded.filter((url) => /node_modules\/(@sigstore|sql\.js|tuf-js)\//.test(url)), []);
+  });
 });

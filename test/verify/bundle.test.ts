@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { generateSigningKey, parsePublicKey, parseSigningKey } from '../../src/attest/keys.js';
 import { KeySigner, signStatement } from '../../src/attest/sign.js';
-import { trustMaterialOf } from '../../src/policy/load-trust.js';
+import { trustMaterialOf } from '../../src/policy/trusted-root.js';
 import type { Signer } from '../../src/policy/load-trust.js';
 import { verifyBundleSignature } from '../../src/verify/bundle.js';
 
