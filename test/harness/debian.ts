@@ -5,6 +5,7 @@ import path from 'node:path';
 import { createGunzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar';
+import { readAptSources } from '../../src/feeds/host-sources.js';
 import { makeTar } from '../helpers/tar-writer.js';
 import { sha256, zstdCompress } from './images.js';
 import { run, runOk, which } from './process.js';
@@ -12,7 +13,15 @@ import { run, runOk, which } from './process.js';
 /** Where built test images are cached between runs on one machine (debootstrap takes a while). */
 export const CACHE_DIR = process.env['IMGGATE_TEST_CACHE'] ?? '/var/tmp/imggate-test-cache';
 const SUITE = 'bookworm';
-const MIRROR = process.env['IMGGATE_DEBIAN_MIRROR'] ?? 'http://deb.debian.org/debian';
+
+/** The Debian archive debootstrap reads: IMGGATE_DEBIAN_MIRROR, else the one this machine's apt names (no host is written here). */
+export async function debianMirror(): Promise<string> {
+  const fromEnv = process.env['IMGGATE_DEBIAN_MIRROR'];
+  if (fromEnv) return fromEnv;
+  const uri = (await readAptSources('/etc/apt')).map((s) => s.uri.replace(/\/+$/, '')).find((u) => /^https?:\/\/.+\/debian$/.test(u));
+  if (!uri) throw new Error("no Debian archive in apt's sources (/etc/apt/sources.list*): set IMGGATE_DEBIAN_MIRROR");
+  return uri;
+}
 
 async function exists(p: string): Promise<boolean> {
   return access(p).then(
@@ -29,7 +38,7 @@ export async function debianRootfs(): Promise<string | undefined> {
   const partial = `${rootfs}.partial`;
   await rm(partial, { recursive: true, force: true });
   await mkdir(CACHE_DIR, { recursive: true });
-  const r = await run('debootstrap', ['--variant=minbase', SUITE, partial, MIRROR]);
+  const r = await run('debootstrap', ['--variant=minbase', SUITE, partial, await debianMirror()]);
   if (r.code !== 0) throw new Error(`debootstrap failed: ${r.stderr.slice(-2000)}`);
   await rename(partial, rootfs);
   return rootfs;
