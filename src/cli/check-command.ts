@@ -54,6 +54,11 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
     io.stdout.write(command === 'sbom' ? SBOM_HELP : CHECK_HELP);
     return 0;
   }
+  if (command === 'sbom') {
+    // sbom records nothing and judges nothing: a flag about signing, storing or a second SBOM would be silently ignored.
+    const recordingOnly = (['key', 'no-attest', 'no-push', 'attestation-out', 'no-store', 'sbom'] as const).filter((flag) => values[flag] !== undefined && values[flag] !== false);
+    if (recordingOnly.length) throw usage(`sbom records no verdict: ${recordingOnly.map((f) => `--${f}`).join(', ')} ${recordingOnly.length === 1 ? 'belongs' : 'belong'} to check`);
+  }
   if (positionals.length !== 1) throw usage(positionals.length ? `${command} takes one image reference, got ${positionals.length}` : `${command} needs an image reference`);
   const reference = positionals[0] as string;
   const format = formatOf(command, values.format);

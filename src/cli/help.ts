@@ -93,8 +93,10 @@ export const SBOM_HELP = `Usage: imggate sbom [options] REF
 Pulls and verifies REF exactly as check does, and prints its inventory (OS release; dpkg, apk, npm,
 Python and RubyGems packages, each with its purl, the file it was read from and its layer) as a
 CycloneDX 1.5 JSON SBOM. Exits 0 when the image could be read, 2 otherwise, whatever the verdict.
-Takes the options of check; -o FILE writes the SBOM to FILE. CycloneDX JSON is its one format:
---format cyclonedx is accepted, any other --format is refused (check --format writes the others).
+Takes the options of check that read the image; -o FILE writes the SBOM to FILE. It records no
+verdict: --key, --no-attest, --no-push, --attestation-out, --no-store and --sbom are refused. CycloneDX
+JSON is its one format: --format cyclonedx is accepted, any other --format is refused (check --format
+writes the others).
 `;
 
 export const FEEDS_HELP = `Usage: imggate feeds update [-c imggate.yaml] [--release CODENAME]... [--distro ID] [--arch ARCH]

@@ -33,3 +33,26 @@ describe('imggate sbom --format', function () {
     assert.match(r.stderr, /^imggate: sbom needs an image reference$/m);
   });
 });
+
+describe('imggate sbom and the flags that record a verdict', function () {
+  const cases: Array<[string[], RegExp]> = [
+    [['--key', 'gate.key'], /sbom records no verdict: --key belongs to check/],
+    [['--attestation-out', 'vsa.json'], /sbom records no verdict: --attestation-out belongs to check/],
+    [['--no-store', '--no-push'], /sbom records no verdict: --no-push, --no-store belong to check/],
+    [['--sbom', 'other.json'], /sbom records no verdict: --sbom belongs to check/],
+  ];
+  for (const [flags, message] of cases) {
+    it(`sbom ${flags.join(' ')}: a usage error before any image is read`, async function () {
+      const r = await cli(['sbom', ...flags, 'oci:/nonexistent:x']);
+      assert.equal(r.code, EXIT.usage);
+      assert.equal(r.stdout, '');
+      assert.match(r.stderr, message);
+    });
+  }
+
+  it('check takes them (the same flags reach the image, which is not there)', async function () {
+    const r = await cli(['check', '--no-store', '--no-push', '--no-attest', 'oci:/nonexistent:x']);
+    assert.doesNotMatch(r.stderr, /records no verdict|for usage/);
+    assert.match(`${r.stdout}${r.stderr}`, /not an OCI image layout/);
+  });
+});
