@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { CompiledSecretRule } from '../../../policy/load-rules.js';
+import { patternShape } from '../../../policy/redos.js';
 import { KeywordSearch } from './keywords.js';
 
 export interface SecretMatch {
@@ -97,6 +98,8 @@ export class SecretMatcher {
   readonly #byKeyword: readonly Int32Array[];
   /** For each rule (by index), how far its window reaches on either side of a keyword's start. */
   readonly #reachOf: Int32Array;
+  /** For each rule (by index), its anchor if it has one (see `anchorOf`). */
+  readonly #anchors: ReadonlyArray<Anchor | undefined>;
   /** Chars a match may reach past its keyword on either side: the overlap streamed chunks need. */
   readonly reach: number;
 
@@ -121,8 +124,11 @@ export class SecretMatcher {
         byKeyword.set(k, [...(byKeyword.get(k) ?? []), index]);
       }
     });
-    this.#search = new KeywordSearch([...byKeyword.keys()]);
-    this.#byKeyword = [...byKeyword.values()].map((r) => Int32Array.from(r));
+    const keywords = [...byKeyword.keys()];
+    this.#search = new KeywordSearch(keywords);
+    this.#anchors = rules.map((rule) => anchorOf(rule, keywords));
+    // An anchored rule needs only its anchor keyword's hits: every match holds that keyword.
+    this.#byKeyword = [...byKeyword.values()].map((list, k) => Int32Array.from(new Set(list.filter((r) => this.#anchors[r] === undefined || this.#anchors[r]?.keyword === k))));
     this.#reachOf = Int32Array.from(rules, (r) => r.maxLength + WINDOW_MARGIN);
     this.reach = Math.max(0, ...rules.map((r) => r.maxLength)) + WINDOW_MARGIN;
   }
@@ -138,8 +144,14 @@ export class SecretMatcher {
     const out = new Map<CompiledSecretRule, Array<[number, number]>>();
     windows.forEach((list, r) => {
       const pairs: Array<[number, number]> = [];
-      for (let i = 0; i < list.length; i += 2) pairs.push([list[i] as number, list[i + 1] as number]);
-      out.set(this.#rules[r] as CompiledSecretRule, pairs);
+      const rule = this.#rules[r] as CompiledSecretRule;
+      const anchor = this.#anchors[r];
+      for (let i = 0; i < list.length; i += 2) {
+        const from = list[i] as number;
+        const to = list[i + 1] as number;
+        pairs.push(anchor ? [Math.max(0, from - WINDOW_MARGIN), Math.min(text.length, to - 1 + rule.maxLength + WINDOW_MARGIN)] : [from, to]);
+      }
+      out.set(rule, pairs);
     });
     return out;
   }
@@ -152,20 +164,32 @@ export class SecretMatcher {
     const windows: Windows = [];
     const byKeyword = this.#byKeyword;
     const reachOf = this.#reachOf;
+    const anchors = this.#anchors;
     search((keyword, start) => {
       const rules = byKeyword[keyword] as Int32Array;
       for (let i = 0; i < rules.length; i++) {
         const r = rules[i] as number;
-        const reach = reachOf[r] as number;
-        const from = start > reach ? start - reach : 0;
-        const to = start + reach < length ? start + reach : length;
+        const anchor = anchors[r];
+        let from: number;
+        let to: number;
+        if (anchor === undefined) {
+          const reach = reachOf[r] as number;
+          from = start > reach ? start - reach : 0;
+          to = start + reach < length ? start + reach : length;
+        } else {
+          // Where a match holding this occurrence of the anchor can start: [from, to).
+          from = start > anchor.maxBefore ? start - anchor.maxBefore : 0;
+          to = start - anchor.minBefore + 1;
+          if (to <= from) continue;
+        }
         const list = windows[r];
         if (list === undefined) {
           windows[r] = [from, to];
           continue;
         }
         const last = list.length - 1;
-        // Hits come in order of their end, so a new window either extends the last one or follows it.
+        // Hits come in order of their end, so a new window either extends the last one or follows it
+        // (an anchored rule's hits are all of one keyword, so their starts are in order too).
         if (from <= (list[last] as number)) {
           if (to > (list[last] as number)) list[last] = to;
         } else {
@@ -186,7 +210,7 @@ export class SecretMatcher {
   scan(text: string, stats?: ScanStats, edges: Edges = {}): SecretMatch[] {
     const windows = this.#collect(text.length, (hit) => this.#search.search(text, hit));
     if (stats) stats.searched += text.length;
-    return this.#evaluate(windows, text, edges, stats);
+    return this.#evaluate(windows, text.length, (from, to) => (from === 0 && to === text.length ? text : text.slice(from, to)), edges, stats);
   }
 
   /**
@@ -197,37 +221,88 @@ export class SecretMatcher {
     const windows = this.#collect(bytes.length, (hit) => this.#search.searchBytes(bytes, hit));
     if (stats) stats.searched += bytes.length;
     if (windows.length === 0) return [];
-    // One string for the whole piece: the windows are slices of it, which V8 makes without copying.
-    return this.#evaluate(windows, bytes.toString('latin1'), edges, stats);
+    let covered = 0;
+    windows.forEach((list, r) => {
+      const extra = this.#anchors[r] ? (this.#rules[r] as CompiledSecretRule).maxLength + 2 * WINDOW_MARGIN : 0;
+      for (let w = 0; w < list.length; w += 2) covered += (list[w + 1] as number) - (list[w] as number) + extra;
+    });
+    // Where windows cover much of the piece (keyword-dense text), one string for all of it, the windows
+    // slices of it (V8 slices without copying); where they are few (binaries), a string per window.
+    const whole = covered * 4 >= bytes.length ? bytes.toString('latin1') : undefined;
+    const slice = whole === undefined ? (from: number, to: number): string => bytes.toString('latin1', from, to) : (from: number, to: number): string => (from === 0 && to === whole.length ? whole : whole.slice(from, to));
+    return this.#evaluate(windows, bytes.length, slice, edges, stats);
   }
 
-  #evaluate(windows: Windows, text: string, edges: Edges, stats: ScanStats | undefined): SecretMatch[] {
+  #evaluate(windows: Windows, length: number, slice: (from: number, to: number) => string, edges: Edges, stats: ScanStats | undefined): SecretMatch[] {
     const out: SecretMatch[] = [];
-    const length = text.length;
     windows.forEach((list, r) => {
       const rule = this.#rules[r] as CompiledSecretRule;
+      const anchor = this.#anchors[r];
+      if (anchor) {
+        this.#evaluateAnchored(rule, anchor, list, length, slice, edges, stats, out);
+        return;
+      }
       for (let w = 0; w < list.length; w += 2) {
         const from = list[w] as number;
         const to = list[w + 1] as number;
         if (stats) stats.windowed += to - from;
-        const window = from === 0 && to === length ? text : text.slice(from, to);
+        const window = slice(from, to);
         rule.regex.lastIndex = 0;
         for (const m of window.matchAll(rule.regex)) {
           const at = m.index ?? 0;
           // A match touching a cut edge may be cut itself; the window holding it whole reports it.
           if ((from > 0 || edges.cutStart) && at < WINDOW_MARGIN) continue;
           if ((to < length || edges.cutEnd) && at + m[0].length > window.length - WINDOW_MARGIN) continue;
-          const secret = m.groups?.['secret'] ?? m[1] ?? m[0];
-          if (!secret) continue;
-          if (rule.allow?.includes(secret)) continue;
-          if (rule.allowRegexes.some((re) => re.test(secret))) continue;
-          if (rule.entropy !== undefined && entropy(secret) < rule.entropy) continue;
-          const index = from + at + Math.max(0, m[0].indexOf(secret));
-          out.push({ rule, index, length: secret.length, matchEnd: from + at + m[0].length, fingerprint: fingerprint(rule.id, secret) });
+          const found = judged(rule, m, from + at);
+          if (found) out.push(found);
         }
       }
     });
     return out.sort((a, b) => a.index - b.index || a.rule.id.localeCompare(b.rule.id));
+  }
+
+  /**
+   * An anchored rule, tried only where a match can start (`list`: merged [from, to) ranges of start
+   * offsets), leftmost first and never overlapping, as `matchAll` over the whole text would find them.
+   * Each run of nearby ranges shares one window with the margin and the longest match around it,
+   * and the edge rules are those of the windowed rules.
+   */
+  #evaluateAnchored(rule: CompiledSecretRule, anchor: Anchor, list: readonly number[], length: number, slice: (from: number, to: number) => string, edges: Edges, stats: ScanStats | undefined, out: SecretMatch[]): void {
+    const sticky = anchor.sticky;
+    let next = 0;
+    for (let w = 0; w < list.length; ) {
+      const from = Math.max(0, (list[w] as number) - WINDOW_MARGIN);
+      let last = w;
+      let to = Math.min(length, (list[last + 1] as number) - 1 + rule.maxLength + WINDOW_MARGIN);
+      // Ranges whose windows would overlap share one.
+      while (last + 2 < list.length && (list[last + 2] as number) - WINDOW_MARGIN <= to) {
+        last += 2;
+        to = Math.min(length, (list[last + 1] as number) - 1 + rule.maxLength + WINDOW_MARGIN);
+      }
+      const window = slice(from, to);
+      for (; w <= last; w += 2) {
+        const end = list[w + 1] as number;
+        let p = Math.max(list[w] as number, next);
+        while (p < end) {
+          if (stats) stats.windowed++;
+          const at = p - from;
+          sticky.lastIndex = at;
+          const m = sticky.exec(window);
+          if (!m) {
+            p++;
+            continue;
+          }
+          // As matchAll does: the next match starts past this one (one further after an empty one).
+          next = p + Math.max(1, m[0].length);
+          const start = p;
+          p = next;
+          if ((from > 0 || edges.cutStart) && at < WINDOW_MARGIN) continue;
+          if ((to < length || edges.cutEnd) && at + m[0].length > window.length - WINDOW_MARGIN) continue;
+          const found = judged(rule, m, start);
+          if (found) out.push(found);
+        }
+      }
+    }
   }
 
   /** `text` with every secret replaced by `[REDACTED:rule-id]`: for build history shown in reports. */
@@ -249,4 +324,51 @@ export function lineOf(text: string, index: number): number {
   let line = 1;
   for (let i = text.indexOf('\n'); i >= 0 && i < index; i = text.indexOf('\n', i + 1)) line++;
   return line;
+}
+
+/**
+ * A literal that every match of a rule holds, and that is one of the rule's keywords: a match can
+ * start only `minBefore` to `maxBefore` characters before an occurrence of that keyword, so the rule
+ * is tried at those offsets alone (sticky), not across a window around every keyword it names.
+ */
+interface Anchor {
+  /** The keyword's index in the search. */
+  readonly keyword: number;
+  readonly minBefore: number;
+  readonly maxBefore: number;
+  /** The rule's pattern, sticky: tried at one offset. */
+  readonly sticky: RegExp;
+}
+
+/** The anchor of a rule, the one whose starts are fewest; none when no keyword is such a literal. */
+function anchorOf(rule: CompiledSecretRule, keywords: readonly string[]): Anchor | undefined {
+  const flags = rule.regex.flags;
+  // Under /iu, Unicode case folding lets a non-ASCII character match an ASCII letter ("ſ" for "s"),
+  // which the ASCII keyword search does not see: such a rule keeps its windows.
+  if (flags.includes('i') && (flags.includes('u') || flags.includes('v'))) return undefined;
+  let best: Omit<Anchor, 'sticky'> | undefined;
+  for (const run of patternShape(rule.pattern, `g${rule.flags ?? ''}`).literals) {
+    const text = run.text.toLowerCase();
+    for (const keyword of rule.keywords) {
+      const k = keyword.toLowerCase();
+      const offset = text.indexOf(k);
+      const index = keywords.indexOf(k);
+      if (offset < 0 || index < 0) continue;
+      const candidate = { keyword: index, minBefore: run.minBefore + offset, maxBefore: run.maxBefore + offset };
+      if (!Number.isFinite(candidate.maxBefore)) continue;
+      if (!best || candidate.maxBefore - candidate.minBefore < best.maxBefore - best.minBefore) best = candidate;
+    }
+  }
+  return best && { ...best, sticky: new RegExp(rule.regex.source, `${flags.replace('g', '')}y`) };
+}
+
+/** A match of `rule` at `start` as a finding, or undefined when its secret is allowed or too plain. */
+function judged(rule: CompiledSecretRule, m: RegExpExecArray | RegExpMatchArray, start: number): SecretMatch | undefined {
+  const secret = m.groups?.['secret'] ?? m[1] ?? m[0];
+  if (!secret) return undefined;
+  if (rule.allow?.includes(secret)) return undefined;
+  if (rule.allowRegexes.some((re) => re.test(secret))) return undefined;
+  if (rule.entropy !== undefined && entropy(secret) < rule.entropy) return undefined;
+  const index = start + Math.max(0, m[0].indexOf(secret));
+  return { rule, index, length: secret.length, matchEnd: start + m[0].length, fingerprint: fingerprint(rule.id, secret) };
 }
