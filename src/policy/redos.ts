@@ -20,6 +20,19 @@ export interface PatternShape {
   readonly maxLength: number;
   /** Why the pattern is refused before any checker runs (unbounded repetition, backreference). */
   readonly problems: readonly string[];
+  /**
+   * The runs of literal ASCII characters in the pattern's top-level sequence, which every match
+   * holds, each with how far from the match's start it may begin: where a match can start is known
+   * from where such a run occurs in the text.
+   */
+  readonly literals: readonly LiteralRun[];
+}
+
+/** A literal every match holds, `minBefore` to `maxBefore` code units after the match's start. */
+export interface LiteralRun {
+  readonly text: string;
+  readonly minBefore: number;
+  readonly maxBefore: number;
 }
 
 function parse(source: string, flags: string): Expression | null {
@@ -76,6 +89,68 @@ function multiplies(node: Expression | null): boolean {
   }
 }
 
+function minLength(node: Expression | null): number {
+  if (!node) return 0;
+  switch (node.type) {
+    case 'Char':
+    case 'CharacterClass':
+      return 1;
+    case 'Alternative':
+      return node.expressions.reduce((n, e) => n + minLength(e), 0);
+    case 'Disjunction':
+      return Math.min(minLength(node.left), minLength(node.right));
+    case 'Group':
+      return minLength(node.expression);
+    case 'Repetition': {
+      const q = node.quantifier;
+      const from = q.kind === '+' ? 1 : q.kind === 'Range' ? q.from : 0;
+      return from * minLength(node.expression);
+    }
+    default:
+      return 0;
+  }
+}
+
+/** A character that matches only itself (case aside): a printable ASCII one, escaped or not. */
+function literalChar(node: Expression): string | undefined {
+  if (node.type !== 'Char' || node.kind !== 'simple') return undefined;
+  const code = node.value.length === 1 ? node.value.charCodeAt(0) : 0;
+  return code >= 0x20 && code < 0x7f ? node.value : undefined;
+}
+
+/** A sequence with its groups of one alternative opened (`(?<secret>ghp_…)` holds `ghp_` as much as `ghp_…` does). */
+function flatten(node: Expression): Expression[] {
+  if (node.type === 'Group') return node.expression ? flatten(node.expression) : [];
+  if (node.type === 'Alternative') return node.expressions.flatMap(flatten);
+  return [node];
+}
+
+/** The literal runs of the top-level sequence; none when the pattern is an alternation at its top. */
+function literalRuns(body: Expression | null, unit: number): LiteralRun[] {
+  if (!body) return [];
+  const sequence = flatten(body);
+  const runs: LiteralRun[] = [];
+  let min = 0;
+  let max = 0;
+  let run: { text: string; minBefore: number; maxBefore: number } | undefined;
+  for (const node of sequence) {
+    const char = literalChar(node);
+    if (char !== undefined) {
+      if (run) run.text += char;
+      else run = { text: char, minBefore: min, maxBefore: max };
+      min += 1;
+      max += 1;
+      continue;
+    }
+    if (run) runs.push(run);
+    run = undefined;
+    min += minLength(node);
+    max += maxLength(node, [], unit);
+  }
+  if (run) runs.push(run);
+  return runs;
+}
+
 function upperBound(node: Repetition): number | undefined {
   const q = node.quantifier;
   return q.kind === '?' ? 1 : q.kind === 'Range' ? q.to : undefined;
@@ -122,7 +197,7 @@ export function patternShape(source: string, flags: string): PatternShape {
     shape = readShape(source, flags);
     shapes.set(key, shape);
   }
-  return { maxLength: shape.maxLength, problems: [...shape.problems] };
+  return { maxLength: shape.maxLength, problems: [...shape.problems], literals: shape.literals };
 }
 
 const shapes = new Map<string, PatternShape>();
@@ -135,7 +210,7 @@ function readShape(source: string, flags: string): PatternShape {
   if (Number.isFinite(length) && length > MAX_MATCH_LENGTH) {
     problems.push(`a longest match of ${length} characters, above the ${MAX_MATCH_LENGTH} a rule may match`);
   }
-  return { maxLength: length, problems };
+  return { maxLength: length, problems, literals: literalRuns(body, flags.includes('u') ? 2 : 1) };
 }
 
 /** The ReDoS checker's word on one pattern. */
