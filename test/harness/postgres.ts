@@ -68,7 +68,9 @@ async function portIsFree(port: number): Promise<boolean> {
 }
 
 export async function startPostgres(bin: string): Promise<TestPostgres> {
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-pg-'));
+  // As root the server runs as `postgres`, which must reach the data directory: the run's own TMPDIR
+  // may be root's alone (0700), /tmp never is. The cluster is deleted by destroy() either way.
+  const dir = await mkdtemp(path.join(process.getuid?.() === 0 ? '/tmp' : os.tmpdir(), 'imggate-pg-'));
   const dataDir = path.join(dir, 'data');
   const password = randomBytes(12).toString('hex');
   const pwfile = path.join(dir, 'pw');
