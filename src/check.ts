@@ -64,7 +64,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     return errorReport(image, timeout.aborted ? new ImggateError('CHECK_TIMEOUT', overdue().message, { cause: err }) : err, started);
   } finally {
     await source?.close();
-    layerCache?.close();
+    await layerCache?.close().catch(() => {});
   }
 
   async function checkResolved(): Promise<Report> {
@@ -270,15 +270,13 @@ async function checkManifest(
  * The layer cache in the store (`store.scanCache`, on unless set to false; `--no-cache` skips it).
  * A store that cannot be opened costs a read of every layer, not the check.
  */
-async function openLayerCache(options: CheckOptions, resolved: Resolved, analyzers: readonly Analyzer[]): Promise<{ cache: LayerCache; close(): void } | undefined> {
+async function openLayerCache(options: CheckOptions, resolved: Resolved, analyzers: readonly Analyzer[]): Promise<{ cache: LayerCache; close(): Promise<void> } | undefined> {
   const { config } = resolved;
   if (options.noCache || config.store.scanCache === false) return undefined;
   try {
-    const { SqliteStore, storeFileOf } = await import('./store/index.js');
-    const { SqliteLayerFacts, DEFAULT_LAYER_FACTS_BYTES } = await import('./store/layer-facts.js');
-    const store = new SqliteStore(storeFileOf(config, options.env));
-    const rows = new SqliteLayerFacts(store.database, config.store.scanCacheMaxBytes ?? DEFAULT_LAYER_FACTS_BYTES);
-    return { cache: new StoredLayerCache(rows, analyzers), close: () => store.close() };
+    const { openLayerFacts } = await import('./store/index.js');
+    const facts = await openLayerFacts(config, options.env);
+    return { cache: new StoredLayerCache(facts.rows, analyzers), close: () => facts.close() };
   } catch {
     return undefined;
   }

@@ -114,7 +114,7 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
   if (values['attestation-out'] && values['no-attest']) throw usage('--attestation-out and --no-attest exclude each other');
   // Key and store are opened before the image is pulled: a wrong password should not cost a pull.
   const key = recording && !values['no-attest'] ? await (await import('./keys.js')).loadGateKey(values.key, config, io.env) : undefined;
-  const store = recording && !values['no-store'] ? (await import('../store/index.js')).openStore(config, io.env) : undefined;
+  const store = recording && !values['no-store'] ? await (await import('../store/index.js')).openStore(config, io.env) : undefined;
   let report: Report;
   let ruleInfo: ReadonlyMap<string, RuleInfo> = new Map();
   let problems: readonly string[] = [];

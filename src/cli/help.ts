@@ -58,7 +58,7 @@ Limits (override imggate.yaml):
       --timeout DURATION             give up (verdict error) after DURATION (e.g. 10m)
       --concurrency N                layers streamed at once
 
-Recording (each verdict is kept in the store, store.dir/imggate.db):
+Recording (each verdict is kept in the store, store.dir/imggate.db or store.database):
       --key FILE             the gate's signing key (default: attest.key, then keys/gate.key if present);
                              an encrypted key's password: $IMGGATE_KEY_PASSWORD (or $COSIGN_PASSWORD)
       --no-attest            do not sign, even with a key
@@ -138,12 +138,12 @@ newest acceptable SLSA verification summary says PASSED. 1 when none does, 2 on 
 
 export const HISTORY_HELP = `Usage: imggate history [options] REF
 
-Lists the verdicts the store (store.dir/imggate.db) holds for REF, newest first: a reference as check
+Lists the verdicts the store (store.dir/imggate.db, or store.database) holds for REF, newest first: a reference as check
 printed it (registry/repo:tag), a repository (all its tags), or a digest (sha256:…, or REF@sha256:…).
 
   -f, --format FORMAT        table (default) or json
   -n, --limit N              at most N verdicts (default 20)
-  -c, --config FILE          imggate.yaml (for store.dir)
+  -c, --config FILE          imggate.yaml (for store.dir or store.database)
 `;
 
 export const KEYS_HELP = `Usage: imggate keys generate [--output-key-prefix PREFIX] [--force]

@@ -90,7 +90,7 @@ export async function runHistory(args: readonly string[], io: Io): Promise<numbe
   if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw usage('--limit takes a whole number from 1 to 10000');
   const query = { ...historyQuery(positionals[0] as string), limit };
   const { config } = await loadConfig(values.config, io.env);
-  const store = openStore(config, io.env);
+  const store = await openStore(config, io.env);
   let rows;
   try {
     rows = await store.list(query);

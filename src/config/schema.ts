@@ -105,6 +105,16 @@ export const configSchema = z.strictObject({
   store: z
     .strictObject({
       dir: filePath.optional(),
+      /**
+       * `postgres://user@host:port/database`: verdicts, the service's queue and the layer cache in
+       * PostgreSQL, shared by every gate process, instead of the embedded file in `dir`. The password
+       * is better left out of the file: libpq's $PGPASSWORD and ~/.pgpass are read. Never printed.
+       */
+      database: z
+        .string()
+        // The message never repeats the value: it may hold a password.
+        .refine((u) => /^postgres(?:ql)?:\/\/[^/?#]/i.test(u) && URL.canParse(u), 'must be a postgres:// URL')
+        .optional(),
       /** Keep each layer's facts by diffID, so a layer seen before is not fetched again (default true). */
       scanCache: z.boolean().optional(),
       /** Bytes the layer cache may hold; least recently used rows go first (default 512 MiB). */

@@ -23,12 +23,12 @@ export interface LayerCache {
   put(key: string, diffId: string, record: LayerRecord): Promise<void>;
 }
 
-/** Rows of encoded records, as a store keeps them (the embedded store's `layer_facts` table). */
+/** Rows of encoded records, as a store keeps them (a `layer_facts` table, in SQLite or PostgreSQL). */
 export interface LayerFactsRows {
-  read(key: string): { readonly bytes: Buffer; readonly sha256: string } | undefined;
+  read(key: string): Promise<{ readonly bytes: Buffer; readonly sha256: string } | undefined>;
   /** Stores a row and evicts the least recently used ones past the store's bound. */
-  write(key: string, diffId: string, bytes: Buffer, sha256: string): void;
-  remove(key: string): void;
+  write(key: string, diffId: string, bytes: Buffer, sha256: string): Promise<void>;
+  remove(key: string): Promise<void>;
 }
 
 /**
@@ -44,10 +44,10 @@ export class StoredLayerCache implements LayerCache {
 
   async get(key: string, layerIndex: number): Promise<LayerRecord | undefined> {
     try {
-      const row = this.rows.read(key);
+      const row = await this.rows.read(key);
       if (!row) return undefined;
       const record = decodeLayerRecord(key, row.bytes, row.sha256, layerIndex, this.analyzers);
-      if (!record) this.rows.remove(key);
+      if (!record) await this.rows.remove(key);
       return record;
     } catch {
       return undefined;
@@ -57,7 +57,7 @@ export class StoredLayerCache implements LayerCache {
   async put(key: string, diffId: string, record: LayerRecord): Promise<void> {
     try {
       const { bytes, sha256 } = encodeLayerRecord(key, record);
-      this.rows.write(key, diffId, bytes, sha256);
+      await this.rows.write(key, diffId, bytes, sha256);
     } catch {
       // Not kept: the next check reads the layer again.
     }

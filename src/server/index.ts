@@ -5,10 +5,8 @@ import type { ConfigFile } from '../config/schema.js';
 import { loadGateKey } from '../cli/keys.js';
 import { DEFAULT_LIMITS } from '../options.js';
 import { loadRules } from '../policy/load-rules.js';
-import { storeFileOf } from '../store/index.js';
+import { openServiceStore } from '../store/index.js';
 import type { JobQueue } from '../store/queue.js';
-import { SqliteJobQueue } from '../store/sqlite-queue.js';
-import { SqliteStore } from '../store/sqlite.js';
 import { buildApp } from './app.js';
 import { feedsStateOf, Ingest, registryTagResolver } from './ingest.js';
 import type { Logger } from './log.js';
@@ -47,8 +45,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const rules = await loadRules(config.rules.dir ?? undefined);
   // Read the key once here so a wrong password stops the start, not every check.
   await loadGateKey(undefined, config, env);
-  const store = new SqliteStore(storeFileOf(config, env));
-  const queue = new SqliteJobQueue(store, { leaseMs: runtime.leaseMs, maxAttempts: runtime.maxAttempts, backoffMs: runtime.backoffMs, backoffMaxMs: runtime.backoffMaxMs });
+  // The embedded file, or PostgreSQL (`store.database`): its migrations run here, before anything listens.
+  const store = await openServiceStore(config, env, { leaseMs: runtime.leaseMs, maxAttempts: runtime.maxAttempts, backoffMs: runtime.backoffMs, backoffMaxMs: runtime.backoffMaxMs }, runtime.concurrency * 2 + 4);
+  const { queue } = store;
   const metrics = new Metrics(queue);
   const workerId = `${os.hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
   const pool = new WorkerPool({
@@ -77,7 +76,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     log,
     notify: () => pool.notify(),
   });
-  const app = buildApp({ runtime, queue, verdicts: store, ingest, metrics, log, workersAlive: () => pool.alive });
+  const app = buildApp({ runtime, queue, verdicts: store.verdicts, ingest, metrics, log, workersAlive: () => pool.alive });
 
   // Leases of dead workers (this process killed earlier, another machine lost) come back continuously.
   const sweep = setInterval(() => {
@@ -123,7 +122,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         await pool.drain(runtime.drainTimeoutMs);
         server.closeAllConnections();
         await closed;
-        store.close();
+        await store.close();
         log.info('stopped');
       })();
       return closing;

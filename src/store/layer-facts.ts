@@ -32,14 +32,14 @@ export class SqliteLayerFacts {
     this.#oldest = db.prepare('SELECT key, bytes FROM layer_facts ORDER BY used_at ASC, rowid ASC LIMIT 64');
   }
 
-  read(key: string): { bytes: Buffer; sha256: string } | undefined {
+  async read(key: string): Promise<{ bytes: Buffer; sha256: string } | undefined> {
     const row = this.#read.get(key) as { facts: Buffer; sha256: string } | undefined;
     if (!row) return undefined;
     this.#touch.run(Date.now(), key);
     return { bytes: row.facts, sha256: row.sha256 };
   }
 
-  write(key: string, diffId: string, bytes: Buffer, sha256: string): void {
+  async write(key: string, diffId: string, bytes: Buffer, sha256: string): Promise<void> {
     this.#db.transaction(() => {
       this.#write.run(key, diffId, bytes, sha256, bytes.length, Date.now());
       let total = (this.#total.get() as { total: number }).total;
@@ -55,7 +55,7 @@ export class SqliteLayerFacts {
     }).immediate();
   }
 
-  remove(key: string): void {
+  async remove(key: string): Promise<void> {
     this.#remove.run(key);
   }
 

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { ImggateError, type StoreErrorCode } from '../errors.js';
-import type { Verdict } from '../report/types.js';
 import {
   PRIORITIES,
   type Enqueued,
@@ -9,7 +8,6 @@ import {
   type Job,
   type JobFilter,
   type JobPage,
-  type JobPriority,
   type JobQueue,
   type JobResult,
   type JobState,
@@ -19,67 +17,8 @@ import {
   type QueueStats,
   type StoredEvent,
 } from './queue.js';
+import { toJob, type EventRow, type JobRow } from './queue-rows.js';
 import type { SqliteStore } from './sqlite.js';
-
-interface JobRow {
-  id: number;
-  digest: string;
-  registry: string;
-  repository: string;
-  tag: string | null;
-  rules_digest: string;
-  feeds_state: string;
-  priority: number;
-  state: JobState;
-  attempts: number;
-  max_attempts: number;
-  not_before: number;
-  lease_owner: string | null;
-  lease_token: number;
-  lease_expires: number | null;
-  last_error: string | null;
-  verdict: Verdict | null;
-  created_at: number;
-  updated_at: number;
-  finished_at: number | null;
-}
-
-interface EventRow {
-  receiver: string;
-  event_id: string;
-  registry: string;
-  repository: string;
-  tag: string | null;
-  digest: string;
-  job_id: number;
-  received_at: number;
-}
-
-const PRIORITY_NAMES = Object.fromEntries(Object.entries(PRIORITIES).map(([k, v]) => [v, k])) as Record<number, JobPriority>;
-
-function toJob(r: JobRow): Job {
-  return {
-    id: r.id,
-    digest: r.digest,
-    registry: r.registry,
-    repository: r.repository,
-    ...(r.tag !== null ? { tag: r.tag } : {}),
-    rulesDigest: r.rules_digest,
-    feedsState: r.feeds_state,
-    priority: PRIORITY_NAMES[r.priority] ?? 'rescan',
-    state: r.state,
-    attempts: r.attempts,
-    maxAttempts: r.max_attempts,
-    notBefore: r.not_before,
-    ...(r.lease_owner !== null ? { leaseOwner: r.lease_owner } : {}),
-    ...(r.lease_expires !== null ? { leaseExpiresAt: r.lease_expires } : {}),
-    ...(r.last_error !== null ? { lastError: r.last_error } : {}),
-    ...(r.verdict !== null ? { verdict: r.verdict } : {}),
-    createdAt: r.created_at,
-    updatedAt: r.updated_at,
-    ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
-  };
-}
 
 /**
  * The queue in the embedded SQLite store, sharing its file and connection with the verdicts so that a

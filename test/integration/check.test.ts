@@ -8,7 +8,9 @@ import type { Report } from '../../src/report/types.js';
 import { imggate } from '../harness/cli.js';
 import { buildImage, pushImage, pushIndex, sha256, skopeoCopy, writeOciLayout, type BuiltImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
-import { startHostileRegistry, startTamperProxy } from '../harness/tamper-proxy.js';
+import { startHostileRegistry, startTamperProxy, type TamperProxy } from '../harness/tamper-proxy.js';
+import { postgresOrSkip } from '../harness/postgres.js';
+import type { RunResult } from '../harness/process.js';
 
 const setuidHelper = { name: 'usr/local/bin/helper', content: '#!/bin/sh\n', mode: 0o4755 };
 
@@ -47,6 +49,23 @@ async function layeredImage(compressions: Array<'gzip' | 'zstd' | 'none'>): Prom
 
 function json(stdout: string): Report {
   return JSON.parse(stdout) as Report;
+}
+
+/** A proxy in front of the registry that notes the blobs each CLI run fetches through it. */
+async function blobCounter(upstream: string): Promise<TamperProxy & { run(args: readonly string[]): Promise<RunResult & { blobs: string[] }> }> {
+  const fetched: string[] = [];
+  const proxy = await startTamperProxy(upstream, (url) => {
+    if (url.includes('/blobs/')) fetched.push(url.slice(url.lastIndexOf('/') + 1));
+    return false;
+  });
+  return {
+    ...proxy,
+    async run(args) {
+      fetched.length = 0;
+      const r = await imggate(args);
+      return { ...r, blobs: [...fetched] };
+    },
+  };
 }
 
 describe('imggate check against a real registry @integration', function () {
@@ -175,16 +194,11 @@ describe('imggate check against a real registry @integration', function () {
     const v2 = await buildImage({ layers: [...baseLayers, { entries: [{ name: `app/new-${marker}`, content: 'new' }] }], user: 'app' });
     await pushImage(registry.host, 'team/cached', 'v1', v1);
     await pushImage(registry.host, 'team/cached', 'v2', v2);
-    const fetched: string[] = [];
-    const proxy = await startTamperProxy(registry.host, (url) => {
-      if (url.includes('/blobs/')) fetched.push(url.slice(url.lastIndexOf('/') + 1));
-      return false;
-    });
+    const proxy = await blobCounter(registry.host);
     const checkTag = async (tag: string, ...extra: string[]): Promise<{ report: Report; blobs: string[] }> => {
-      fetched.length = 0;
-      const r = await imggate(['check', '--no-attest', '--format', 'json', ...extra, `${proxy.host}/team/cached:${tag}`]);
+      const r = await proxy.run(['check', '--no-attest', '--format', 'json', ...extra, `${proxy.host}/team/cached:${tag}`]);
       assert.equal(r.code, 1, r.stderr);
-      return { report: json(r.stdout), blobs: [...fetched] };
+      return { report: json(r.stdout), blobs: r.blobs };
     };
     const stable = (r: Report): unknown => ({ ...r, image: { ...r.image, reference: '' }, checkedAt: '', durationMs: 0 });
     try {
@@ -202,6 +216,37 @@ describe('imggate check against a real registry @integration', function () {
       assert.ok(next.report.findings.some((f) => f.check === 'secret' && f.path === '/app/.env'));
     } finally {
       await proxy.stop();
+    }
+  });
+
+  it('keeps verdicts and layer facts in PostgreSQL (store.database): a second check of the digest fetches no layer', async function () {
+    const server = await postgresOrSkip(this);
+    const proxy = await blobCounter(registry.host);
+    try {
+      const database = await server.createDatabase();
+      const config = path.join(tmp, 'imggate-pg.yaml');
+      await writeFile(config, `store:\n  database: ${JSON.stringify(database)}\n`);
+      const marker = sha256(Buffer.from(`${Date.now()}-${Math.random()}`)).slice(7, 19);
+      const image = await buildImage({ layers: [{ entries: [{ name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n' }] }, { entries: [setuidHelper, { name: `app/${marker}`, content: 'x' }] }], user: 'app' });
+      await pushImage(registry.host, 'team/pg', 'v1', image);
+      const ref = `${proxy.host}/team/pg:v1`;
+      const first = await proxy.run(['check', '--config', config, '--no-attest', '--format', 'json', ref]);
+      assert.equal(first.code, 1, first.stderr);
+      assert.deepEqual(new Set(first.blobs), new Set([image.config.digest, ...image.layers.map((l) => l.digest)]));
+      const again = await proxy.run(['check', '--config', config, '--no-attest', '--format', 'json', ref]);
+      assert.equal(again.code, 1, again.stderr);
+      assert.deepEqual(again.blobs, [image.config.digest], 'the same digest again: the config, no layer');
+      assert.deepEqual(json(again.stdout).findings, json(first.stdout).findings);
+      // Both verdicts are in PostgreSQL, as history reads them back; the embedded store was not used.
+      const history = await imggate(['history', '--config', config, '--format', 'json', image.manifestDigest]);
+      assert.equal(history.code, 0, history.stderr);
+      const rows = JSON.parse(history.stdout) as Array<{ digest: string; verdict: string }>;
+      assert.deepEqual(rows.map((r) => [r.digest, r.verdict]), [[image.manifestDigest, 'fail'], [image.manifestDigest, 'fail']]);
+      const embedded = await imggate(['history', '--format', 'json', image.manifestDigest]);
+      assert.deepEqual(JSON.parse(embedded.stdout), []);
+    } finally {
+      await proxy.stop();
+      await server.destroy();
     }
   });
 

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -13,6 +12,7 @@ import type { Report } from '../../src/report/types.js';
 import { BUILTIN_ANALYZERS } from '../../src/scan/analyzers/index.js';
 import { buildImage, writeOciLayout, type BuiltImage } from '../harness/images.js';
 import { rulesWithoutFeeds } from '../harness/rules.js';
+import { forEachBackend, type StoreSection } from '../store/backends.js';
 
 /** The report without what differs from run to run (times). */
 function stable(report: Report): unknown {
@@ -22,145 +22,136 @@ function stable(report: Report): unknown {
 
 const diffIds = (img: BuiltImage): string[] => (JSON.parse(img.config.data.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
 
-/** The rows of the store's layer cache. */
-function rows(store: string): Array<{ key: string; diff_id: string; facts: Buffer; sha256: string; bytes: number }> {
-  const db = new Database(path.join(store, 'imggate.db'), { readonly: true });
-  try {
-    return db.prepare('SELECT key, diff_id, facts, sha256, bytes FROM layer_facts ORDER BY rowid').all() as ReturnType<typeof rows>;
-  } finally {
-    db.close();
-  }
-}
-
 describe('the layer cache (store.scanCache)', function () {
   this.timeout(120_000);
-  let work: string;
-  let rulesDir: string;
-  before(async () => {
-    work = await mkdtemp(path.join(os.tmpdir(), 'imggate-layer-cache-'));
-    rulesDir = await rulesWithoutFeeds();
-  });
-  after(async () => rm(work, { recursive: true, force: true }));
+  forEachBackend((backend) => {
+    let work: string;
+    let rulesDir: string;
+    before(async () => {
+      work = await mkdtemp(path.join(os.tmpdir(), 'imggate-layer-cache-'));
+      rulesDir = await rulesWithoutFeeds();
+    });
+    after(async () => rm(work, { recursive: true, force: true }));
 
-  const base = (marker: string) => ({ entries: [{ name: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.21.2\n' }, { name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n' }, { name: `app/${marker}`, content: 'x' }] });
-  const secretLayer = { entries: [{ name: 'usr/local/bin/helper', content: 'bin', mode: 0o4755 }, { name: 'app/.env', content: 'GITHUB_TOKEN=ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio\n' }] };
-  const image = (marker: string): Promise<BuiltImage> => buildImage({ layers: [base(marker), secretLayer], user: 'app' });
-  const layoutOf = async (name: string, img: BuiltImage): Promise<string> => {
-    const dir = path.join(work, name);
-    await writeOciLayout(dir, 'x', img);
-    return dir;
-  };
-  const blobPath = (dir: string, digest: string): string => path.join(dir, 'blobs', 'sha256', digest.slice(7));
-  const run = async (dir: string, store: string, extra: { noCache?: boolean; rules?: string; maxBytes?: number; off?: boolean; analyzers?: CheckOptions['analyzers'] } = {}): Promise<Report> =>
-    check(`oci:${dir}:x`, {
-      config: configSchema.parse({ store: { dir: store, ...(extra.off ? { scanCache: false } : {}), ...(extra.maxBytes ? { scanCacheMaxBytes: extra.maxBytes } : {}) } }),
-      rules: await loadRules(extra.rules ?? rulesDir),
-      offline: true,
-      env: {},
-      ...(extra.noCache ? { noCache: true } : {}),
-      ...(extra.analyzers ? { analyzers: extra.analyzers } : {}),
+    const base = (marker: string) => ({ entries: [{ name: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.21.2\n' }, { name: 'etc/passwd', content: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n' }, { name: `app/${marker}`, content: 'x' }] });
+    const secretLayer = { entries: [{ name: 'usr/local/bin/helper', content: 'bin', mode: 0o4755 }, { name: 'app/.env', content: 'GITHUB_TOKEN=ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio\n' }] };
+    const image = (marker: string): Promise<BuiltImage> => buildImage({ layers: [base(marker), secretLayer], user: 'app' });
+    const layoutOf = async (name: string, img: BuiltImage): Promise<string> => {
+      const dir = path.join(work, name);
+      await writeOciLayout(dir, 'x', img);
+      return dir;
+    };
+    const blobPath = (dir: string, digest: string): string => path.join(dir, 'blobs', 'sha256', digest.slice(7));
+    const rows = (store: StoreSection) => backend().layerFacts(store);
+    const freshStore = () => backend().fresh();
+    const run = async (dir: string, store: StoreSection, extra: { noCache?: boolean; rules?: string; maxBytes?: number; off?: boolean; analyzers?: CheckOptions['analyzers'] } = {}): Promise<Report> =>
+      check(`oci:${dir}:x`, {
+        config: configSchema.parse({ store: { ...store, ...(extra.off ? { scanCache: false } : {}), ...(extra.maxBytes ? { scanCacheMaxBytes: extra.maxBytes } : {}) } }),
+        rules: await loadRules(extra.rules ?? rulesDir),
+        offline: true,
+        env: {},
+        ...(extra.noCache ? { noCache: true } : {}),
+        ...(extra.analyzers ? { analyzers: extra.analyzers } : {}),
+      });
+
+    it('answers a digest checked before without reading its layers, with the same report', async function () {
+      const img = await image('a');
+      const dir = await layoutOf('a', img);
+      const store = await freshStore();
+      const first = await run(dir, store);
+      assert.equal(first.verdict, 'fail', JSON.stringify(first.error));
+      assert.ok(first.findings.some((f) => f.check === 'setuid'), 'the setuid helper is found');
+      assert.ok(first.findings.some((f) => f.check === 'secret'), 'the secret is found');
+      assert.equal((await rows(store)).length, 2, 'one row per layer');
+      // The layers are gone: only the cache can answer.
+      for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
+      const second = await run(dir, store);
+      assert.deepEqual(stable(second), stable(first));
+      // Without the cache the same check needs the layers, and says so.
+      const uncached = await run(dir, store, { noCache: true });
+      assert.equal(uncached.verdict, 'error');
+      const off = await run(dir, store, { off: true });
+      assert.equal(off.verdict, 'error');
+      // The cache never holds a secret's value, compressed or not.
+      for (const row of await rows(store)) {
+        assert.doesNotMatch(gunzipSync(row.facts).toString('utf8'), /ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio/);
+      }
+      assert.equal(await backend().onDiskContains(store, 'ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio'), false);
+      // The search itself works: the tables' own bytes are found.
+      assert.equal(await backend().onDiskContains(store, (await rows(store))[0]!.sha256), true);
     });
 
-  it('answers a digest checked before without reading its layers, with the same report', async function () {
-    const img = await image('a');
-    const dir = await layoutOf('a', img);
-    const store = path.join(work, 'store-a');
-    const first = await run(dir, store);
-    assert.equal(first.verdict, 'fail', JSON.stringify(first.error));
-    assert.ok(first.findings.some((f) => f.check === 'setuid'), 'the setuid helper is found');
-    assert.ok(first.findings.some((f) => f.check === 'secret'), 'the secret is found');
-    assert.equal(rows(store).length, 2, 'one row per layer');
-    // The layers are gone: only the cache can answer.
-    for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
-    const second = await run(dir, store);
-    assert.deepEqual(stable(second), stable(first));
-    // Without the cache the same check needs the layers, and says so.
-    const uncached = await run(dir, store, { noCache: true });
-    assert.equal(uncached.verdict, 'error');
-    const off = await run(dir, store, { off: true });
-    assert.equal(off.verdict, 'error');
-    // The cache never holds a secret's value, compressed or not.
-    for (const row of rows(store)) {
-      assert.doesNotMatch(gunzipSync(row.facts).toString('utf8'), /ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio/);
-    }
-    assert.ok(!(await readFile(path.join(store, 'imggate.db'))).includes('ghp_R7vT2qLx9WmK4pZs8YbN3cJd6HfG1aQe5Uio'));
-  });
+    it('reads only the new layer of a new tag on a known base, and reports as a fresh check does', async function () {
+      const store = await freshStore();
+      const known = await image('tag');
+      await run(await layoutOf('tag-1', known), store);
+      const next = await buildImage({ layers: [base('tag'), { entries: [{ name: 'app/new.txt', content: 'token: ghp_Q2wE4rT6yU8iO0pA1sD3fG5hJ7kL9zX2cV4b\n' }] }], user: 'app' });
+      const fresh = await run(await layoutOf('tag-fresh', next), await freshStore(), { noCache: true });
+      const dir = await layoutOf('tag-2', next);
+      // The base layer is not there to read: the cache must answer for it.
+      await rm(blobPath(dir, next.layers[0]!.digest));
+      const cached = await run(dir, store);
+      assert.equal(cached.verdict, fresh.verdict, JSON.stringify(cached.error));
+      // The same report but for the reference it was asked by.
+      assert.deepEqual(stable({ ...cached, image: { ...cached.image, reference: 'r' } }), stable({ ...fresh, image: { ...fresh.image, reference: 'r' } }));
+      assert.ok(cached.findings.some((f) => f.check === 'secret' && f.path === '/app/new.txt'), 'the new layer was scanned');
+      assert.equal((await rows(store)).length, 3);
+    });
 
-  it('reads only the new layer of a new tag on a known base, and reports as a fresh check does', async function () {
-    const store = path.join(work, 'store-tag');
-    const known = await image('tag');
-    await run(await layoutOf('tag-1', known), store);
-    const next = await buildImage({ layers: [base('tag'), { entries: [{ name: 'app/new.txt', content: 'token: ghp_Q2wE4rT6yU8iO0pA1sD3fG5hJ7kL9zX2cV4b\n' }] }], user: 'app' });
-    const fresh = await run(await layoutOf('tag-fresh', next), path.join(work, 'store-tag-fresh'), { noCache: true });
-    const dir = await layoutOf('tag-2', next);
-    // The base layer is not there to read: the cache must answer for it.
-    await rm(blobPath(dir, next.layers[0]!.digest));
-    const cached = await run(dir, store);
-    assert.equal(cached.verdict, fresh.verdict, JSON.stringify(cached.error));
-    // The same report but for the reference it was asked by.
-    assert.deepEqual(stable({ ...cached, image: { ...cached.image, reference: 'r' } }), stable({ ...fresh, image: { ...fresh.image, reference: 'r' } }));
-    assert.ok(cached.findings.some((f) => f.check === 'secret' && f.path === '/app/new.txt'), 'the new layer was scanned');
-    assert.equal(rows(store).length, 3);
-  });
+    it('misses when the rules or an analyzer version change', async function () {
+      const img = await image('b');
+      const dir = await layoutOf('b', img);
+      const store = await freshStore();
+      assert.notEqual((await run(dir, store)).verdict, 'error');
+      const other = path.join(work, 'rules-b');
+      await cp(rulesDir, other, { recursive: true });
+      await writeFile(path.join(other, 'policy.yaml'), `${await readFile(path.join(other, 'policy.yaml'), 'utf8')}\n# changed\n`);
+      const bumped = BUILTIN_ANALYZERS.map((a) => (a.id === 'privileges' ? { ...a, version: a.version + 1 } : a));
+      for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
+      assert.notEqual((await run(dir, store)).verdict, 'error', 'same rules and analyzers: answered from the cache');
+      const changed = await run(dir, store, { rules: other });
+      assert.equal(changed.verdict, 'error', 'other rules: the layers are read again (and are missing)');
+      const newer = await run(dir, store, { analyzers: bumped });
+      assert.equal(newer.verdict, 'error', 'a newer analyzer: the layers are read again (and are missing)');
+    });
 
-  it('misses when the rules or an analyzer version change', async function () {
-    const img = await image('b');
-    const dir = await layoutOf('b', img);
-    const store = path.join(work, 'store-b');
-    assert.notEqual((await run(dir, store)).verdict, 'error');
-    const other = path.join(work, 'rules-b');
-    await cp(rulesDir, other, { recursive: true });
-    await writeFile(path.join(other, 'policy.yaml'), `${await readFile(path.join(other, 'policy.yaml'), 'utf8')}\n# changed\n`);
-    const bumped = BUILTIN_ANALYZERS.map((a) => (a.id === 'privileges' ? { ...a, version: a.version + 1 } : a));
-    for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
-    assert.notEqual((await run(dir, store)).verdict, 'error', 'same rules and analyzers: answered from the cache');
-    const changed = await run(dir, store, { rules: other });
-    assert.equal(changed.verdict, 'error', 'other rules: the layers are read again (and are missing)');
-    const newer = await run(dir, store, { analyzers: bumped });
-    assert.equal(newer.verdict, 'error', 'a newer analyzer: the layers are read again (and are missing)');
-  });
+    it('ignores a row that does not read back as written, and reads the layer again', async function () {
+      const img = await image('c');
+      const dir = await layoutOf('c', img);
+      const store = await freshStore();
+      const first = await run(dir, store);
+      const [row] = await rows(store);
+      assert.ok(row);
+      // A row cut short (a crash mid-write elsewhere, a full disk) is not used, and is written again.
+      await backend().tamper(store, row.key, row.facts.subarray(0, row.facts.length - 10));
+      assert.deepEqual(stable(await run(dir, store)), stable(first));
+      assert.deepEqual((await rows(store)).find((r) => r.key === row.key)?.facts, row.facts, 'recomputed and stored again');
+      // A row whose checksum holds but whose content is not a record (written by something else) is not used either.
+      const forged = gzipSync(JSON.stringify({ schema: 'imggate.layer-facts/v1', key: row.key, entries: [['etc', 'file']], whiteouts: [], stats: {}, findings: [], facts: {} }));
+      await backend().tamper(store, row.key, forged, createHash('sha256').update(forged).digest('hex'));
+      assert.deepEqual(stable(await run(dir, store)), stable(first));
+    });
 
-  it('ignores a row that does not read back as written, and reads the layer again', async function () {
-    const img = await image('c');
-    const dir = await layoutOf('c', img);
-    const store = path.join(work, 'store-c');
-    const first = await run(dir, store);
-    const tamper = (sql: string, ...params: unknown[]): void => {
-      const db = new Database(path.join(store, 'imggate.db'));
-      db.prepare(sql).run(...params);
-      db.close();
-    };
-    const [row] = rows(store);
-    assert.ok(row);
-    // A row cut short (a crash mid-write elsewhere, a full disk) is not used, and is written again.
-    tamper('UPDATE layer_facts SET facts = ? WHERE key = ?', row.facts.subarray(0, row.facts.length - 10), row.key);
-    assert.deepEqual(stable(await run(dir, store)), stable(first));
-    assert.deepEqual(rows(store).find((r) => r.key === row.key)?.facts, row.facts, 'recomputed and stored again');
-    // A row whose checksum holds but whose content is not a record (written by something else) is not used either.
-    const forged = gzipSync(JSON.stringify({ schema: 'imggate.layer-facts/v1', key: row.key, entries: [['etc', 'file']], whiteouts: [], stats: {}, findings: [], facts: {} }));
-    tamper('UPDATE layer_facts SET facts = ?, sha256 = ? WHERE key = ?', forged, createHash('sha256').update(forged).digest('hex'), row.key);
-    assert.deepEqual(stable(await run(dir, store)), stable(first));
-  });
-
-  it('keeps within its size, dropping the least recently used', async function () {
-    const store = path.join(work, 'store-d');
-    const one = await layoutOf('d1', await image('d1'));
-    const two = await layoutOf('d2', await image('d2'));
-    await run(one, store, { maxBytes: 1 });
-    await run(two, store, { maxBytes: 1 });
-    // Each write evicts down to the limit: nothing survives a 1-byte bound.
-    assert.deepEqual(rows(store), []);
-    await run(one, store);
-    await run(two, store);
-    // d1 and d2 share their second layer: three rows.
-    assert.equal(rows(store).length, 3);
-    // d3 shares the second layer too; its own first layer is one row more than the bound allows.
-    await run(two, store);
-    const d2 = new Set(diffIds(await image('d2')));
-    const d2Bytes = rows(store).filter((r) => d2.has(r.diff_id)).reduce((n, r) => n + r.bytes, 0);
-    const baseBytes = Math.max(...rows(store).map((r) => r.bytes));
-    const three = await image('d3');
-    await run(await layoutOf('d3', three), store, { maxBytes: d2Bytes + baseBytes + 64 });
-    assert.deepEqual(new Set(rows(store).map((r) => r.diff_id)), new Set([...d2, ...diffIds(three)]), 'd1, used least recently, is dropped');
+    it('keeps within its size, dropping the least recently used', async function () {
+      const store = await freshStore();
+      const one = await layoutOf('d1', await image('d1'));
+      const two = await layoutOf('d2', await image('d2'));
+      await run(one, store, { maxBytes: 1 });
+      await run(two, store, { maxBytes: 1 });
+      // Each write evicts down to the limit: nothing survives a 1-byte bound.
+      assert.deepEqual(await rows(store), []);
+      await run(one, store);
+      await run(two, store);
+      // d1 and d2 share their second layer: three rows.
+      assert.equal((await rows(store)).length, 3);
+      // d3 shares the second layer too; its own first layer is one row more than the bound allows.
+      await run(two, store);
+      const d2 = new Set(diffIds(await image('d2')));
+      const d2Bytes = (await rows(store)).filter((r) => d2.has(r.diff_id)).reduce((n, r) => n + r.bytes, 0);
+      const baseBytes = Math.max(...(await rows(store)).map((r) => r.bytes));
+      const three = await image('d3');
+      await run(await layoutOf('d3', three), store, { maxBytes: d2Bytes + baseBytes + 64 });
+      assert.deepEqual(new Set((await rows(store)).map((r) => r.diff_id)), new Set([...d2, ...diffIds(three)]), 'd1, used least recently, is dropped');
+    });
   });
 });
