@@ -17,7 +17,7 @@ import {
   type QueueStats,
   type StoredEvent,
 } from './queue.js';
-import { toJob, type EventRow, type JobRow } from './queue-rows.js';
+import { toEvent, toJob, type EventRow, type JobRow } from './rows.js';
 import type { SqliteStore } from './sqlite.js';
 
 /**
@@ -264,16 +264,7 @@ export class SqliteJobQueue implements JobQueue {
   events(jobId: number): Promise<StoredEvent[]> {
     return this.#tx('events', () => {
       const rows = this.#sql('SELECT * FROM events WHERE job_id = ? ORDER BY id').all(jobId) as EventRow[];
-      return rows.map((r) => ({
-        receiver: r.receiver,
-        eventId: r.event_id,
-        registry: r.registry,
-        repository: r.repository,
-        ...(r.tag !== null ? { tag: r.tag } : {}),
-        digest: r.digest,
-        jobId: r.job_id,
-        receivedAt: r.received_at,
-      }));
+      return rows.map(toEvent);
     });
   }
 

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ImggateError, type StoreErrorCode } from '../errors.js';
+import { toVerdict, type VerdictRow } from './rows.js';
 import type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from './types.js';
 
 const SCHEMA_VERSION = 3;
@@ -78,21 +79,6 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX layer_facts_diff_id ON layer_facts (diff_id);`,
 ];
 
-interface Row {
-  id: number;
-  digest: string;
-  reference: string;
-  repository: string;
-  platform: string | null;
-  verdict: 'pass' | 'fail' | 'error';
-  policy_digest: string | null;
-  checked_at: string;
-  report: string;
-  bundle: string | null;
-  report_bundle: string | null;
-  attestation: string | null;
-  job_id: number | null;
-}
 
 /**
  * The embedded store: one SQLite file (`store.dir/imggate.db`) in WAL mode, so checks running in
@@ -200,22 +186,8 @@ export class SqliteStore implements VerdictStore {
       params['jobId'] = query.jobId;
     }
     const sql = `SELECT * FROM verdicts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY checked_at DESC, id DESC LIMIT @limit`;
-    const rows = this.#db.prepare(sql).all(params) as Row[];
-    return rows.map((r) => ({
-      id: r.id,
-      digest: r.digest,
-      reference: r.reference,
-      repository: r.repository,
-      ...(r.platform ? { platform: r.platform } : {}),
-      verdict: r.verdict,
-      ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
-      checkedAt: r.checked_at,
-      report: JSON.parse(r.report) as StoredVerdict['report'],
-      ...(r.bundle ? { bundle: Buffer.from(r.bundle, 'utf8') } : {}),
-      ...(r.report_bundle ? { reportBundle: Buffer.from(r.report_bundle, 'utf8') } : {}),
-      ...(r.attestation ? { attestations: JSON.parse(r.attestation) as StoredVerdict['attestations'] } : {}),
-      ...(r.job_id !== null ? { jobId: r.job_id } : {}),
-    }));
+    const rows = this.#db.prepare(sql).all(params) as VerdictRow[];
+    return rows.map(toVerdict);
   }
 
   close(): void {

@@ -16,7 +16,7 @@ import {
   type QueueStats,
   type StoredEvent,
 } from '../queue.js';
-import { toJob, type EventRow, type JobRow } from '../queue-rows.js';
+import { toEvent, toJob, type EventRow, type JobRow } from '../rows.js';
 import { storeError } from './connect.js';
 import type { PostgresDatabase } from './database.js';
 import type { PostgresStore } from './store.js';
@@ -264,16 +264,7 @@ export class PostgresJobQueue implements JobQueue {
   events(jobId: number): Promise<StoredEvent[]> {
     return this.#tx('events', async (client) => {
       const { rows } = await client.query<EventRow>('SELECT * FROM events WHERE job_id = $1 ORDER BY id', [jobId]);
-      return rows.map((r) => ({
-        receiver: r.receiver,
-        eventId: r.event_id,
-        registry: r.registry,
-        repository: r.repository,
-        ...(r.tag !== null ? { tag: r.tag } : {}),
-        digest: r.digest,
-        jobId: r.job_id,
-        receivedAt: r.received_at,
-      }));
+      return rows.map(toEvent);
     });
   }
 

@@ -1,22 +1,8 @@
 import type pg from 'pg';
 import type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from '../types.js';
+import { toVerdict, type VerdictRow } from '../rows.js';
 import type { PostgresDatabase } from './database.js';
 
-interface Row {
-  id: number;
-  digest: string;
-  reference: string;
-  repository: string;
-  platform: string | null;
-  verdict: 'pass' | 'fail' | 'error';
-  policy_digest: string | null;
-  checked_at: string;
-  report: string;
-  bundle: string | null;
-  report_bundle: string | null;
-  attestation: string | null;
-  job_id: number | null;
-}
 
 /** Verdicts in PostgreSQL: the same rows as the embedded store's, shared by every gate process. */
 export class PostgresStore implements VerdictStore {
@@ -63,28 +49,10 @@ export class PostgresStore implements VerdictStore {
     add('job_id', query.jobId);
     params.push(query.limit ?? 50);
     const sql = `SELECT * FROM verdicts ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY checked_at DESC, id DESC LIMIT $${params.length}`;
-    return this.db.tx('cannot read verdicts', async (client) => (await client.query<Row>(sql, params)).rows.map(toVerdict));
+    return this.db.tx('cannot read verdicts', async (client) => (await client.query<VerdictRow>(sql, params)).rows.map(toVerdict));
   }
 
   close(): Promise<void> {
     return this.db.close();
   }
-}
-
-function toVerdict(r: Row): StoredVerdict {
-  return {
-    id: r.id,
-    digest: r.digest,
-    reference: r.reference,
-    repository: r.repository,
-    ...(r.platform ? { platform: r.platform } : {}),
-    verdict: r.verdict,
-    ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
-    checkedAt: r.checked_at,
-    report: JSON.parse(r.report) as StoredVerdict['report'],
-    ...(r.bundle ? { bundle: Buffer.from(r.bundle, 'utf8') } : {}),
-    ...(r.report_bundle ? { reportBundle: Buffer.from(r.report_bundle, 'utf8') } : {}),
-    ...(r.attestation ? { attestations: JSON.parse(r.attestation) as StoredVerdict['attestations'] } : {}),
-    ...(r.job_id !== null ? { jobId: r.job_id } : {}),
-  };
 }

@@ -1,7 +1,8 @@
 import type { Verdict } from '../report/types.js';
-import { PRIORITIES, type Job, type JobPriority, type JobState } from './queue.js';
+import { PRIORITIES, type Job, type JobPriority, type JobState, type StoredEvent } from './queue.js';
+import type { StoredVerdict } from './types.js';
 
-/** The queue's rows as both backends read them (snake_case columns; times in ms since the epoch). */
+/** The store's rows as both backends read them (snake_case columns; queue times in ms since the epoch). */
 export interface JobRow {
   id: number;
   digest: string;
@@ -59,5 +60,52 @@ export function toJob(r: JobRow): Job {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     ...(r.finished_at !== null ? { finishedAt: r.finished_at } : {}),
+  };
+}
+
+export function toEvent(r: EventRow): StoredEvent {
+  return {
+    receiver: r.receiver,
+    eventId: r.event_id,
+    registry: r.registry,
+    repository: r.repository,
+    ...(r.tag !== null ? { tag: r.tag } : {}),
+    digest: r.digest,
+    jobId: r.job_id,
+    receivedAt: r.received_at,
+  };
+}
+
+export interface VerdictRow {
+  id: number;
+  digest: string;
+  reference: string;
+  repository: string;
+  platform: string | null;
+  verdict: 'pass' | 'fail' | 'error';
+  policy_digest: string | null;
+  checked_at: string;
+  report: string;
+  bundle: string | null;
+  report_bundle: string | null;
+  attestation: string | null;
+  job_id: number | null;
+}
+
+export function toVerdict(r: VerdictRow): StoredVerdict {
+  return {
+    id: r.id,
+    digest: r.digest,
+    reference: r.reference,
+    repository: r.repository,
+    ...(r.platform ? { platform: r.platform } : {}),
+    verdict: r.verdict,
+    ...(r.policy_digest ? { policyDigest: r.policy_digest } : {}),
+    checkedAt: r.checked_at,
+    report: JSON.parse(r.report) as StoredVerdict['report'],
+    ...(r.bundle ? { bundle: Buffer.from(r.bundle, 'utf8') } : {}),
+    ...(r.report_bundle ? { reportBundle: Buffer.from(r.report_bundle, 'utf8') } : {}),
+    ...(r.attestation ? { attestations: JSON.parse(r.attestation) as StoredVerdict['attestations'] } : {}),
+    ...(r.job_id !== null ? { jobId: r.job_id } : {}),
   };
 }
