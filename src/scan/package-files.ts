@@ -204,12 +204,19 @@ export class PackagedFiles {
   }
 
   #listed(path: string, copy: Copy): Map<string, unknown[]> {
-    if (path === APK_INSTALLED) {
-      return (copy.apk ??= byLastName(
-        [...apkSums(copy.text)].flatMap(([file, { sha1, pkg }]) => (sha1 ? [{ file, sha1, pkg }] : [])),
-        (c) => c.file,
-      ));
-    }
+    return path === APK_INSTALLED ? this.#apkFiles(copy) : this.#listLines(copy);
+  }
+
+  /** apk's files with a checksum, by last name. */
+  #apkFiles(copy: Copy): NonNullable<Copy['apk']> {
+    return (copy.apk ??= byLastName(
+      [...apkSums(copy.text)].flatMap(([file, { sha1, pkg }]) => (sha1 ? [{ file, sha1, pkg }] : [])),
+      (c) => c.file,
+    ));
+  }
+
+  /** A dpkg `.list`'s paths, by last name. */
+  #listLines(copy: Copy): NonNullable<Copy['listed']> {
     return (copy.listed ??= byLastName(
       copy.text.split('\n').filter((line) => line.startsWith('/')),
       (line) => line,
@@ -226,8 +233,7 @@ export class PackagedFiles {
       const chosen = choose(db, copies);
       if (!chosen) continue;
       if (db === APK_INSTALLED) {
-        this.#listed(db, chosen);
-        for (const { file, sha1, pkg } of chosen.apk?.get(name) ?? []) if (fs.resolve(file) === path) claims.set(`sha1:${sha1}`, pkg);
+        for (const { file, sha1, pkg } of this.#apkFiles(chosen).get(name) ?? []) if (fs.resolve(file) === path) claims.set(`sha1:${sha1}`, pkg);
         continue;
       }
       const sumsPath = `${db.slice(0, -'.list'.length)}.md5sums`;
@@ -236,8 +242,7 @@ export class PackagedFiles {
       if (!sums) continue;
       const pkg = DPKG_DB.exec(db)?.[1] ?? db;
       const md5 = (sums.md5 ??= dpkgSums(sums.text));
-      this.#listed(db, chosen);
-      for (const line of chosen.listed?.get(name) ?? []) {
+      for (const line of this.#listLines(chosen).get(name) ?? []) {
         const sum = md5.get(line);
         if (sum && fs.resolve(line) === path) claims.set(`md5:${sum}`, pkg);
       }

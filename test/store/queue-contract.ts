@@ -19,9 +19,10 @@ export interface Clock {
 /** The settings every backend runs the suite with. */
 export const CONTRACT_SETTINGS = { leaseMs: 10_000, maxAttempts: 3, backoffMs: 1_000, backoffMaxMs: 3_000 } as const;
 
-const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
+export const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
 
-function request(n: number, options: { eventId?: string; priority?: JobPriority; rules?: string; feeds?: string; receiver?: string; tag?: string } = {}): EnqueueRequest {
+/** An enqueue request for image n (its digest), with a fresh event id unless one is given. */
+export function request(n: number, options: { eventId?: string; priority?: JobPriority; rules?: string; feeds?: string; receiver?: string; tag?: string } = {}): EnqueueRequest {
   return {
     event: {
       receiver: options.receiver ?? 'distribution',
@@ -37,7 +38,8 @@ function request(n: number, options: { eventId?: string; priority?: JobPriority;
   };
 }
 
-function verdictRow(n: number, verdict: Report['verdict']): NewVerdict {
+/** A verdict row for image n, as a job's result carries it. */
+export function verdictRow(n: number, verdict: Report['verdict']): NewVerdict {
   const checkedAt = new Date(0).toISOString();
   const reference = `r.example/team/app@${digest(n)}`;
   return {

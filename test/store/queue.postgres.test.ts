@@ -3,29 +3,7 @@ import { PostgresDatabase } from '../../src/store/postgres/database.js';
 import { PostgresJobQueue } from '../../src/store/postgres/queue.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
 import { postgresOrSkip, type TestPostgres } from '../harness/postgres.js';
-import type { EnqueueRequest } from '../../src/store/queue.js';
-import type { NewVerdict } from '../../src/store/types.js';
-import { CONTRACT_SETTINGS, queueContract } from './queue-contract.js';
-
-const digest = (n: number): string => `sha256:${n.toString(16).padStart(64, '0')}`;
-const request = (n: number): EnqueueRequest => ({
-  event: { receiver: 'distribution', eventId: `e-${n}`, registry: 'r.example', repository: 'team/app', digest: digest(n) },
-  priority: 'push',
-  rulesDigest: 'sha256:rules',
-  feedsState: 'feeds',
-});
-function verdictRow(n: number): NewVerdict {
-  const checkedAt = new Date(0).toISOString();
-  const reference = `r.example/team/app@${digest(n)}`;
-  return {
-    digest: digest(n),
-    reference,
-    repository: 'r.example/team/app',
-    verdict: 'pass',
-    checkedAt,
-    report: { schema: 'imggate.report/v1', image: { reference, digest: digest(n), mediaType: 'm', source: 'registry' }, verdict: 'pass', findings: [], signatures: [], checkedAt, durationMs: 0 },
-  };
-}
+import { CONTRACT_SETTINGS, queueContract, request, verdictRow } from './queue-contract.js';
 
 // One cluster for the file; each backend the contract opens is a new, empty database on it.
 describe('PostgreSQL', function () {
@@ -62,13 +40,13 @@ describe('PostgreSQL', function () {
       await server.stop();
       const refused = (err: Error & { code?: string }): boolean => err.code === 'STORE_FAILED' && !err.message.includes(server!.password);
       await assert.rejects(queue.claim('w2'), refused, 'no claim without the database');
-      await assert.rejects(queue.complete(lease, { verdict: 'pass', verdicts: [verdictRow(1)] }), refused);
+      await assert.rejects(queue.complete(lease, { verdict: 'pass', verdicts: [verdictRow(1, 'pass')] }), refused);
       await assert.rejects(queue.ping(), refused);
       await server.start();
       // The pool's connections died with the server: new ones are opened, nothing is restarted here.
       assert.equal((await store.list({ jobId: first.jobId })).length, 0, 'the completion that failed wrote nothing');
       assert.equal((await queue.get(first.jobId))?.state, 'running');
-      assert.equal(await queue.complete(lease, { verdict: 'pass', verdicts: [verdictRow(1)] }), true, 'the lease outlived the outage');
+      assert.equal(await queue.complete(lease, { verdict: 'pass', verdicts: [verdictRow(1, 'pass')] }), true, 'the lease outlived the outage');
       assert.equal((await store.list({ jobId: first.jobId })).length, 1);
       assert.equal((await queue.claim('w2'))?.job.id, second.jobId, 'claims resume');
     } finally {
