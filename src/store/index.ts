@@ -2,11 +2,13 @@ import path from 'node:path';
 import type { ConfigFile } from '../config/schema.js';
 import { storeDirOf } from '../feeds/index.js';
 import type { PostgresLayerFacts } from './postgres/layer-facts.js';
+import type { ImageStore } from './images.js';
 import type { JobQueue, QueueSettings } from './queue.js';
 import type { SqliteLayerFacts } from './layer-facts.js';
 import type { VerdictStore } from './types.js';
 
 export { SqliteStore } from './sqlite.js';
+export type { CurrentImage, ImagePage, ImageQuery, ImageStore, ImageView } from './images.js';
 export type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from './types.js';
 
 /** The store's database file: `store.dir/imggate.db`. */
@@ -33,26 +35,30 @@ export async function openStore(config: ConfigFile, env: NodeJS.ProcessEnv = pro
   return new SqliteStore(storeFileOf(config, env));
 }
 
-/** The service's store: verdicts and the job queue on one connection (SQLite) or pool (PostgreSQL). */
+/** The service's store: verdicts, the job queue and the image inventory on one connection (SQLite) or pool (PostgreSQL). */
 export interface ServiceStore {
   readonly verdicts: VerdictStore;
   readonly queue: JobQueue;
+  /** What is in the registries, and the locks for work one process does at a time. */
+  readonly images: ImageStore;
   close(): Promise<void>;
 }
 
+/** Opens the service's store; the queue and the locks read the time from `settings.now`. */
 export async function openServiceStore(config: ConfigFile, env: NodeJS.ProcessEnv, settings: QueueSettings, connections = 10): Promise<ServiceStore> {
   if (config.store.database) {
-    const [{ PostgresDatabase }, { PostgresStore }, { PostgresJobQueue }] = await Promise.all([
+    const [{ PostgresDatabase }, { PostgresStore }, { PostgresJobQueue }, { PostgresImageStore }] = await Promise.all([
       import('./postgres/database.js'),
       import('./postgres/store.js'),
       import('./postgres/queue.js'),
+      import('./postgres/images.js'),
     ]);
     const store = new PostgresStore(await PostgresDatabase.open(config.store.database, { max: connections }));
-    return { verdicts: store, queue: new PostgresJobQueue(store, settings), close: () => store.close() };
+    return { verdicts: store, queue: new PostgresJobQueue(store, settings), images: new PostgresImageStore(store.db, settings.now), close: () => store.close() };
   }
-  const [{ SqliteStore }, { SqliteJobQueue }] = await Promise.all([import('./sqlite.js'), import('./sqlite-queue.js')]);
+  const [{ SqliteStore }, { SqliteJobQueue }, { SqliteImageStore }] = await Promise.all([import('./sqlite.js'), import('./sqlite-queue.js'), import('./sqlite-images.js')]);
   const store = new SqliteStore(storeFileOf(config, env));
-  return { verdicts: store, queue: new SqliteJobQueue(store, settings), close: async () => store.close() };
+  return { verdicts: store, queue: new SqliteJobQueue(store, settings), images: new SqliteImageStore(store, settings.now), close: async () => store.close() };
 }
 
 /** The layer cache's rows (`store.scanCacheMaxBytes` bounds them) in the configured store. */

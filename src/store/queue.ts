@@ -1,8 +1,12 @@
 import type { Verdict } from '../report/types.js';
 import type { NewVerdict } from './types.js';
 
-/** Who asked for a check; lower runs first. */
-export const PRIORITIES = { push: 0, manual: 1, rescan: 2 } as const;
+/**
+ * Who asked for a check; lower runs first. `reconcile` is an image the periodic listing of the registry
+ * found (most often a push whose notification was lost): after what people asked for, before rescans.
+ * The numbers are stored: schema 4 moved rescans from 2 to 3.
+ */
+export const PRIORITIES = { push: 0, manual: 1, reconcile: 2, rescan: 3 } as const;
 export type JobPriority = keyof typeof PRIORITIES;
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed';

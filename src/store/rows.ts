@@ -1,5 +1,7 @@
 import type { Verdict } from '../report/types.js';
 import { PRIORITIES, type Job, type JobPriority, type JobState, type StoredEvent } from './queue.js';
+import { DIGEST_ONLY, type CurrentImage, type ImagePage, type ImageView } from './images.js';
+import { encodeCursor, MAX_PAGE } from './images-sql.js';
 import type { StoredVerdict } from './types.js';
 
 /** The store's rows as both backends read them (snake_case columns; queue times in ms since the epoch). */
@@ -108,4 +110,65 @@ export function toVerdict(r: VerdictRow): StoredVerdict {
     ...(r.attestation ? { attestations: JSON.parse(r.attestation) as StoredVerdict['attestations'] } : {}),
     ...(r.job_id !== null ? { jobId: r.job_id } : {}),
   };
+}
+
+/** One row of the images listing (src/store/images-sql.ts): tags joined with commas, which no tag holds. */
+export interface ImageRow {
+  registry: string;
+  repository: string;
+  digest: string;
+  current_tags: string | null;
+  all_tags: string | null;
+  current: number;
+  seen_at: number;
+  removed_at: number | null;
+  verdict: Verdict | null;
+  checked_at: string | null;
+}
+
+const tagsOf = (joined: string | null): string[] => [...new Set((joined ?? '').split(',').filter((t) => t !== DIGEST_ONLY))].sort();
+
+export function toImageView(r: ImageRow): ImageView {
+  const current = Number(r.current) === 1;
+  return {
+    registry: r.registry,
+    repository: r.repository,
+    digest: r.digest,
+    // A removed image is listed with the tags it had.
+    tags: tagsOf(current ? r.current_tags : r.all_tags),
+    current,
+    seenAt: Number(r.seen_at),
+    ...(!current && r.removed_at !== null ? { removedAt: Number(r.removed_at) } : {}),
+    ...(r.verdict !== null ? { verdict: r.verdict } : {}),
+    ...(r.checked_at !== null ? { checkedAt: r.checked_at } : {}),
+  };
+}
+
+export interface CurrentImageRow {
+  registry: string;
+  repository: string;
+  digest: string;
+  tag: string;
+}
+
+/** Rows ordered by registry, repository and digest, grouped into one image per digest of a repository. */
+export function toCurrentImages(rows: readonly CurrentImageRow[]): CurrentImage[] {
+  const out: Array<{ registry: string; repository: string; digest: string; tags: string[] }> = [];
+  for (const r of rows) {
+    const last = out[out.length - 1];
+    const image = last && last.registry === r.registry && last.repository === r.repository && last.digest === r.digest ? last : undefined;
+    const into = image ?? { registry: r.registry, repository: r.repository, digest: r.digest, tags: [] };
+    if (!image) out.push(into);
+    if (r.tag !== DIGEST_ONLY) into.tags.push(r.tag);
+  }
+  for (const image of out) image.tags.sort();
+  return out;
+}
+
+/** A page of at most `limit` images and, when there are more, where the next one starts. */
+export function toImagePage(rows: readonly ImageRow[], limit: number | undefined): ImagePage {
+  const n = Math.min(Math.max(limit ?? 50, 1), MAX_PAGE);
+  const images = rows.slice(0, n).map(toImageView);
+  const last = images[images.length - 1];
+  return rows.length > n && last ? { images, next: encodeCursor([last.registry, last.repository, last.digest]) } : { images };
 }

@@ -2,10 +2,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { ImggateError, type StoreErrorCode } from '../errors.js';
+import { IMAGES_MIGRATION } from './images-sql.js';
 import { toVerdict, type VerdictRow } from './rows.js';
 import type { NewVerdict, StoredVerdict, VerdictQuery, VerdictStore } from './types.js';
 
-const SCHEMA_VERSION = 3;
+const SCHEMA_VERSION = 4;
 
 const MIGRATIONS: readonly string[] = [
   `CREATE TABLE verdicts (
@@ -77,6 +78,9 @@ const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX layer_facts_used ON layer_facts (used_at);
    CREATE INDEX layer_facts_diff_id ON layer_facts (diff_id);`,
+  // 4: what the service knows is in the registries (src/store/images.ts), locks for work one process
+  // does at a time, and the `reconcile` priority between manual and rescan (rescans move from 2 to 3).
+  IMAGES_MIGRATION,
 ];
 
 

@@ -126,8 +126,8 @@ export function queueContract(name: string, open: (settings: QueueSettings, cloc
       assert.deepEqual(claimed.map((l) => l?.job.digest), [digest(7), digest(8), undefined]);
     });
 
-    it('runs pushes before manual checks before rescans, oldest first within each', async function () {
-      const order: Array<[number, JobPriority]> = [[1, 'rescan'], [2, 'manual'], [3, 'push'], [4, 'manual'], [5, 'push']];
+    it('runs pushes before manual checks before reconciled images before rescans, oldest first within each', async function () {
+      const order: Array<[number, JobPriority]> = [[1, 'rescan'], [6, 'reconcile'], [2, 'manual'], [3, 'push'], [4, 'manual'], [5, 'push']];
       const ids = new Map<number, number>();
       for (const [n, priority] of order) {
         ids.set(n, (await queue.enqueue(request(n, { priority }))).jobId);
@@ -135,7 +135,7 @@ export function queueContract(name: string, open: (settings: QueueSettings, cloc
       }
       const claimed: number[] = [];
       for (let lease = await queue.claim('w'); lease; lease = await queue.claim('w')) claimed.push(lease.job.id);
-      assert.deepEqual(claimed, [3, 5, 2, 4, 1].map((n) => ids.get(n)));
+      assert.deepEqual(claimed, [3, 5, 2, 4, 6, 1].map((n) => ids.get(n)));
     });
 
     it('raises a queued job to the priority of a later, more urgent request', async function () {

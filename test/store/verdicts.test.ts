@@ -76,7 +76,7 @@ describe('the verdict store', function () {
           await client.connect();
           const { rows } = await client.query<{ version: number }>('SELECT version FROM imggate_schema ORDER BY version');
           await client.end();
-          assert.deepEqual(rows.map((r) => r.version), [1]);
+          assert.deepEqual(rows.map((r) => r.version), [1, 2]);
         }
       }
     });

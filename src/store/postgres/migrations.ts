@@ -1,3 +1,5 @@
+import { IMAGES_MIGRATION } from '../images-sql.js';
+
 /**
  * The PostgreSQL schema, one entry per version; applied in order, each in its own transaction, never
  * edited once released (a change is a new entry). Times are ms since the epoch, as in the SQLite store,
@@ -74,6 +76,8 @@ export const MIGRATIONS: readonly string[] = [
    );
    CREATE INDEX layer_facts_used ON layer_facts (used_at, seq);
    CREATE INDEX layer_facts_diff_id ON layer_facts (diff_id);`,
+  // 2: the SQLite store's schema 4: images, service locks, rescans renumbered after `reconcile`.
+  IMAGES_MIGRATION,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
