@@ -68,6 +68,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   metrics.workers = () => pool.counts();
   const ingest = new Ingest({
     queue,
+    images: store.images,
     allow: runtime.allow,
     resolveTag: registryTagResolver(config, env),
     rulesDigest: rules.digest,

@@ -5,6 +5,7 @@ import type { ConfigFile } from '../config/schema.js';
 import { ImggateError, type ServerErrorCode } from '../errors.js';
 import { storeDirOf } from '../feeds/index.js';
 import { resolveOptions } from '../options.js';
+import type { ImageStore } from '../store/images.js';
 import type { JobPriority, JobQueue } from '../store/queue.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -23,6 +24,8 @@ export type TagResolver = (registry: string, repository: string, tag: string) =>
 
 export interface IngestDeps {
   readonly queue: JobQueue;
+  /** Where pushed images are recorded as seen and deleted ones as removed. */
+  readonly images: ImageStore;
   readonly allow: ReadonlySet<string>;
   readonly resolveTag: TagResolver;
   readonly rulesDigest: string;
@@ -31,12 +34,19 @@ export interface IngestDeps {
   readonly log: Logger;
   /** Wakes the workers. */
   readonly notify: () => void;
+  readonly now?: () => number;
+}
+
+export interface AcceptOptions {
+  /** Log only events that made a new job (the reconcile loop sends the same events every pass). */
+  readonly quiet?: boolean;
 }
 
 /**
- * Turns received events into committed jobs. The allowlist is checked for every event of a delivery
- * before anything is resolved or written: one event naming a foreign registry refuses the delivery, and
- * no connection is made to that host.
+ * Turns received events into committed jobs, and keeps the image inventory: a push is recorded as
+ * seen once its job is committed, a delete marks what it names removed. The allowlist is checked for
+ * every event of a delivery before anything is resolved or written: one event naming a foreign registry
+ * refuses the delivery, and no connection is made to that host.
  */
 export class Ingest {
   readonly #d: IngestDeps;
@@ -45,16 +55,25 @@ export class Ingest {
     this.#d = deps;
   }
 
-  async accept(receiver: string, events: readonly ReceivedEvent[], priority: JobPriority): Promise<Accepted[]> {
+  /** Commits the delivery's pushes as jobs (returned, in order) and its deletes to the inventory. */
+  async accept(receiver: string, events: readonly ReceivedEvent[], priority: JobPriority, options: AcceptOptions = {}): Promise<Accepted[]> {
     for (const e of events) {
       if (!this.#d.allow.has(e.registry)) {
         this.#d.log.warn('event refused: registry not allowed', { receiver, eventId: e.eventId.slice(0, 200), registry: e.registry.slice(0, 255) });
         throw new ImggateError<ServerErrorCode>('REGISTRY_NOT_ALLOWED', `registry ${e.registry.slice(0, 255)} is not one this gate checks`);
       }
     }
+    const now = this.#d.now ?? Date.now;
+    const pushes = events.filter((e) => !e.deleted);
+    for (const e of events) {
+      if (!e.deleted) continue;
+      const removed = await this.#d.images.removed({ registry: e.registry, repository: e.repository, tag: e.tag, digest: e.digest }, now());
+      this.#d.log.info('image deleted in the registry', { receiver, eventId: e.eventId, repository: e.repository, tag: e.tag, digest: e.digest, removed });
+    }
+    if (pushes.length === 0) return [];
     const feedsState = await this.#d.feedsState();
     const out: Accepted[] = [];
-    for (const e of events) {
+    for (const e of pushes) {
       const digest = e.digest ?? (await this.#d.resolveTag(e.registry, e.repository, e.tag as string));
       const r = await this.#d.queue.enqueue({
         event: { receiver, eventId: e.eventId, registry: e.registry, repository: e.repository, tag: e.tag, digest },
@@ -62,8 +81,9 @@ export class Ingest {
         rulesDigest: this.#d.rulesDigest,
         feedsState,
       });
+      await this.#d.images.seen(e.registry, e.repository, e.tag, digest, now());
       if (r.deduped) this.#d.metrics.dedupeHits.inc();
-      this.#d.log.info(r.duplicateEvent ? 'event redelivered' : r.deduped ? 'event linked to an existing job' : 'event queued', {
+      if (!options.quiet || !r.deduped) this.#d.log.info(r.duplicateEvent ? 'event redelivered' : r.deduped ? 'event linked to an existing job' : 'event queued', {
         receiver,
         eventId: e.eventId,
         digest,

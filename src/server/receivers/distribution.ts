@@ -5,8 +5,9 @@ import { invalid, parseJson } from './payload.js';
 /**
  * CNCF distribution notifications. 2.x posts an envelope of several events
  * (`application/vnd.docker.distribution.events.v1+json`); 3.x posts one event per request
- * (`…events.v2+json`). Only manifest pushes matter: blob pushes, pulls (the gate's own among them),
- * mounts and deletes are ignored.
+ * (`…events.v2+json`). Manifest pushes are images to check; deletes (of a tag, of a manifest by
+ * digest, of a repository) tell the image inventory what is gone. Blob pushes, pulls (the gate's own
+ * among them) and mounts are ignored.
  */
 export const V1 = 'application/vnd.docker.distribution.events.v1+json';
 export const V2 = 'application/vnd.docker.distribution.events.v2+json';
@@ -37,27 +38,48 @@ const envelope = z.strictObject({ events: z.array(event).max(1000) });
 /** cosign's and the referrers tag schema's artifact tags: signatures and verdicts, not images. */
 const ARTIFACT_TAG = /^sha256-[a-f0-9]{64}(?:\.[a-z]+)?$/;
 
+/**
+ * The host clients talked to: the URL the registry built for the manifest, else the request's Host.
+ * Deletes carry no URL, only the request.
+ */
+function registryOf(e: DistributionEvent): string {
+  let registry = e.request?.host;
+  if (e.target.url) {
+    try {
+      registry = new URL(e.target.url).host;
+    } catch {
+      throw invalid(`event ${e.id}: target.url is not a URL`);
+    }
+  }
+  if (!registry) throw invalid(`event ${e.id}: neither target.url nor request.host names the registry`);
+  return registry;
+}
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+
+/**
+ * distribution writes a delete as {repository, tag} (a tag), {repository, digest} (a manifest; a blob
+ * delete looks the same, and names no image the inventory holds) or {repository} (the repository).
+ */
+function deleted(e: DistributionEvent): ReceivedEvent {
+  const { repository, digest, tag } = e.target;
+  if (!repository) throw invalid(`event ${e.id}: target.repository is missing`);
+  if (digest !== undefined && !SHA256.test(digest)) throw invalid(`event ${e.id}: target.digest is not a sha256 digest`);
+  return { eventId: e.id, registry: registryOf(e), repository, tag: tag || undefined, digest, deleted: true };
+}
+
 function normalise(e: DistributionEvent): ReceivedEvent | undefined {
+  if (e.action === 'delete') return deleted(e);
   if (e.action !== 'push' || !e.target.mediaType || !MANIFEST_TYPES.has(e.target.mediaType)) return undefined;
   // The gate's own pushes (its signed verdicts) would otherwise be checked, attested, and pushed again,
   // forever. Someone posing as the gate only keeps their image unchecked, and so without a verdict:
   // verify-attestation still refuses it at deploy time.
   if (e.request?.useragent?.startsWith('imggate/')) return undefined;
   if (e.target.tag && ARTIFACT_TAG.test(e.target.tag)) return undefined;
-  const { repository, digest, tag, url } = e.target;
+  const { repository, digest, tag } = e.target;
   if (!repository) throw invalid(`event ${e.id}: target.repository is missing`);
-  if (!digest || !/^sha256:[a-f0-9]{64}$/.test(digest)) throw invalid(`event ${e.id}: target.digest is not a sha256 digest`);
-  // The host clients pushed to: the URL the registry built for the manifest, else the request's Host.
-  let registry = e.request?.host;
-  if (url) {
-    try {
-      registry = new URL(url).host;
-    } catch {
-      throw invalid(`event ${e.id}: target.url is not a URL`);
-    }
-  }
-  if (!registry) throw invalid(`event ${e.id}: neither target.url nor request.host names the registry`);
-  return { eventId: e.id, registry, repository, tag: tag || undefined, digest };
+  if (!digest || !SHA256.test(digest)) throw invalid(`event ${e.id}: target.digest is not a sha256 digest`);
+  return { eventId: e.id, registry: registryOf(e), repository, tag: tag || undefined, digest };
 }
 
 export const distribution: Receiver = {

@@ -18,6 +18,11 @@ export interface ReceivedEvent {
   readonly repository: string;
   readonly tag?: string | undefined;
   readonly digest?: string | undefined;
+  /**
+   * The sender deleted the tag, or the digest (every tag naming it), or the whole repository when it
+   * names neither: nothing to check, the image inventory forgets it.
+   */
+  readonly deleted?: true | undefined;
 }
 
 export interface ParseContext {
@@ -25,7 +30,7 @@ export interface ParseContext {
   readonly registry?: string | undefined;
 }
 
-/** A payload format: the media types it takes and a parser that keeps only manifest pushes. */
+/** A payload format: the media types it takes and a parser that keeps only manifest pushes (and deletes, where the format has them). */
 export interface Receiver {
   readonly type: string;
   readonly mediaTypes: readonly string[];
