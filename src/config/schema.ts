@@ -93,6 +93,17 @@ const serve = z
     bodyLimit: size.default(1024 * 1024),
     /** How long SIGTERM waits for running checks before it releases their jobs. */
     drainTimeout: duration.default(30_000),
+    /**
+     * Lists the watched repositories every interval, so an image whose notification was lost (the
+     * registry restarted) is still checked, and a deleted one is known to be gone. Absent: no listing.
+     */
+    reconcile: z
+      .strictObject({
+        /** `registry/repository`, or a glob over the registry's catalog: `registry/team/*`, `registry/**`. */
+        repositories: z.array(z.string().min(3).max(512)).min(1),
+        interval: duration.default(5 * 60_000),
+      })
+      .optional(),
   })
   // prefault: an absent section is parsed as {} so every default above applies.
   .prefault({});

@@ -191,6 +191,37 @@ export class RegistryClient {
     return tags;
   }
 
+  /**
+   * Every repository the registry's catalog (`/v2/_catalog`) lists, following `Link` pagination. Not
+   * every registry offers it (Docker Hub does not), and it lists only what the credentials may see.
+   */
+  async listRepositories(pageSize = 1000): Promise<string[]> {
+    const base = await this.#baseUrl();
+    const names: string[] = [];
+    let next: URL | undefined = new URL(`/v2/_catalog?n=${pageSize}`, base);
+    for (let page = 0; next !== undefined && page < 10_000; page++) {
+      const response = await this.#sendScoped('GET', next, 'registry:catalog:*', {});
+      await this.#expectOk(response, 'the catalog');
+      const body = await readBody(response.body, 16 * 1024 * 1024, 'the catalog');
+      let json: { repositories?: unknown };
+      try {
+        json = JSON.parse(body.toString('utf8')) as { repositories?: unknown };
+      } catch (err) {
+        throw new ImggateError('HTTP_ERROR', `the catalog of ${this.registry} is not JSON`, { cause: err });
+      }
+      if (json.repositories !== null && json.repositories !== undefined) {
+        if (!Array.isArray(json.repositories) || json.repositories.some((r) => typeof r !== 'string')) {
+          throw new ImggateError('HTTP_ERROR', `the catalog of ${this.registry} is malformed`);
+        }
+        names.push(...(json.repositories as string[]));
+      }
+      const query = catalogNext(headerValue(response.headers['link']));
+      // The next page stays on the catalog of the same origin, whatever the header says.
+      next = query === undefined ? undefined : new URL(`/v2/_catalog${query}`, base);
+    }
+    return names;
+  }
+
   /** Uploads a blob (monolithic), skipping it when the registry has it already. Returns its descriptor. */
   async pushBlob(repository: string, data: Buffer, mediaType: string): Promise<Descriptor> {
     const digest = digestOf(data);
@@ -257,7 +288,10 @@ export class RegistryClient {
     body?: Buffer,
     deadlineMs?: number,
   ): Promise<HttpResponse> {
-    const scope = `repository:${repository}:${action === 'push' ? 'pull,push' : 'pull'}`;
+    return this.#sendScoped(method, url, `repository:${repository}:${action === 'push' ? 'pull,push' : 'pull'}`, headers, body, deadlineMs);
+  }
+
+  async #sendScoped(method: Method, url: URL, scope: string, headers: Record<string, string>, body?: Buffer, deadlineMs?: number): Promise<HttpResponse> {
     const attempt = async (): Promise<HttpResponse> => {
       const authorization = await this.#authorization(scope, false);
       return this.#transport.send({
@@ -391,6 +425,15 @@ function headerValue(value: string | string[] | undefined): string | undefined {
 }
 
 /** The next page from an RFC 8288 `Link: <...>; rel="next"` header, relative to the repository. */
+/** The query of the catalog's next page, from its `Link` header; undefined at the end or for any other path. */
+function catalogNext(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);
+  if (!match?.[1]) return undefined;
+  const url = serverUrl(match[1], new URL('http://placeholder'), `the catalog's next page`);
+  return url.pathname === '/v2/_catalog' && url.search ? url.search : undefined;
+}
+
 function nextLink(link: string | undefined, repository: string): string | undefined {
   if (!link) return undefined;
   const match = /<([^>]+)>\s*;\s*rel="?next"?/.exec(link);

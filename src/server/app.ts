@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { isImggateError } from '../errors.js';
 import { parseReference } from '../registry/reference.js';
+import { decodeCursor } from '../store/images-sql.js';
+import type { ImageStore, ImageView } from '../store/images.js';
 import type { Job, JobQueue } from '../store/queue.js';
 import type { StoredVerdict, VerdictStore } from '../store/types.js';
 import { matchToken, tokenFrom, constantTimeEqual, verifyStandardWebhook } from './auth.js';
@@ -11,7 +13,7 @@ import type { Ingest } from './ingest.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 import { openApiDocument } from './openapi.js';
-import { checkRequest, digestParam, jobId, listQuery } from './schemas.js';
+import { checkRequest, digestParam, imageListQuery, jobId, listQuery } from './schemas.js';
 import type { ResolvedReceiver, Scope, ServeRuntime } from './settings.js';
 import { parseJson } from './receivers/payload.js';
 
@@ -19,6 +21,7 @@ export interface AppDeps {
   readonly runtime: ServeRuntime;
   readonly queue: JobQueue;
   readonly verdicts: VerdictStore;
+  readonly images: ImageStore;
   readonly ingest: Ingest;
   readonly metrics: Metrics;
   readonly log: Logger;
@@ -49,6 +52,23 @@ function verdictSummary(v: StoredVerdict) {
     ...(v.attestations ? { attestations: v.attestations } : {}),
   };
 }
+
+function imageView(i: ImageView) {
+  return {
+    registry: i.registry,
+    repository: i.repository,
+    digest: i.digest,
+    tags: i.tags,
+    current: i.current,
+    seenAt: iso(i.seenAt),
+    ...(i.removedAt !== undefined ? { removedAt: iso(i.removedAt) } : {}),
+    ...(i.verdict ? { verdict: i.verdict } : {}),
+    ...(i.checkedAt ? { checkedAt: i.checkedAt } : {}),
+  };
+}
+
+/** RFC 3339 or ms since the epoch, as the list queries take them. */
+const time = (t: string | undefined): number | undefined => (t === undefined ? undefined : /^[0-9]+$/.test(t) ? Number(t) : Date.parse(t));
 
 /** The HTTP face of the service: receivers under /hooks, the API under /v1, and the operations endpoints. */
 export function buildApp(deps: AppDeps): express.Express {
@@ -159,7 +179,6 @@ export function buildApp(deps: AppDeps): express.Express {
     route(async (req, res) => {
       const q = listQuery.safeParse(req.query);
       if (!q.success) throw httpError('PAYLOAD_INVALID', q.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
-      const time = (t: string | undefined): number | undefined => (t === undefined ? undefined : /^[0-9]+$/.test(t) ? Number(t) : Date.parse(t));
       const page = await queue.list({
         repository: q.data.repository,
         verdict: q.data.verdict,
@@ -202,6 +221,24 @@ export function buildApp(deps: AppDeps): express.Express {
       log.info('check retried', { job: id, token: res.locals['tokenName'] as string });
       const again = await queue.get(id);
       res.json(again ? await jobView(again, false) : {});
+    }),
+  );
+
+  app.get(
+    '/v1/images',
+    auth('read'),
+    route(async (req, res) => {
+      const q = imageListQuery.safeParse(req.query);
+      if (!q.success) throw httpError('PAYLOAD_INVALID', q.error.issues.map((i) => `${i.path.join('.') || 'query'}: ${i.message}`).join('; '));
+      if (q.data.cursor !== undefined && !decodeCursor(q.data.cursor)) throw httpError('PAYLOAD_INVALID', 'cursor: not the `next` of a page');
+      const page = await deps.images.list({
+        repository: q.data.repository,
+        current: q.data.current !== 'false',
+        changedSince: time(q.data.changedSince),
+        cursor: q.data.cursor,
+        limit: q.data.limit === undefined ? undefined : Number(q.data.limit),
+      });
+      res.json({ images: page.images.map(imageView), ...(page.next !== undefined ? { next: page.next } : {}) });
     }),
   );
 

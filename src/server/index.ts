@@ -11,6 +11,7 @@ import { buildApp } from './app.js';
 import { feedsStateOf, Ingest, registryTagResolver } from './ingest.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { Reconciler, registryLister } from './reconcile.js';
 import { resolveServe, type ServeFlags, type ServeRuntime } from './settings.js';
 import { WorkerPool } from './workers.js';
 
@@ -77,7 +78,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     log,
     notify: () => pool.notify(),
   });
-  const app = buildApp({ runtime, queue, verdicts: store.verdicts, ingest, metrics, log, workersAlive: () => pool.alive });
+  const app = buildApp({ runtime, queue, verdicts: store.verdicts, images: store.images, ingest, metrics, log, workersAlive: () => pool.alive });
+  const reconciler = runtime.reconcile
+    ? new Reconciler({ images: store.images, ingest, lister: registryLister(config, env), watch: runtime.reconcile.watch, intervalMs: runtime.reconcile.intervalMs, owner: workerId, metrics, log })
+    : undefined;
 
   // Leases of dead workers (this process killed earlier, another machine lost) come back continuously.
   const sweep = setInterval(() => {
@@ -103,6 +107,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // server is closing at that moment (a reset the sender would have to retry).
   server.keepAliveTimeout = 65_000;
   pool.start();
+  reconciler?.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : runtime.port;
   const host = runtime.host.includes(':') ? `[${runtime.host}]` : runtime.host;
@@ -118,6 +123,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       closing ??= (async () => {
         log.info('shutting down: no new jobs; draining', { running: pool.active });
         clearInterval(sweep);
+        await reconciler?.stop();
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();
         await pool.drain(runtime.drainTimeoutMs);

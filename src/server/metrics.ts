@@ -14,6 +14,10 @@ export class Metrics {
   });
   readonly leaseExpiries = new Counter({ name: 'imggate_lease_expiries_total', help: 'Jobs put back because their lease expired', registers: [this.registry] });
   readonly dedupeHits = new Counter({ name: 'imggate_dedupe_hits_total', help: 'Requests linked to a job that already existed', registers: [this.registry] });
+  readonly reconcilePasses = new Counter({ name: 'imggate_reconcile_passes_total', help: 'Reconcile passes this process ran, by outcome (ok, or partial when a registry or repository failed)', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly reconcileQueued = new Counter({ name: 'imggate_reconcile_images_queued_total', help: 'Images the reconcile loop found that had no check yet under the rules and feeds in force', registers: [this.registry] });
+  readonly reconcileRemoved = new Counter({ name: 'imggate_reconcile_images_removed_total', help: 'Tags and digests the reconcile loop found gone from the registry', registers: [this.registry] });
+  readonly reconcileFailures = new Counter({ name: 'imggate_reconcile_failures_total', help: 'Reconcile steps that failed, by stage (catalog, tags, manifest, repository)', labelNames: ['stage'] as const, registers: [this.registry] });
   readonly attemptsFailed = new Counter({ name: 'imggate_attempts_failed_total', help: 'Check attempts that ended without a verdict', labelNames: ['outcome'] as const, registers: [this.registry] });
 
   /** What the worker processes are doing, read at scrape time (set by the pool once it exists). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { VERSION } from '../version.js';
-import { accepted, checkList, checkRequest, checkResponse, errorResponse, imageResponse, listQuery } from './schemas.js';
+import { accepted, checkList, checkRequest, checkResponse, errorResponse, imageList, imageListQuery, imageResponse, listQuery } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
@@ -22,6 +22,7 @@ function components(): Record<string, JsonSchema> {
   }
   out['CheckRequest'] = inline(checkRequest, 'input');
   out['CheckListQuery'] = inline(listQuery, 'input');
+  out['ImageListQuery'] = inline(imageListQuery, 'input');
   return out;
 }
 
@@ -31,6 +32,7 @@ const ID_OF = new Map<z.ZodType, string>([
   [checkList, 'CheckList'],
   [checkResponse, 'Check'],
   [imageResponse, 'Image'],
+  [imageList, 'ImageList'],
   [errorResponse, 'Error'],
 ]);
 const json = (schema: z.ZodType) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ID_OF.get(schema) ?? 'Error'}` } } });
@@ -41,6 +43,7 @@ const bearer = [{ bearer: [] }];
 export function openApiDocument(): Record<string, unknown> {
   const schemas = components();
   const query = schemas['CheckListQuery'] as { properties: Record<string, JsonSchema> };
+  const imageQuery = schemas['ImageListQuery'] as { properties: Record<string, JsonSchema> };
   const id = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[0-9]{1,15}$' } };
   return {
     openapi: '3.1.0',
@@ -66,6 +69,14 @@ export function openApiDocument(): Record<string, unknown> {
       },
       '/v1/checks/{id}/retry': {
         post: { summary: 'Queue a failed check again (write scope)', security: bearer, parameters: [id], responses: { '200': { description: 'Queued', content: json(checkResponse) }, ...errors(401, 403, 404, 409) } },
+      },
+      '/v1/images': {
+        get: {
+          summary: 'The images known to be in the registries (from notifications and the reconcile loop) with their latest verdict, by registry, repository and digest (read scope)',
+          security: bearer,
+          parameters: Object.entries(imageQuery.properties).map(([name, schema]) => ({ name, in: 'query', required: false, schema })),
+          responses: { '200': { description: 'A page', content: json(imageList) }, ...errors(400, 401, 403) },
+        },
       },
       '/v1/images/{digest}': {
         get: {

@@ -25,6 +25,34 @@ export const listQuery = z
   })
   .meta({ id: 'CheckListQuery' });
 
+export const imageListQuery = z
+  .strictObject({
+    repository: z.string().max(255).optional().describe('Repository path inside its registry, e.g. team/app'),
+    current: z.enum(['true', 'false']).optional().describe('false: images deleted from the registry too (default true)'),
+    changedSince: timestamp
+      .optional()
+      .describe('Only images whose latest verdict was recorded at or after this time and differs from the one before it for the digest, or is its first (RFC 3339 or ms since the epoch)'),
+    cursor: z.string().regex(/^[A-Za-z0-9_-]{1,2048}$/).optional().describe('The `next` of the previous page'),
+    limit: z.string().regex(/^[0-9]{1,3}$/).optional().describe('Page size, 1 to 500 (default 50)'),
+  })
+  .meta({ id: 'ImageListQuery' });
+
+export const imageListEntry = z
+  .object({
+    registry: z.string(),
+    repository: z.string(),
+    digest: z.string(),
+    tags: z.array(z.string()).describe('The tags naming it now (or, for a removed image, the ones it had); empty when known by digest only'),
+    current: z.boolean().describe('Whether the registry still has it'),
+    seenAt: z.string().describe('Last time a notification or the reconcile loop showed it'),
+    removedAt: z.string().optional(),
+    verdict: z.enum(['pass', 'fail', 'error']).optional().describe('The latest verdict for the digest, when there is one'),
+    checkedAt: z.string().optional(),
+  })
+  .meta({ id: 'ImageListEntry' });
+
+export const imageList = z.object({ images: z.array(imageListEntry), next: z.string().optional() }).meta({ id: 'ImageList' });
+
 export const jobId = z.string().regex(/^[0-9]{1,15}$/);
 export const digestParam = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 
@@ -47,7 +75,7 @@ export const checkResponse = z
     repository: z.string(),
     tag: z.string().optional(),
     state: z.enum(['queued', 'running', 'done', 'failed']),
-    priority: z.enum(['push', 'manual', 'rescan']),
+    priority: z.enum(['push', 'manual', 'reconcile', 'rescan']),
     attempts: z.number().int(),
     maxAttempts: z.number().int(),
     verdict: z.enum(['pass', 'fail', 'error']).optional(),

@@ -1,6 +1,7 @@
 import type { ConfigFile, SecretSetting } from '../config/schema.js';
 import { ImggateError, type ConfigErrorCode } from '../errors.js';
 import { RECEIVERS, type Receiver } from './receivers/index.js';
+import { parseWatch, type WatchPattern } from './watch.js';
 
 export type Scope = 'read' | 'write';
 
@@ -32,6 +33,8 @@ export interface ServeRuntime {
   readonly backoffMaxMs: number;
   readonly bodyLimit: number;
   readonly drainTimeoutMs: number;
+  /** The reconcile loop, when `serve.reconcile` is set. */
+  readonly reconcile?: { readonly watch: readonly WatchPattern[]; readonly intervalMs: number } | undefined;
 }
 
 export interface ServeFlags {
@@ -94,6 +97,22 @@ export function resolveServe(config: ConfigFile, env: NodeJS.ProcessEnv, flags: 
     if (r.registry && !allow.has(r.registry)) problems.push(`${field}.registry: ${r.registry} is not an allowed registry (registries: or serve.allowRegistries)`);
     receivers.set(name, { name, receiver: RECEIVERS[r.type], auth, registry: r.registry });
   }
+  let reconcile: ServeRuntime['reconcile'];
+  if (s.reconcile) {
+    const watch: WatchPattern[] = [];
+    s.reconcile.repositories.forEach((text, i) => {
+      const field = `serve.reconcile.repositories.${i}`;
+      try {
+        const w = parseWatch(text);
+        if (!allow.has(w.registry)) problems.push(`${field}: ${w.registry} is not an allowed registry (registries: or serve.allowRegistries)`);
+        watch.push(w);
+      } catch (err) {
+        problems.push(`${field}: ${(err as Error).message}`);
+      }
+    });
+    if (s.reconcile.interval < 1_000) problems.push('serve.reconcile.interval: at least 1s');
+    reconcile = { watch, intervalMs: s.reconcile.interval };
+  }
   const apiTokens = s.apiTokens.map((t, i) => ({ secret: secretOf(`serve.apiTokens.${i}.token`, t.token), value: { name: t.name, scopes: t.scopes } }));
   if (problems.length) {
     throw new ImggateError<ConfigErrorCode>('CONFIG_INVALID', `imggate serve cannot start:\n${problems.map((p) => `  ${p}`).join('\n')}`);
@@ -112,5 +131,6 @@ export function resolveServe(config: ConfigFile, env: NodeJS.ProcessEnv, flags: 
     backoffMaxMs: s.backoffMax,
     bodyLimit: s.bodyLimit,
     drainTimeoutMs: s.drainTimeout,
+    reconcile,
   };
 }

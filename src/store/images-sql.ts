@@ -1,4 +1,4 @@
-import type { ImageQuery } from './images.js';
+import type { ImageQuery, RemovedImage } from './images.js';
 
 /**
  * The image inventory's schema and queries, one text for both backends: plain SQL, `?` placeholders
@@ -36,7 +36,7 @@ export const TRY_LOCK_SQL = `INSERT INTO service_locks (name, owner, expires_at)
 export const UNLOCK_SQL = 'DELETE FROM service_locks WHERE name = ? AND owner = ?';
 
 /** The UPDATE a delete makes, and its parameters. */
-export function removedSql(image: { registry: string; repository: string; tag?: string | undefined; digest?: string | undefined }, at: number): { sql: string; params: Array<string | number> } {
+export function removedSql(image: RemovedImage, at: number): { sql: string; params: Array<string | number> } {
   const where = ['registry = ?', 'repository = ?', 'removed_at IS NULL'];
   const params: Array<string | number> = [at, image.registry, image.repository];
   if (image.tag !== undefined) {
@@ -46,6 +46,10 @@ export function removedSql(image: { registry: string; repository: string; tag?: 
   if (image.digest !== undefined) {
     where.push('digest = ?');
     params.push(image.digest);
+  }
+  if (image.seenBefore !== undefined) {
+    where.push('seen_at < ?');
+    params.push(image.seenBefore);
   }
   return { sql: `UPDATE images SET removed_at = ? WHERE ${where.join(' AND ')}`, params };
 }

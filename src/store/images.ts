@@ -54,6 +54,8 @@ export interface RemovedImage {
   readonly repository: string;
   readonly tag?: string | undefined;
   readonly digest?: string | undefined;
+  /** Only rows last seen before this time: a listing does not remove what was pushed after it was taken. */
+  readonly seenBefore?: number | undefined;
 }
 
 /**

@@ -36,7 +36,7 @@ type DistributionEvent = z.infer<typeof event>;
 const envelope = z.strictObject({ events: z.array(event).max(1000) });
 
 /** cosign's and the referrers tag schema's artifact tags: signatures and verdicts, not images. */
-const ARTIFACT_TAG = /^sha256-[a-f0-9]{64}(?:\.[a-z]+)?$/;
+export const ARTIFACT_TAG = /^sha256-[a-f0-9]{64}(?:\.[a-z]+)?$/;
 
 /**
  * The host clients talked to: the URL the registry built for the manifest, else the request's Host.
