@@ -9,6 +9,11 @@ export interface TestRegistry {
   /** `127.0.0.1:PORT`, usable as a registry host in image references. */
   readonly host: string;
   readonly dir: string;
+  /**
+   * Kills the registry (SIGKILL: what it had queued in memory, notifications among them, is lost) and
+   * starts it again on the same port and storage.
+   */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -89,10 +94,30 @@ export async function startRegistry(
   ].join('\n');
   const configFile = path.join(dir, 'config.yml');
   await writeFile(configFile, config);
+  const host = `127.0.0.1:${port}`;
+  let child = await spawnRegistry(configFile, host);
+  const exited = (c: ChildProcess) => new Promise((r) => (c.exitCode !== null || c.signalCode !== null ? r(undefined) : c.once('exit', r)));
+  return {
+    host,
+    dir,
+    async restart() {
+      child.kill('SIGKILL');
+      await exited(child);
+      child = await spawnRegistry(configFile, host);
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await exited(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Starts the registry binary on `configFile` and waits until `host` answers /v2/. */
+async function spawnRegistry(configFile: string, host: string): Promise<ChildProcess> {
   const child: ChildProcess = spawn(BINARY, ['serve', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const host = `127.0.0.1:${port}`;
   const deadline = Date.now() + 15_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`registry exited: ${stderr}`);
@@ -102,20 +127,11 @@ export async function startRegistry(
         resolve(true);
       }).on('error', () => resolve(false));
     });
-    if (up) break;
+    if (up) return child;
     if (Date.now() > deadline) {
       child.kill();
       throw new Error(`registry did not come up on ${host}: ${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  return {
-    host,
-    dir,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
 }
