@@ -16,11 +16,21 @@ describe('serve settings: file, environment and flags, with field-named errors',
     const c = resolveServe(config, { HOOK: 'a-token-of-16-chars', IMGGATE_SERVE_CONCURRENCY: '4' }, { listen: '[::1]:7000', concurrency: '8' });
     assert.deepEqual([c.host, c.port, c.concurrency], ['::1', 7000, 8]);
     assert.deepEqual([...c.allow], ['r.example']);
+    assert.equal(c.reconcile, undefined, 'no listing unless asked for');
+    const d = resolveServe(base('  reconcile:\n    repositories: [r.example/team/*, r.example/app]\n'), {});
+    assert.deepEqual([d.reconcile?.intervalMs, d.reconcile?.watch.map((w) => [w.registry, w.repository ?? w.glob?.source])], [5 * 60_000, [['r.example', '^team\\/[^/]*$'], ['r.example', 'app']]]);
   });
 
   const errors: Array<[string, string, NodeJS.ProcessEnv, Record<string, string>, RegExp[]]> = [
     ['a secret whose variable is unset', '  receivers:\n    hub:\n      type: distribution\n      auth: { kind: token, token: { env: NOPE } }\n', {}, {}, [/serve\.receivers\.hub\.auth\.token\.env: the environment variable NOPE is not set/]],
     ['a tag-only receiver without a registry, and one off the allowlist', '  receivers:\n    dh:\n      type: dockerhub\n      auth: { kind: path, secret: { value: abcdefghijklmnopqrstu } }\n    q:\n      type: quay\n      registry: quay.io\n      auth: { kind: path, secret: { value: abcdefghijklmnopqrstu } }\n', {}, {}, [/serve\.receivers\.dh\.registry: a dockerhub receiver must name/, /serve\.receivers\.q\.registry: quay\.io is not an allowed registry/]],
+    [
+      'watched repositories off the allowlist or not names, and an interval under a second',
+      '  reconcile:\n    repositories: [r.example/team/*, other.example/app, r.example/Bad]\n    interval: 500ms\n',
+      {},
+      {},
+      [/serve\.reconcile\.repositories\.1: other\.example is not an allowed registry/, /serve\.reconcile\.repositories\.2: .*"Bad" is not a repository path segment/, /serve\.reconcile\.interval: at least 1s/],
+    ],
     ['a bad listen flag and concurrency variable', '  listen: 127.0.0.1:80\n', { IMGGATE_SERVE_CONCURRENCY: 'many' }, { listen: 'nowhere' }, [/--listen: "nowhere" is not host:port/, /\$IMGGATE_SERVE_CONCURRENCY: "many"/]],
   ];
   for (const [title, serve, env, flags, patterns] of errors) {
