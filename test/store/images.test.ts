@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
 import { configSchema } from '../../src/config/schema.js';
 import type { Report } from '../../src/report/types.js';
 import { openServiceStore, type ServiceStore } from '../../src/store/index.js';
@@ -104,6 +107,28 @@ describe('the image inventory and service locks', function () {
       // At the instant itself counts.
       assert.deepEqual((await images.list({ changedSince: Date.parse('2026-01-03T00:00:00.000Z') })).images.map((i) => i.digest), [d(2), d(3)]);
       assert.deepEqual((await images.list({ changedSince: Date.parse('2026-01-01T00:00:00.000Z') })).images.map((i) => i.digest), [d(2), d(3), d(4)]);
+    });
+
+    it('moves the rescans of an older store after the new reconcile priority when it migrates', async function () {
+      const queued = await store.queue.enqueue({ event: { receiver: 'api', eventId: 'e1', registry: R, repository: 'app', digest: d(1) }, priority: 'rescan', rulesDigest: 'r', feedsState: 'f' });
+      await store.close();
+      // Back to the schema before images: the rescan stored as 2, as the previous imggate wrote it.
+      const downgrade = ['DROP TABLE images', 'DROP TABLE service_locks', 'UPDATE jobs SET priority = 2 WHERE priority = 3'];
+      if ('dir' in section) {
+        const db = new Database(path.join(section.dir, 'imggate.db'));
+        for (const sql of downgrade) db.exec(sql);
+        db.pragma('user_version = 3');
+        db.close();
+      } else {
+        const client = new pg.Client({ connectionString: section.database });
+        await client.connect();
+        for (const sql of [...downgrade, 'DELETE FROM imggate_schema WHERE version = 2']) await client.query(sql);
+        await client.end();
+      }
+      store = await open();
+      assert.equal((await store.queue.get(queued.jobId))?.priority, 'rescan');
+      await store.images.seen(R, 'app', '1', d(1), 1);
+      assert.equal((await store.images.current()).length, 1);
     });
 
     it('gives a lock to one owner at a time, lets the owner extend it, and lets another take it once it expired', async function () {
