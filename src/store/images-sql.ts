@@ -23,9 +23,11 @@ export const IMAGES_MIGRATION = `CREATE TABLE images (
    );
    UPDATE jobs SET priority = 3 WHERE priority = 2;`;
 
+/** Upserts one tag's row (or the digest-only row): the digest it names now, current again. */
 export const SEEN_SQL = `INSERT INTO images (registry, repository, tag, digest, seen_at, removed_at) VALUES (?, ?, ?, ?, ?, NULL)
   ON CONFLICT (registry, repository, tag) DO UPDATE SET digest = excluded.digest, seen_at = excluded.seen_at, removed_at = NULL`;
 
+/** Every current row, in the order `toCurrentImages` groups. */
 export const CURRENT_SQL = 'SELECT registry, repository, digest, tag FROM images WHERE removed_at IS NULL ORDER BY registry, repository, digest, tag';
 
 /** Inserts the lock, or takes it over when it expired or is already the owner's: one row changed means held. */
@@ -33,6 +35,7 @@ export const TRY_LOCK_SQL = `INSERT INTO service_locks (name, owner, expires_at)
   ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at
   WHERE service_locks.owner = excluded.owner OR service_locks.expires_at <= ?`;
 
+/** Releases a lock, only for its owner. */
 export const UNLOCK_SQL = 'DELETE FROM service_locks WHERE name = ? AND owner = ?';
 
 /** The UPDATE a delete makes, and its parameters. */
@@ -54,6 +57,7 @@ export function removedSql(image: RemovedImage, at: number): { sql: string; para
   return { sql: `UPDATE images SET removed_at = ? WHERE ${where.join(' AND ')}`, params };
 }
 
+/** The largest page the listing returns. */
 export const MAX_PAGE = 500;
 
 /** A page's position: the last (registry, repository, digest) it held, opaque to clients. */
@@ -61,6 +65,7 @@ export function encodeCursor(key: readonly [string, string, string]): string {
   return Buffer.from(JSON.stringify(key)).toString('base64url');
 }
 
+/** The key a cursor holds, or undefined for anything this store did not write. */
 export function decodeCursor(cursor: string): [string, string, string] | undefined {
   try {
     const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));

@@ -128,6 +128,7 @@ export interface ImageRow {
 
 const tagsOf = (joined: string | null): string[] => [...new Set((joined ?? '').split(',').filter((t) => t !== DIGEST_ONLY))].sort();
 
+/** An image row as the API reads it (times in ms since the epoch). */
 export function toImageView(r: ImageRow): ImageView {
   const current = Number(r.current) === 1;
   return {
@@ -165,7 +166,7 @@ export function toCurrentImages(rows: readonly CurrentImageRow[]): CurrentImage[
   return out;
 }
 
-/** A page of at most `limit` images and, when there are more, where the next one starts. */
+/** The rows of a listing asked for one more than `limit`: a page, and where the next one starts when there is one. */
 export function toImagePage(rows: readonly ImageRow[], limit: number | undefined): ImagePage {
   const n = Math.min(Math.max(limit ?? 50, 1), MAX_PAGE);
   const images = rows.slice(0, n).map(toImageView);
