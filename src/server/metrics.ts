@@ -15,6 +15,9 @@ export class Metrics {
   readonly leaseExpiries = new Counter({ name: 'imggate_lease_expiries_total', help: 'Jobs put back because their lease expired', registers: [this.registry] });
   readonly dedupeHits = new Counter({ name: 'imggate_dedupe_hits_total', help: 'Requests linked to a job that already existed', registers: [this.registry] });
   readonly attemptsFailed = new Counter({ name: 'imggate_attempts_failed_total', help: 'Check attempts that ended without a verdict', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly rescansQueued = new Counter({ name: 'imggate_rescans_queued_total', help: 'Known images queued again because the rules or feeds changed', registers: [this.registry] });
+  readonly rescanFailures = new Counter({ name: 'imggate_rescan_failures_total', help: 'Scheduled feed updates or rescan passes that failed', registers: [this.registry] });
+  readonly verdictsChanged = new Counter({ name: 'imggate_verdicts_changed_total', help: 'Rescans whose verdict differs from the one before, by the new verdict', labelNames: ['verdict'] as const, registers: [this.registry] });
 
   /** What the worker processes are doing, read at scrape time (set by the pool once it exists). */
   workers: () => { readonly ready: number; readonly busy: number } = () => ({ ready: 0, busy: 0 });
