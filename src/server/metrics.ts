@@ -33,14 +33,15 @@ export class Metrics {
       },
     });
     // Read from the store at scrape time: the queue is the truth, shared with any other process. One
-    // read serves the gauges of a scrape (prom-client starts every collect before awaiting any). A store that cannot be reached empties the queue's gauges and says
-    // so in imggate_store_up, rather than failing the scrape: the counters matter most while the database is away.
+    // read serves the gauges of a scrape (prom-client starts every collect before awaiting any). A store
+    // that cannot be reached empties the queue's gauges and says so in imggate_store_up, rather than
+    // failing the scrape: the counters matter most while the database is away.
     let reading: Promise<QueueStats | undefined> | undefined;
     const stats = (): Promise<QueueStats | undefined> =>
-      (reading ??= queue.stats().then(
-        (s) => s,
-        () => undefined,
-      ).finally(() => (reading = undefined)));
+      (reading ??= queue
+        .stats()
+        .catch(() => undefined)
+        .finally(() => (reading = undefined)));
     new Gauge({
       name: 'imggate_store_up',
       help: 'Whether the store answered at this scrape (1) or not (0)',
