@@ -7,7 +7,7 @@
  *
  * BENCH_REPEAT runs of each row (default 3; the start-up rows three times as many), BENCH_BIG_REPEAT
  * of the large image's (default 1), BENCH_BIG_MIB MiB of content added to the Debian base in the large
- * image (default 700: about 1 GB in all), BENCH_PARTS which parts run (default checks,scan,serve).
+ * image (default 700: about 1 GB in all), BENCH_PARTS which parts run (default checks,scan,serve,rescan).
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -21,6 +21,7 @@ import { rulesWithoutFeeds } from '../test/harness/rules.js';
 import { bigBenchImage, debianBenchImage, pushNewTag, type LayerBlob } from './images.js';
 import { measure, Samples, type Command } from './measure.js';
 import { scanThroughput } from './scan-throughput.js';
+import { rescanBench } from './rescan.js';
 import { serveBench } from './serve.js';
 
 function count(name: string, fallback: number): number {
@@ -34,7 +35,7 @@ function count(name: string, fallback: number): number {
 const REPEAT = count('BENCH_REPEAT', 3);
 const BIG_REPEAT = count('BENCH_BIG_REPEAT', 1);
 const BIG_MIB = count('BENCH_BIG_MIB', 700);
-const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'checks,scan,serve').split(','));
+const PARTS = new Set((process.env['BENCH_PARTS'] ?? 'checks,scan,serve,rescan').split(','));
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../bin/imggate.js');
 const MiB = 1024 * 1024;
 
@@ -177,6 +178,7 @@ async function main(): Promise<void> {
       if (PARTS.has('checks')) printTable(await measureChecks(work));
       if (PARTS.has('scan')) await scanThroughput(work);
       if (PARTS.has('serve')) await serveBench();
+      if (PARTS.has('rescan')) await rescanBench();
     },
   );
 }

@@ -1,8 +1,10 @@
 /**
  * `imggate serve` figures for `npm run bench`: webhook acknowledgements per second, each one durably
- * committed (event + job in the store) before the 2xx, from concurrent senders; and the time from a
- * push to a verdict through the real registry's notifications, for a new image and for one whose
- * layers the gate has seen before (same layers, new config).
+ * committed (event + job in the store) before the 2xx, from concurrent senders — on the embedded
+ * SQLite store with one process, and on PostgreSQL (a local cluster the bench starts) with three
+ * processes sharing it; and the time from a push to a verdict through the real registry's
+ * notifications, for a new image and for one whose layers the gate has seen before (same layers, new
+ * config).
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -10,12 +12,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { buildImage, skopeoCopy, writeOciLayout, type BuiltImage } from '../test/harness/images.js';
+import { postgresBinDir, startPostgres } from '../test/harness/postgres.js';
 import { freePort } from '../test/harness/process.js';
 import { startRegistry } from '../test/harness/registry.js';
 import { startServeProcess, type ServeProcess } from '../test/server/serve-process.js';
 
 const EVENTS = Number(process.env['BENCH_SERVE_EVENTS'] ?? 1000);
 const SENDERS = Number(process.env['BENCH_SERVE_SENDERS'] ?? 16);
+/** Gate processes sharing the PostgreSQL store in its acknowledgement row. */
+const PG_PROCESSES = 3;
 const TOKEN = 'bench-hook-token-0123456789';
 const API = 'bench-api-token-0123456789ab';
 
@@ -51,6 +56,79 @@ async function verdictTime(server: ServeProcess, digest: string, since: number):
   }
 }
 
+/**
+ * Acknowledgements per second: distinct digests (no dedupe), one event per request, SENDERS requests in
+ * flight on kept-alive connections, taken in turn by `servers`. node:http, not fetch: undici's client
+ * costs more CPU per request than the service does here, and the two share the machine.
+ */
+async function ackRate(servers: readonly ServeProcess[], registryHost: string): Promise<{ perSecond: number; retries: number }> {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
+  const hooks = servers.map((s) => new URL(`${s.url}/hooks/distribution`));
+  let next = 0;
+  let retries = 0;
+  const started = Date.now();
+  const sender = async (): Promise<void> => {
+    for (let i = next++; i < EVENTS; i = next++) {
+      const digest = `sha256:${randomBytes(32).toString('hex')}`;
+      const body = JSON.stringify({ events: [{ id: `bench-${i}`, action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'bench/acks', digest, url: `http://${registryHost}/v2/bench/acks/manifests/${digest}` } }] });
+      const hook = hooks[i % hooks.length] as URL;
+      const send = () => post(agent, hook, { 'content-type': 'application/vnd.docker.distribution.events.v1+json', authorization: `Bearer ${TOKEN}` }, body);
+      // A reset before the answer is no acknowledgement: the sender retries, as registries do (the event id dedupes).
+      const r = await send().catch(() => {
+        retries++;
+        return send();
+      });
+      if (r.status !== 202) throw new Error(`ack ${i}: ${r.status} ${r.body}`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: SENDERS }, sender));
+    return { perSecond: EVENTS / ((Date.now() - started) / 1000), retries };
+  } finally {
+    agent.destroy();
+  }
+}
+
+/**
+ * The same burst against PG_PROCESSES services sharing a database on a PostgreSQL cluster of the
+ * bench's own (test/harness/postgres.ts), with fsync on as a deployment has it. Undefined when no
+ * PostgreSQL is installed.
+ */
+async function postgresAckRate(dir: string, registryHost: string): Promise<{ perSecond: number; retries: number; version: string } | undefined> {
+  const bin = await postgresBinDir();
+  if (!bin) return undefined;
+  const cluster = await startPostgres(bin, { durable: true });
+  const servers: ServeProcess[] = [];
+  try {
+    const database = new URL(await cluster.createDatabase());
+    database.password = '';
+    const env = { PGPASSWORD: cluster.password };
+    for (let i = 0; i < PG_PROCESSES; i++) {
+      const config = `store:
+  dir: ${path.join(dir, `pg-${i}`)}
+  database: ${database.toString()}
+attest:
+  push: false
+serve:
+  listen: 127.0.0.1:0
+  allowRegistries: [${registryHost}]
+  concurrency: 1
+  maxAttempts: 1
+  receivers:
+    distribution:
+      type: distribution
+      auth: { kind: token, token: { value: ${TOKEN} } }
+`;
+      servers.push(await startServeProcess(dir, config, env, `pg-${i}.yaml`));
+    }
+    for (const s of servers) await settled(s);
+    return { ...(await ackRate(servers, registryHost)), version: path.basename(path.dirname(bin)) };
+  } finally {
+    for (const s of servers) await s.stop('SIGKILL');
+    await cluster.destroy();
+  }
+}
+
 export async function serveBench(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-bench-serve-'));
   const port = await freePort();
@@ -79,30 +157,9 @@ serve:
   let registry: Awaited<ReturnType<typeof startRegistry>> | undefined;
   try {
     await settled(burst);
-    // Acknowledgements: distinct digests (no dedupe), one event per request, SENDERS requests in flight
-    // on kept-alive connections. node:http, not fetch: undici's client costs more CPU per request than
-    // the service does here, and the two share the machine.
-    const agent = new http.Agent({ keepAlive: true, maxSockets: SENDERS });
-    let next = 0;
-    let retries = 0;
-    const started = Date.now();
-    const sender = async (): Promise<void> => {
-      for (let i = next++; i < EVENTS; i = next++) {
-        const digest = `sha256:${randomBytes(32).toString('hex')}`;
-        const body = JSON.stringify({ events: [{ id: `bench-${i}`, action: 'push', target: { mediaType: 'application/vnd.oci.image.manifest.v1+json', repository: 'bench/acks', digest, url: `http://${registryHost}/v2/bench/acks/manifests/${digest}` } }] });
-        const send = () => post(agent, new URL(`${burst.url}/hooks/distribution`), { 'content-type': 'application/vnd.docker.distribution.events.v1+json', authorization: `Bearer ${TOKEN}` }, body);
-        // A reset before the answer is no acknowledgement: the sender retries, as registries do (the event id dedupes).
-        const r = await send().catch(() => {
-          retries++;
-          return send();
-        });
-        if (r.status !== 202) throw new Error(`ack ${i}: ${r.status} ${r.body}`);
-      }
-    };
-    await Promise.all(Array.from({ length: SENDERS }, sender));
-    const ackSeconds = (Date.now() - started) / 1000;
-    agent.destroy();
+    const acks = await ackRate([burst], registryHost);
     await burst.stop('SIGKILL');
+    const pgAcks = await postgresAckRate(dir, registryHost);
 
     server = await startServeProcess(dir, config('store'));
     registry = await startRegistry({ kind: 'none' }, { port: registryPort, notifications: { url: `${server.url}/hooks/distribution`, token: TOKEN } });
@@ -122,11 +179,16 @@ serve:
 
     if (process.env['BENCH_SERVE_LOG']) console.error(s.logs());
     console.log('');
-    console.log(`imggate serve (SQLite store, WAL; node ${process.version}; ${os.cpus().length} CPUs, shared)`);
+    console.log(`imggate serve (SQLite store, WAL, unless said; node ${process.version}; ${os.cpus().length} CPUs, shared)`);
     console.log('');
     console.log('| measure | value |');
     console.log('|---|---:|');
-    console.log(`| webhook acks/s, each committed before the 202 (${EVENTS} events, ${SENDERS} concurrent senders; ${retries} resent after a reset) | ${(EVENTS / ackSeconds).toFixed(0)} |`);
+    console.log(`| webhook acks/s, each committed before the 202 (${EVENTS} events, ${SENDERS} concurrent senders; ${acks.retries} resent after a reset) | ${acks.perSecond.toFixed(0)} |`);
+    console.log(
+      pgAcks
+        ? `| webhook acks/s on PostgreSQL ${pgAcks.version} (local, fsync on), ${PG_PROCESSES} processes on one database, the senders spread over them (${EVENTS} events, ${SENDERS} concurrent senders; ${pgAcks.retries} resent after a reset) | ${pgAcks.perSecond.toFixed(0)} |`
+        : `| webhook acks/s on PostgreSQL, ${PG_PROCESSES} processes | not run: no PostgreSQL server in /usr/lib/postgresql/*/bin |`,
+    );
     console.log(`| push → verdict, new image (3 × 4 MiB layers), s | ${cold.toFixed(2)} |`);
     console.log(`| push → verdict, same layers seen before (new config), s | ${warm.toFixed(2)} |`);
   } finally {

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
 import { ImggateError } from '../errors.js';
 import { configSchema, type ConfigFile } from './schema.js';
 
@@ -37,6 +37,9 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
   }
   return { config: parseConfig(text, file), file };
 }
+
+/** The YAML parser, loaded when there is a file to read: a run without imggate.yaml (and a warm check) does without it. */
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
 
 /** Parses and validates config text; every problem is reported with its field path. */
 export function parseConfig(text: string, file: string): ConfigFile {

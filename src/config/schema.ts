@@ -93,6 +93,17 @@ const serve = z
     bodyLimit: size.default(1024 * 1024),
     /** How long SIGTERM waits for running checks before it releases their jobs. */
     drainTimeout: duration.default(30_000),
+    /** Re-checking known images when the rules or the feed snapshots change. */
+    rescan: z
+      .strictObject({
+        /** How often the service looks whether the feed snapshots changed (default 1 minute). */
+        interval: duration.default(60_000),
+        /** Run `imggate feeds update` inside the service this often (absent: only updates made elsewhere are noticed). */
+        feedsUpdate: duration.optional(),
+        /** false: never rescan; verdicts are only made for pushes and requests. */
+        enabled: z.boolean().default(true),
+      })
+      .prefault({}),
     /**
      * Lists the watched repositories every interval, so an image whose notification was lost (the
      * registry restarted) is still checked, and a deleted one is known to be gone. Absent: no listing.

@@ -1,6 +1,7 @@
 import type { ConfigFile } from '../config/schema.js';
 import { fetchAlpine } from './alpine.js';
 import { fetchSuite, suitesOf } from './debian.js';
+import { withFeedLock } from './lock.js';
 import { indexOsv, osvSchema, readOsvRecords, type AdvisoryDb } from '../packages/osv.js';
 import { defaultStoreDir, loadOsvSnapshot, loadSuiteSnapshot, saveOsvSnapshot, saveSuiteFiles, saveSuiteSnapshot } from './store.js';
 
@@ -30,9 +31,17 @@ export async function loadStoredAdvisories(config: ConfigFile, env: NodeJS.Proce
   return indexOsv(records, { sources: snapshot.sources, digest: snapshot.digest, fetchedAt: snapshot.fetchedAt });
 }
 
-/** Fetches every suite of every configured Debian feed into the store. */
-export async function updateFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): Promise<UpdateResult[]> {
+/**
+ * Fetches every configured feed (Debian suites, OSV advisories, Alpine branches) into the store, holding
+ * the store's feed lock throughout: a reader that honours the lock (the service's rescans) never takes
+ * a half-updated set of snapshots for a state.
+ */
+export function updateFeeds(config: ConfigFile, env: NodeJS.ProcessEnv = process.env, now: Date = new Date()): Promise<UpdateResult[]> {
   const dir = storeDirOf(config, env);
+  return withFeedLock(dir, () => fetchAll(config, dir, now));
+}
+
+async function fetchAll(config: ConfigFile, dir: string, now: Date): Promise<UpdateResult[]> {
   const results: UpdateResult[] = [];
   for (const feed of config.feeds.debian ?? []) {
     for (const { suite, mirror } of suitesOf(feed)) {

@@ -11,6 +11,20 @@ function alive(pid: number): boolean {
   }
 }
 
+/** Whether some process holds the store's feed lock now (an update or a refresh is under way). */
+export async function feedLockHeld(storeDir: string): Promise<boolean> {
+  let text: string;
+  try {
+    text = await readFile(path.join(storeDir, 'feeds', '.lock'), 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+  const owner = Number(text.trim());
+  // A lock being written has no pid yet; one whose owner is gone is not held.
+  return !Number.isInteger(owner) || owner <= 0 || alive(owner);
+}
+
 /**
  * Runs `fn` holding the store's feed lock (`<storeDir>/feeds/.lock`, created with O_EXCL and holding
  * the owner's pid), so many checks starting together fetch a feed once: the others wait, then find the

@@ -1,4 +1,4 @@
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
@@ -18,11 +18,30 @@ async function writeAtomic(file: string, data: unknown): Promise<string> {
   return file;
 }
 
+/**
+ * Snapshots this process has read, by file, with the identity of the file they came from. A service
+ * worker checks many images against the same snapshots; parsing and validating a whole distribution's
+ * index (60,000 packages for Debian's main) for each would cost more than the rest of a rescan. A file
+ * replaced by an update (renamed into place: a new inode) is read again. Shared: callers only read it.
+ */
+const readSnapshots = new Map<string, { readonly identity: string; readonly data: unknown }>();
+const MAX_HELD_SNAPSHOTS = 32;
+
 /** A stored snapshot, validated; undefined when there is none. */
 async function readSnapshot<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T | undefined> {
   let text: string;
+  let identity: string;
   try {
-    text = await readFile(file, 'utf8');
+    const handle = await open(file, 'r');
+    try {
+      const s = await handle.stat();
+      identity = `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
+      const held = readSnapshots.get(file);
+      if (held?.identity === identity) return held.data as T;
+      text = await handle.readFile('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
@@ -35,6 +54,8 @@ async function readSnapshot<T>(file: string, schema: z.ZodType<T>, what: string)
   }
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new ImggateError('CONFIG_INVALID', `${file} is not ${what}; run imggate feeds update`);
+  if (readSnapshots.size >= MAX_HELD_SNAPSHOTS) readSnapshots.delete(readSnapshots.keys().next().value as string);
+  readSnapshots.set(file, { identity, data: parsed.data });
   return parsed.data;
 }
 

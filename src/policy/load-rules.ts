@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
 import { DEFAULT_RULES_DIR } from './rules-dir.js';
-import { patternShape } from './redos.js';
 import { loadTrust, NO_TRUST_POLICY, type TrustPolicy } from './load-trust.js';
-import { eolSchema, policySchema, secretsFileSchema, type EolFile, type FileRuleSpec, type PolicyFile, type SecretRuleSpec } from './rules-schema.js';
+import { cacheKey, readCachedRuleFile, rulesCacheDir, writeCachedRuleFile, type PatternFacts } from './rules-cache.js';
+import type { LiteralRun } from './redos.js';
+import type { ChecksFile, EolFile, FileRuleSpec, PolicyFile, SecretRuleSpec, SecretsFile } from './rules-schema.js';
 
 export { DEFAULT_RULES_DIR };
 
@@ -17,6 +17,8 @@ export interface CompiledSecretRule extends SecretRuleSpec {
   readonly regex: RegExp;
   /** Longest text the pattern can match: the window it runs in around a keyword. */
   readonly maxLength: number;
+  /** Literal runs every match holds, each at a bounded distance from the match's start (the matcher's anchors). */
+  readonly literals: readonly LiteralRun[];
   readonly allowRegexes: readonly RegExp[];
   readonly file: string;
 }
@@ -46,28 +48,15 @@ export interface RuleSet {
   readonly trust: TrustPolicy;
 }
 
-const checksFileSchema = z.strictObject({
-  version: z.literal(1),
-  rules: z.array(
-    z.strictObject({
-      id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
-      check: z.string().min(1),
-      title: z.string().min(3),
-      severity: z.enum(['critical', 'high', 'medium', 'low', 'info']),
-      description: z.string().optional(),
-    }),
-  ),
-});
-
 function problems(error: z.ZodError, file: string, prefix = ''): ImggateError {
   const lines = error.issues.map((i) => `  ${prefix}${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
   return new ImggateError('CONFIG_INVALID', `${file} is not a valid rule file:\n${lines.join('\n')}`);
 }
 
-async function readYaml(file: string): Promise<{ data: unknown; bytes: Buffer }> {
-  const bytes = await readFile(file);
+async function readYaml(file: string, bytes: Buffer): Promise<unknown> {
+  const { parse } = await import('yaml');
   try {
-    return { data: parseYaml(bytes.toString('utf8')) ?? {}, bytes };
+    return parse(bytes.toString('utf8')) ?? {};
   } catch (err) {
     throw new ImggateError('CONFIG_INVALID', `${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
   }
@@ -86,7 +75,8 @@ function compile(source: string, flags: string, file: string, where: string): Re
  * (so a match has a known longest length and the matcher a known window), no backreference, and no
  * repetition of a repetition or an alternation. `imggate rules check` adds the ReDoS checker's verdict.
  */
-function boundedLength(source: string, flags: string, file: string, where: string): number {
+async function boundedShape(source: string, flags: string, file: string, where: string): Promise<PatternFacts> {
+  const { patternShape } = await import('./redos.js');
   let shape;
   try {
     shape = patternShape(source, flags);
@@ -96,7 +86,19 @@ function boundedLength(source: string, flags: string, file: string, where: strin
   if (shape.problems.length > 0) {
     throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: may backtrack super-linearly: ${shape.problems.join('; ')}`);
   }
-  return shape.maxLength;
+  return { maxLength: shape.maxLength, literals: shape.literals.filter((run) => Number.isFinite(run.maxBefore)) };
+}
+
+type Schemas = typeof import('./rules-schema.js');
+
+/** The rule files a rules directory may hold, by their path under it. */
+function roleOf(relative: string): 'policy' | 'checks' | 'trust' | 'eol' | 'secrets' | undefined {
+  const normal = path.normalize(relative);
+  if (normal === 'policy.yaml') return 'policy';
+  if (normal === 'checks.yaml') return 'checks';
+  if (normal === 'trust.yaml') return 'trust';
+  if (normal === 'eol.yaml') return 'eol';
+  return relative.startsWith('secrets') ? 'secrets' : undefined;
 }
 
 /**
@@ -127,44 +129,62 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
     if (info.has(rule.id)) throw new ImggateError('CONFIG_INVALID', `${file}: rule id "${rule.id}" is defined twice`);
     info.set(rule.id, rule);
   };
+  const cacheDir = rulesCacheDir();
   for (const relative of files) {
     const file = path.join(dir, relative);
-    const { data, bytes } = await readYaml(file);
+    const bytes = await readFile(file);
     hash.update(`${relative}\0${bytes.length}\0`).update(bytes);
-    const base = path.basename(relative);
-    if (path.normalize(relative) === 'policy.yaml') {
-      const parsed = policySchema.safeParse(data);
+    const role = roleOf(relative);
+    if (!role) {
+      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${path.basename(relative)} (expected policy.yaml, checks.yaml, eol.yaml, trust.yaml or secrets/*.yaml)`);
+    }
+    // A file read before, byte for byte, by this imggate: its validated data without YAML, zod or regexp-tree.
+    const key = cacheKey(relative, bytes);
+    const cached = await readCachedRuleFile(cacheDir, key);
+    const validated = async <T>(schema: (s: Schemas) => z.ZodType<T>): Promise<T> => {
+      if (cached) return cached.data as T;
+      const parsed = schema(await import('./rules-schema.js')).safeParse(await readYaml(file, bytes));
       if (!parsed.success) throw problems(parsed.error, file);
-      policy = parsed.data;
-    } else if (path.normalize(relative) === 'checks.yaml') {
-      const parsed = checksFileSchema.safeParse(data);
-      if (!parsed.success) throw problems(parsed.error, file);
-      for (const rule of parsed.data.rules) addInfo(rule, file);
-    } else if (path.normalize(relative) === 'trust.yaml') {
+      return parsed.data;
+    };
+    let data: unknown;
+    let patterns: PatternFacts[] | undefined;
+    if (role === 'policy') {
+      policy = await validated((s) => s.policySchema);
+      data = policy;
+    } else if (role === 'checks') {
+      const checks: ChecksFile = await validated((s) => s.checksFileSchema);
+      for (const rule of checks.rules) addInfo(rule, file);
+      data = checks;
+    } else if (role === 'trust') {
+      // The trust policy is validated by loadTrust, which also reads (and hashes) the keys it names.
+      data = cached ? cached.data : await readYaml(file, bytes);
       trust = await loadTrust(file, data, hash);
-    } else if (path.normalize(relative) === 'eol.yaml') {
-      const parsed = eolSchema.safeParse(data);
-      if (!parsed.success) throw problems(parsed.error, file);
-      eol = parsed.data.distros;
-    } else if (relative.startsWith('secrets')) {
-      const parsed = secretsFileSchema.safeParse(data);
-      if (!parsed.success) throw problems(parsed.error, file);
-      for (const [i, rule] of (parsed.data.rules ?? []).entries()) {
+    } else if (role === 'eol') {
+      const parsed: EolFile = await validated((s) => s.eolSchema);
+      eol = parsed.distros;
+      data = parsed;
+    } else {
+      const secrets: SecretsFile = await validated((s) => s.secretsFileSchema);
+      patterns = [];
+      for (const [i, rule] of (secrets.rules ?? []).entries()) {
         const where = `rules.${i}.pattern (${rule.id})`;
         const regex = compile(rule.pattern, `g${rule.flags ?? ''}`, file, where);
-        const maxLength = boundedLength(rule.pattern, `g${rule.flags ?? ''}`, file, where);
+        const shape = cached?.patterns?.[i] ?? (await boundedShape(rule.pattern, `g${rule.flags ?? ''}`, file, where));
+        patterns.push(shape);
         const allowRegexes = (rule.allowPatterns ?? []).map((p, j) => compile(p, 'i', file, `rules.${i}.allowPatterns.${j} (${rule.id})`));
-        secretRules.push({ ...rule, regex, maxLength, allowRegexes, file });
+        secretRules.push({ ...rule, regex, maxLength: shape.maxLength, literals: shape.literals, allowRegexes, file });
         addInfo({ id: rule.id, check: 'secret', title: rule.title, severity: rule.severity, description: rule.description }, file);
       }
-      for (const rule of parsed.data.files ?? []) {
+      for (const rule of secrets.files ?? []) {
         fileRules.push(rule);
         addInfo({ id: rule.id, check: 'secret', title: rule.title, severity: rule.severity, description: rule.description }, file);
       }
-      for (const skip of parsed.data.skipPaths ?? []) skipPaths.push({ ...skip, regex: globToRegExp(skip.glob) });
-    } else {
-      throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${base} (expected policy.yaml, checks.yaml, eol.yaml, trust.yaml or secrets/*.yaml)`);
+      for (const skip of secrets.skipPaths ?? []) skipPaths.push({ ...skip, regex: globToRegExp(skip.glob) });
+      data = secrets;
     }
+    // Kept only once the whole file was accepted: a file with an error is read, and refused, every time.
+    if (!cached) await writeCachedRuleFile(cacheDir, key, { data, ...(patterns ? { patterns } : {}) });
   }
   const digest = `sha256:${hash.digest('hex')}`;
   const ruleSet: RuleSet = { dir, digest, policy: policy as PolicyFile, secretRules, fileRules, skipPaths, info, eol, trust };

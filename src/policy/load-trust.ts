@@ -2,7 +2,6 @@ import { createHash, X509Certificate, type KeyObject } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { TrustMaterial } from '@sigstore/verify';
-import { parse as parseYaml } from 'yaml';
 import { parsePublicKey } from '../attest/keys.js';
 import { ImggateError } from '../errors.js';
 import { notationPolicySchema, trustFileSchema, type TrustLevel } from './trust-schema.js';

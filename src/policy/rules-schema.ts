@@ -113,3 +113,18 @@ export const eolSchema = z.strictObject({
   ),
 });
 export type EolFile = z.infer<typeof eolSchema>;
+
+/** `checks.yaml`: metadata of the rules the built-in checks raise. */
+export const checksFileSchema = z.strictObject({
+  version: z.literal(1),
+  rules: z.array(
+    z.strictObject({
+      id: z.string().regex(/^[a-z0-9][a-z0-9-]*$/),
+      check: z.string().min(1),
+      title: z.string().min(3),
+      severity: z.enum(['critical', 'high', 'medium', 'low', 'info']),
+      description: z.string().optional(),
+    }),
+  ),
+});
+export type ChecksFile = z.infer<typeof checksFileSchema>;

@@ -8,9 +8,12 @@ import { loadRules } from '../policy/load-rules.js';
 import { openServiceStore } from '../store/index.js';
 import type { JobQueue } from '../store/queue.js';
 import { buildApp } from './app.js';
+import { storeDirOf, updateFeeds } from '../feeds/index.js';
+import { feedLockHeld } from '../feeds/lock.js';
 import { feedsStateOf, Ingest, registryTagResolver } from './ingest.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { imagesFromJobs, Rescanner } from './rescan.js';
 import { Reconciler, registryLister } from './reconcile.js';
 import { resolveServe, type ServeFlags, type ServeRuntime } from './settings.js';
 import { WorkerPool } from './workers.js';
@@ -65,6 +68,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     workerId,
     metrics,
     log,
+    previousVerdict: async (digest) => (await store.verdicts.list({ digest, limit: 1 }))[0]?.verdict,
   });
   metrics.workers = () => pool.counts();
   const ingest = new Ingest({
@@ -78,6 +82,21 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     log,
     notify: () => pool.notify(),
   });
+  const rescanSettings = config.serve.rescan;
+  const rescanner = rescanSettings.enabled
+    ? new Rescanner({
+        queue,
+        images: () => imagesFromJobs(queue),
+        rulesDigest: rules.digest,
+        feedsState: feedsStateOf(config, env, 0),
+        feedsBusy: () => feedLockHeld(storeDirOf(config, env)),
+        intervalMs: rescanSettings.interval,
+        feedsUpdate: rescanSettings.feedsUpdate === undefined ? undefined : { everyMs: rescanSettings.feedsUpdate, run: () => updateFeeds(config, env).then(() => undefined) },
+        metrics,
+        log,
+        notify: () => pool.notify(),
+      })
+    : undefined;
   const app = buildApp({ runtime, queue, verdicts: store.verdicts, images: store.images, ingest, metrics, log, workersAlive: () => pool.alive });
   const reconciler = runtime.reconcile
     ? new Reconciler({ images: store.images, ingest, lister: registryLister(config, env), watch: runtime.reconcile.watch, intervalMs: runtime.reconcile.intervalMs, owner: workerId, metrics, log })
@@ -107,6 +126,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   // server is closing at that moment (a reset the sender would have to retry).
   server.keepAliveTimeout = 65_000;
   pool.start();
+  rescanner?.start();
   reconciler?.start();
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : runtime.port;
@@ -123,6 +143,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       closing ??= (async () => {
         log.info('shutting down: no new jobs; draining', { running: pool.active });
         clearInterval(sweep);
+        await rescanner?.stop();
         await reconciler?.stop();
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();

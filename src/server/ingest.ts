@@ -109,6 +109,11 @@ export function registryTagResolver(config: ConfigFile, env: NodeJS.ProcessEnv):
   };
 }
 
+/** A feed snapshot's file (`<distro>/<release>/<suite>.json`, `osv/advisories.json`), not a temporary or kept file. */
+function isSnapshot(entry: string): boolean {
+  return entry.endsWith('.json') && !entry.split(path.sep).some((part) => part.endsWith('.files') || part.endsWith('.tmp') || part.startsWith('.'));
+}
+
 /**
  * A fingerprint of the feed snapshots in the store (paths, sizes, modification times): a verdict is
  * reused only under the same feeds, and `imggate feeds update` running elsewhere changes it. Cached
@@ -128,8 +133,14 @@ export function feedsStateOf(config: ConfigFile, env: NodeJS.ProcessEnv, cacheMs
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     for (const entry of entries) {
-      const s = await stat(path.join(dir, entry));
-      if (s.isFile()) hash.update(`${entry}\0${s.size}\0${s.mtimeMs}\n`);
+      // Only the snapshots count; each is renamed into place whole. The lock, files being written and
+      // the kept InRelease/index copies (`*.files/`) would make states that never were.
+      if (!isSnapshot(entry)) continue;
+      const s = await stat(path.join(dir, entry)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return undefined;
+        throw err;
+      });
+      if (s?.isFile()) hash.update(`${entry}\0${s.size}\0${s.mtimeMs}\n`);
     }
     cached = { at: now, value: `sha256:${hash.digest('hex')}` };
     return cached.value;

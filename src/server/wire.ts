@@ -1,4 +1,4 @@
-import type { Report } from '../report/types.js';
+import type { Report, Verdict } from '../report/types.js';
 import type { NewVerdict } from '../store/types.js';
 
 /** What the service asks a worker process to check. */
@@ -11,6 +11,11 @@ export interface CheckTask {
   readonly rulesDir: string;
   /** The digest of the rules the service loaded at start: the worker checks under exactly these. */
   readonly rulesDigest: string;
+  /**
+   * A rescan's verdict before it: a new verdict equal to it is stored and not signed or pushed again
+   * (the attestation in the registry still says the same); one that differs is recorded as `check` does.
+   */
+  readonly previousVerdict?: Verdict | undefined;
 }
 
 /** A verdict row crossing the process boundary: the bundles as text (they are JSON). */

@@ -67,7 +67,9 @@ async function run(task: CheckTask): Promise<WorkerMessage> {
   };
   const options = { config, env: process.env, rules };
   const report = await check(task.reference, options);
-  const recorded = await recordVerdict(report, { config, checkOptions: options, key, push: config.attest.push !== false, store, rulesDir: rules.dir });
+  // A rescan that changed nothing is stored (it is the verdict under the new feeds) but not signed or pushed again.
+  const unchanged = task.previousVerdict !== undefined && report.verdict === task.previousVerdict;
+  const recorded = await recordVerdict(report, { config, checkOptions: options, key: unchanged ? undefined : key, push: !unchanged && config.attest.push !== false, store, rulesDir: rules.dir });
   return { type: 'result', jobId: task.jobId, report: recorded.report, verdicts: captured.map(toWire), problems: recorded.problems, rss: process.memoryUsage.rss() };
 }
 

@@ -2,6 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { ImggateError } from '../errors.js';
 import { errorReport } from '../report/error-report.js';
+import type { Verdict } from '../report/types.js';
 import type { JobQueue, Lease } from '../store/queue.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -27,6 +28,8 @@ export interface WorkerPoolOptions {
   readonly log: Logger;
   /** How often an idle pool looks for runnable jobs (retries whose backoff ended, other processes' jobs). */
   readonly pollMs?: number;
+  /** The latest stored verdict for a digest: a rescan that reaches the same one is not signed or pushed again. */
+  readonly previousVerdict?: (digest: string) => Promise<Verdict | undefined>;
 }
 
 interface Running {
@@ -66,6 +69,8 @@ export class WorkerPool {
   readonly #running = new Map<string, Running>();
   /** Jobs handed back at shutdown: their killed processes' exits are not failed attempts. */
   readonly #released = new Set<string>();
+  /** Rescans' verdicts before them, by lease key, to count the verdicts that changed. */
+  readonly #previous = new Map<string, Verdict>();
   /** Processes waiting for a job, their modules loaded. */
   readonly #idle: Worker[] = [];
   #stopping = false;
@@ -163,6 +168,7 @@ export class WorkerPool {
         .catch((err: unknown) => log.error('recording the result failed', { ...fields, error: (err as Error).message }))
         .finally(() => {
           this.#running.delete(key);
+          this.#previous.delete(key);
           if (!exited) this.#putBack(worker, message);
           resolveDone();
           this.notify();
@@ -197,9 +203,13 @@ export class WorkerPool {
 
     this.#running.set(key, { lease, worker, done });
     const task: CheckTask = { type: 'check', jobId: job.id, reference, configFile: this.#o.configFile, rulesDir: this.#o.rulesDir, rulesDigest: this.#o.rulesDigest };
+    // Only a rescan compares: a push or a manual request is always recorded in full. A store that cannot
+    // say what came before leaves the rescan recorded in full too.
+    const previous = job.priority === 'rescan' && this.#o.previousVerdict ? this.#o.previousVerdict(job.digest).catch(() => undefined) : Promise.resolve(undefined);
     // A process that dies before it is ready ends the job through its exit.
-    worker.ready.then(() => {
-      if (!finished && child.connected) child.send(task);
+    Promise.all([worker.ready, previous]).then(([, previousVerdict]) => {
+      if (previousVerdict) this.#previous.set(key, previousVerdict);
+      if (!finished && child.connected) child.send({ ...task, previousVerdict });
     }, () => undefined);
   }
 
@@ -295,11 +305,13 @@ export class WorkerPool {
       }
       const verdict = problems.length ? 'error' : report.verdict;
       const ok = await queue.complete(lease, { verdict, verdicts: message.verdicts.map(fromWire) });
+      const previous = this.#previous.get(`${job.id}:${lease.token}`);
       if (ok) {
         metrics.checks.inc({ verdict });
         metrics.checkDuration.observe(seconds);
+        if (previous && previous !== verdict) metrics.verdictsChanged.inc({ verdict });
       }
-      log.info(ok ? 'check done' : 'check done, but the lease was lost: result dropped', { ...fields, verdict, seconds });
+      log.info(ok ? 'check done' : 'check done, but the lease was lost: result dropped', { ...fields, verdict, seconds, ...(previous ? { previous } : {}) });
       return;
     }
     const why = message?.type === 'crash' ? message.message : `the worker exited (${signal ?? `code ${code}`}) without a result`;

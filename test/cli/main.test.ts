@@ -120,4 +120,36 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
     assert.ok(loaded.some((url) => url.endsWith('/dist/src/scan/engine.js')), 'the check thread was not observed');
     assert.deepEqual(loaded.filter((url) => /node_modules\/(@sigstore|sql\.js|tuf-js)\//.test(url)), []);
   });
+
+  it('imggate check with its rule files read before: neither yaml nor regexp-tree is loaded (the rules cache), and the report is the same', async function () {
+    const image = await buildImage({ layers: [{ entries: [{ name: 'etc/hello.txt', content: 'hello\n' }] }] });
+    const layout = path.join(dir, 'layout-cache');
+    await writeOciLayout(layout, 'app', image);
+    const rules = await rulesWithoutFeeds();
+    const cache = path.join(dir, 'cache');
+    const check = async (name: string): Promise<{ loaded: string[]; report: { findings: unknown[]; policy?: unknown } }> => {
+      const log = path.join(dir, `${name}.log`);
+      await writeFile(log, '');
+      const r = await run(
+        process.execPath,
+        ['--import', path.join(dir, 'register.mjs'), path.join(root, 'bin/imggate.js'), 'check', '--offline', '--no-attest', '--no-cache', '--format', 'json', '--rules', rules, `oci:${layout}:app`],
+        { env: { ...process.env, MODULE_LOG: log, NODE_OPTIONS: '', XDG_DATA_HOME: path.join(dir, 'home-cache'), XDG_CACHE_HOME: cache, XDG_CONFIG_HOME: path.join(dir, 'no-config') } },
+      );
+      assert.ok(r.code === 0 || r.code === 1, r.stderr);
+      const report = JSON.parse(r.stdout) as { findings: unknown[]; policy?: unknown };
+      return { loaded: (await readFile(log, 'utf8')).split('\n'), report };
+    };
+    try {
+      const libraries = (loaded: string[]): string[] => [...new Set(loaded.map((url) => /node_modules\/(yaml|regexp-tree)\//.exec(url)?.[1]).filter((m): m is string => m !== undefined))].sort();
+      const first = await check('rules-first');
+      assert.deepEqual(libraries(first.loaded), ['regexp-tree', 'yaml'], 'a first run reads the rule files');
+      const second = await check('rules-second');
+      assert.ok(second.loaded.some((url) => url.endsWith('/dist/src/scan/engine.js')), 'the check thread was not observed');
+      assert.deepEqual(libraries(second.loaded), [], 'a second run takes the rules from the cache');
+      assert.deepEqual(second.report.findings, first.report.findings);
+      assert.deepEqual(second.report.policy, first.report.policy);
+    } finally {
+      await rm(rules, { recursive: true, force: true });
+    }
+  });
 });

@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -10,6 +10,8 @@ const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..
 
 /** One store for this test process's CLI runs unless a test names its own: never the user's. */
 const TEST_DATA_HOME = mkdtempSync(path.join(os.tmpdir(), 'imggate-data-'));
+// Benches import this too, without the test run's directory around them: nothing is left behind.
+process.once('exit', () => rmSync(TEST_DATA_HOME, { recursive: true, force: true }));
 
 /** Runs the real CLI as a subprocess, as a user or a CI step would. */
 export function imggate(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string; cwd?: string } = {}): Promise<RunResult> {

@@ -67,7 +67,11 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-export async function startPostgres(bin: string): Promise<TestPostgres> {
+/**
+ * Starts a cluster on a free port. Without `durable` it runs with fsync off (tests want speed, not a
+ * crash-safe disk); the bench asks for `durable` so its commits cost what a deployment's do.
+ */
+export async function startPostgres(bin: string, options: { durable?: boolean } = {}): Promise<TestPostgres> {
   // As root the server runs as `postgres`, which must reach the data directory: the run's own TMPDIR
   // may be root's alone (0700), /tmp never is. The cluster is deleted by destroy() either way.
   const dir = await mkdtemp(path.join(process.getuid?.() === 0 ? '/tmp' : os.tmpdir(), 'imggate-pg-'));
@@ -90,8 +94,8 @@ export async function startPostgres(bin: string): Promise<TestPostgres> {
   const pgCtl = path.join(bin, 'pg_ctl');
   const log = path.join(dir, 'server.log');
   const startOn = async (p: number): Promise<boolean> => {
-    const options = `-c listen_addresses=127.0.0.1 -p ${p} -c unix_socket_directories='' -c fsync=off -c max_connections=200`;
-    const r = await asServerUser(pgCtl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', log, '-o', options]);
+    const settings = `-c listen_addresses=127.0.0.1 -p ${p} -c unix_socket_directories='' -c fsync=${options.durable ? 'on' : 'off'} -c max_connections=200`;
+    const r = await asServerUser(pgCtl, ['start', '-w', '-t', '60', '-D', dataDir, '-l', log, '-o', settings]);
     return r.code === 0;
   };
   // Another suite or process may take a port between the probe and the bind: the next one is tried.

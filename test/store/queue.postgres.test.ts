@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { transaction } from '../../src/store/postgres/connect.js';
 import { PostgresDatabase } from '../../src/store/postgres/database.js';
 import { PostgresJobQueue } from '../../src/store/postgres/queue.js';
 import { PostgresStore } from '../../src/store/postgres/store.js';
@@ -51,6 +52,27 @@ describe('PostgreSQL', function () {
       assert.equal((await queue.claim('w2'))?.job.id, second.jobId, 'claims resume');
     } finally {
       await store.close();
+    }
+  });
+  it('fails a transaction whose connection the server drops mid-way (a restart), without an unhandled error, and opens a new one after', async function () {
+    this.timeout(120_000);
+    if (!server) throw new Error('no PostgreSQL');
+    const db = await PostgresDatabase.open(await server.createDatabase());
+    try {
+      // The connection is out of the pool, between two statements, when the server goes: the pool does
+      // not listen on it then, and an error event nobody listens to would end this process.
+      await assert.rejects(
+        transaction(db.pool, async (client) => {
+          await client.query('SELECT 1');
+          await server!.stop();
+          await client.query('SELECT 1');
+        }),
+      );
+      await server.start();
+      assert.equal((await db.tx('after the restart', (client) => client.query<{ n: number }>('SELECT 1 AS n'))).rows[0]?.n, 1);
+      assert.equal(db.pool.totalCount, 1, 'the dropped connection was closed, not pooled again');
+    } finally {
+      await db.close();
     }
   });
 });

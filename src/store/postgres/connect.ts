@@ -69,9 +69,38 @@ export function createPool(url: string, options: PoolOptions = {}): pg.Pool {
   return pool;
 }
 
+/** A connection taken from the pool, and how to give it back. */
+export interface Checkout {
+  readonly client: pg.PoolClient;
+  /** Back to the pool, or closed when `broken` or when the server dropped it meanwhile. */
+  release(broken?: boolean): void;
+}
+
+/**
+ * Takes a connection from the pool. The pool listens for a dropped connection only while it is idle;
+ * one taken out has no listener, and a server going away (a restart: "terminating connection due to
+ * administrator command") would be an unhandled error event, which ends the process. Here the drop
+ * only fails the connection's queries, and the connection is closed rather than pooled again.
+ */
+export async function checkout(pool: pg.Pool): Promise<Checkout> {
+  const client = await pool.connect();
+  let dropped = false;
+  const onError = (): void => {
+    dropped = true;
+  };
+  client.on('error', onError);
+  return {
+    client,
+    release(broken = false) {
+      client.off('error', onError);
+      client.release(broken || dropped);
+    },
+  };
+}
+
 /** Runs `fn` in one transaction on one connection of the pool. */
 export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let broken = false;
   try {
     await client.query('BEGIN');
@@ -84,6 +113,6 @@ export async function transaction<T>(pool: pg.Pool, fn: (client: pg.PoolClient) 
     });
     throw err;
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }

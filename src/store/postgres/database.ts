@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { createPool, storeError, transaction, type PoolOptions } from './connect.js';
+import { checkout, createPool, storeError, transaction, type PoolOptions } from './connect.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 /** One key for the whole schema: whoever holds it migrates, everyone else waits and then finds nothing to do. */
@@ -46,7 +46,7 @@ export class PostgresDatabase {
  * session if the process dies.
  */
 async function migrate(pool: pg.Pool): Promise<void> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let broken = false;
   try {
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK.toString()]);
@@ -75,6 +75,6 @@ async function migrate(pool: pg.Pool): Promise<void> {
     broken = true;
     throw err;
   } finally {
-    client.release(broken);
+    release(broken);
   }
 }

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
 import type { CompiledSecretRule } from '../../../policy/load-rules.js';
-import { patternShape } from '../../../policy/redos.js';
 import { KeywordSearch } from './keywords.js';
 
 export interface SecretMatch {
@@ -347,7 +346,7 @@ function anchorOf(rule: CompiledSecretRule, keywords: readonly string[]): Anchor
   // which the ASCII keyword search does not see: such a rule keeps its windows.
   if (flags.includes('i') && (flags.includes('u') || flags.includes('v'))) return undefined;
   let best: Omit<Anchor, 'sticky'> | undefined;
-  for (const run of patternShape(rule.pattern, `g${rule.flags ?? ''}`).literals) {
+  for (const run of rule.literals) {
     const text = run.text.toLowerCase();
     for (const keyword of rule.keywords) {
       const k = keyword.toLowerCase();
