@@ -13,7 +13,7 @@ import { feedLockHeld } from '../feeds/lock.js';
 import { feedsStateOf, Ingest, registryTagResolver } from './ingest.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { imagesFromJobs, Rescanner } from './rescan.js';
+import { Rescanner } from './rescan.js';
 import { Reconciler, registryLister } from './reconcile.js';
 import { resolveServe, type ServeFlags, type ServeRuntime } from './settings.js';
 import { WorkerPool } from './workers.js';
@@ -86,7 +86,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const rescanner = rescanSettings.enabled
     ? new Rescanner({
         queue,
-        images: () => imagesFromJobs(queue),
+        images: () => store.images.current(),
         rulesDigest: rules.digest,
         feedsState: feedsStateOf(config, env, 0),
         feedsBusy: () => feedLockHeld(storeDirOf(config, env)),

@@ -1,19 +1,12 @@
+import type { CurrentImage } from '../store/images.js';
 import type { JobQueue } from '../store/queue.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
-/** An image the service has checked and still considers present in its registry. */
-export interface KnownImage {
-  readonly registry: string;
-  readonly repository: string;
-  readonly digest: string;
-  readonly tags: readonly string[];
-}
-
 export interface RescanDeps {
   readonly queue: JobQueue;
-  /** Every image a rescan re-checks. */
-  readonly images: () => Promise<readonly KnownImage[]>;
+  /** Every image a rescan re-checks: the inventory's current images (`ImageStore.current`). */
+  readonly images: () => Promise<readonly CurrentImage[]>;
   /** The digest of the rules loaded at start. */
   readonly rulesDigest: string;
   /** The fingerprint of the feed snapshots in the store, read again on every look. */
@@ -131,24 +124,4 @@ export class Rescanner {
   #now(): number {
     return (this.#d.now ?? Date.now)();
   }
-}
-
-/**
- * Every digest the queue has a job for, with its registry and repository: the known images until the
- * service keeps its own index of what is in the registry.
- */
-export async function imagesFromJobs(queue: JobQueue): Promise<KnownImage[]> {
-  const seen = new Map<string, { registry: string; repository: string; digest: string; tags: Set<string> }>();
-  let cursor: number | undefined;
-  do {
-    const page = await queue.list({ cursor, limit: 500 });
-    for (const job of page.jobs) {
-      const key = `${job.registry}/${job.repository}@${job.digest}`;
-      let image = seen.get(key);
-      if (!image) seen.set(key, (image = { registry: job.registry, repository: job.repository, digest: job.digest, tags: new Set() }));
-      if (job.tag) image.tags.add(job.tag);
-    }
-    cursor = page.next;
-  } while (cursor !== undefined);
-  return [...seen.values()].map((i) => ({ ...i, tags: [...i.tags] }));
 }

@@ -5,6 +5,11 @@ import type { ImageQuery, RemovedImage } from './images.js';
  * (PostgreSQL's code numbers them), BIGINT times in ms since the epoch. Only the aggregate that joins
  * tags differs (`group_concat` / `string_agg`).
  */
+/**
+ * The inventory and the locks. A store from before them knows its images from the events it received:
+ * each (registry, repository, tag) is filled in with the digest its latest event named, so rescans
+ * after the upgrade cover what the service checked before it.
+ */
 export const IMAGES_MIGRATION = `CREATE TABLE images (
      registry TEXT NOT NULL,
      repository TEXT NOT NULL,
@@ -21,7 +26,10 @@ export const IMAGES_MIGRATION = `CREATE TABLE images (
      owner TEXT NOT NULL,
      expires_at BIGINT NOT NULL
    );
-   UPDATE jobs SET priority = 3 WHERE priority = 2;`;
+   UPDATE jobs SET priority = 3 WHERE priority = 2;
+   INSERT INTO images (registry, repository, tag, digest, seen_at)
+     SELECT e.registry, e.repository, COALESCE(e.tag, ''), e.digest, e.received_at FROM events e
+     JOIN (SELECT MAX(id) AS id FROM events GROUP BY registry, repository, COALESCE(tag, '')) latest ON latest.id = e.id;`;
 
 /** Upserts one tag's row (or the digest-only row): the digest it names now, current again. */
 export const SEEN_SQL = `INSERT INTO images (registry, repository, tag, digest, seen_at, removed_at) VALUES (?, ?, ?, ?, ?, NULL)

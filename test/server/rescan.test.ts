@@ -3,7 +3,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Metrics } from '../../src/server/metrics.js';
-import { imagesFromJobs, Rescanner, type RescanDeps } from '../../src/server/rescan.js';
+import { Rescanner, type RescanDeps } from '../../src/server/rescan.js';
+import { SqliteImageStore } from '../../src/store/sqlite-images.js';
 import { SqliteJobQueue } from '../../src/store/sqlite-queue.js';
 import { SqliteStore } from '../../src/store/sqlite.js';
 import { CONTRACT_SETTINGS, digest, request } from '../store/queue-contract.js';
@@ -14,13 +15,14 @@ describe('rescans when the rules or feeds change', function () {
   let dir: string;
   let store: SqliteStore;
   let queue: SqliteJobQueue;
+  let images: SqliteImageStore;
   let feeds: string;
   let busy: boolean;
 
   const rescanner = (overrides: Partial<RescanDeps> = {}): Rescanner =>
     new Rescanner({
       queue,
-      images: () => imagesFromJobs(queue),
+      images: () => images.current(),
       rulesDigest: 'sha256:rules',
       feedsState: async () => feeds,
       feedsBusy: async () => busy,
@@ -35,29 +37,25 @@ describe('rescans when the rules or feeds change', function () {
     dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-rescan-'));
     store = new SqliteStore(path.join(dir, 'imggate.db'));
     queue = new SqliteJobQueue(store, CONTRACT_SETTINGS);
+    images = new SqliteImageStore(store);
     feeds = 'feeds-1';
     busy = false;
-    // Three known images (one pushed twice under two tags), checked under the current state.
-    for (const [n, tag] of [[1, 'a'], [1, 'b'], [2, 'c'], [3, 'd']] as const) {
-      await queue.enqueue(request(n, { eventId: `push-${n}-${tag}`, rules: 'sha256:rules', feeds: 'feeds-1', tag }));
+    // Three current images (one pushed under two tags), checked under the current state, and one deleted.
+    for (const [n, tag] of [[1, 'a'], [1, 'b'], [2, 'c'], [3, 'd'], [4, 'e']] as const) {
+      const r = request(n, { eventId: `push-${n}-${tag}`, rules: 'sha256:rules', feeds: 'feeds-1', tag });
+      await queue.enqueue(r);
+      await images.seen(r.event.registry, r.event.repository, tag, r.event.digest, Date.now());
     }
+    await images.removed({ registry: 'r.example', repository: 'team/app0', tag: 'e' }, Date.now());
   });
   afterEach(async function () {
     store.close();
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('lists each known digest once, with the tag its job was first asked for', async function () {
-    const images = await imagesFromJobs(queue);
-    assert.deepEqual(
-      images.map((i) => `${i.digest} ${i.tags.join(',')}`).sort(),
-      [`${digest(1)} a`, `${digest(2)} c`, `${digest(3)} d`],
-    );
-  });
-
   it('queues nothing while the state is the one the images were checked under', async function () {
     assert.equal(await rescanner().queueRescans(), 0);
-    assert.equal((await queue.stats()).queued, 3);
+    assert.equal((await queue.stats()).queued, 4);
   });
 
   it('queues one low-priority job per image when the feeds change, once across processes', async function () {
@@ -69,12 +67,12 @@ describe('rescans when the rules or feeds change', function () {
     assert.equal(await a.queueRescans(), 0, 'the same state again queues nothing');
     const page = await queue.list({ limit: 100 });
     const rescans = page.jobs.filter((j) => j.priority === 'rescan');
-    assert.deepEqual(rescans.map((j) => j.digest).sort(), [digest(1), digest(2), digest(3)]);
+    assert.deepEqual(rescans.map((j) => j.digest).sort(), [digest(1), digest(2), digest(3)], 'each current image once; the deleted one not');
     assert.ok(rescans.every((j) => j.feedsState === 'feeds-2' && j.rulesDigest === 'sha256:rules'));
     // Pushes go first: every push is claimed before any rescan.
     const claimed: string[] = [];
     for (let lease = await queue.claim('w'); lease; lease = await queue.claim('w')) claimed.push(lease.job.priority);
-    assert.deepEqual(claimed, ['push', 'push', 'push', 'rescan', 'rescan', 'rescan']);
+    assert.deepEqual(claimed, ['push', 'push', 'push', 'push', 'rescan', 'rescan', 'rescan']);
   });
 
   it('queues for changed rules too', async function () {
@@ -110,13 +108,13 @@ describe('rescans when the rules or feeds change', function () {
     now = 1_000;
     await r.tick();
     assert.equal(runs, 1);
-    assert.equal((await queue.stats()).queued, 3, 'a failed update changes nothing');
+    assert.equal((await queue.stats()).queued, 4, 'a failed update changes nothing');
     now = 1_500;
     await r.tick();
     assert.equal(runs, 1, 'not due yet');
     now = 2_000;
     await r.tick();
     assert.equal(runs, 2);
-    assert.equal((await queue.stats()).queued, 6);
+    assert.equal((await queue.stats()).queued, 7);
   });
 });

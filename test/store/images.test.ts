@@ -109,8 +109,12 @@ describe('the image inventory and service locks', function () {
       assert.deepEqual((await images.list({ changedSince: Date.parse('2026-01-01T00:00:00.000Z') })).images.map((i) => i.digest), [d(2), d(3), d(4)]);
     });
 
-    it('moves the rescans of an older store after the new reconcile priority when it migrates', async function () {
+    it('moves the rescans of an older store after the new reconcile priority, and fills the inventory from its events, when it migrates', async function () {
       const queued = await store.queue.enqueue({ event: { receiver: 'api', eventId: 'e1', registry: R, repository: 'app', digest: d(1) }, priority: 'rescan', rulesDigest: 'r', feedsState: 'f' });
+      // Events the older store received: v1 moved from d(2) to d(3); d(4) under a tag in another repository.
+      for (const [id, repository, tag, n] of [['e2', 'app', 'v1', 2], ['e3', 'app', 'v1', 3], ['e4', 'other', 'latest', 4]] as const) {
+        await store.queue.enqueue({ event: { receiver: 'distribution', eventId: id, registry: R, repository, tag, digest: d(n) }, priority: 'push', rulesDigest: 'r', feedsState: 'f' });
+      }
       await store.close();
       // Back to the schema before images: the rescan stored as 2, as the previous imggate wrote it.
       const downgrade = ['DROP TABLE images', 'DROP TABLE service_locks', 'UPDATE jobs SET priority = 2 WHERE priority = 3'];
@@ -127,8 +131,13 @@ describe('the image inventory and service locks', function () {
       }
       store = await open();
       assert.equal((await store.queue.get(queued.jobId))?.priority, 'rescan');
+      assert.deepEqual(await store.images.current(), [
+        { registry: R, repository: 'app', digest: d(1), tags: [] },
+        { registry: R, repository: 'app', digest: d(3), tags: ['v1'] },
+        { registry: R, repository: 'other', digest: d(4), tags: ['latest'] },
+      ]);
       await store.images.seen(R, 'app', '1', d(1), 1);
-      assert.equal((await store.images.current()).length, 1);
+      assert.deepEqual((await store.images.current())[0]?.tags, ['1']);
     });
 
     it('gives a lock to one owner at a time, lets the owner extend it, and lets another take it once it expired', async function () {

@@ -1,0 +1,34 @@
+import { buildImage, writeOciLayout } from './dist/test/harness/images.js';
+import { check } from './dist/src/check.js';
+import { loadConfig } from './dist/src/config/load.js';
+import { loadRules } from './dist/src/policy/load-rules.js';
+import { recordVerdict } from './dist/src/record.js';
+import { startDebianMirror } from './dist/test/harness/debian-mirror.js';
+import { updateFeeds } from './dist/src/feeds/index.js';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+const dir = await mkdtemp('/tmp/w8/prof-');
+const now = new Date().toUTCString();
+const mirror = await startDebianMirror({ bookworm: [{ name: 'bash', version: '5.2.15-2+b2' }], 'bookworm-updates': [], 'bookworm-security': [] }, { bookworm: { date: now }, 'bookworm-updates': { date: now }, 'bookworm-security': { date: now } });
+await writeFile(`${dir}/imggate.yaml`, `store:\n  dir: ${dir}/store\nattest:\n  push: false\nfeeds:\n  autoUpdate: false\n  debian:\n    - mirror: ${mirror.url}\n      codename: bookworm\n      keyring: ${mirror.keyring}\n`);
+const { config } = await loadConfig(`${dir}/imggate.yaml`, process.env);
+await updateFeeds(config, process.env);
+const rules = await loadRules();
+const status = `Package: bash\nStatus: install ok installed\nArchitecture: amd64\nVersion: 5.2.15-2+b2\n\n`;
+const refs = [];
+for (let n = 0; n < 30; n++) {
+  const img = await buildImage({ layers: [{ entries: [{ name: 'etc/', type: 'dir' }, { name: 'etc/os-release', content: 'VERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n' }, { name: 'var/', type: 'dir' }, { name: 'var/lib/', type: 'dir' }, { name: 'var/lib/dpkg/', type: 'dir' }, { name: 'var/lib/dpkg/status', content: status }] }], extraConfig: { Labels: { n: String(n) } } });
+  await writeOciLayout(`${dir}/l${n}`, 'img', img); refs.push(`oci:${dir}/l${n}:img`);
+}
+const store = { add: () => 0, list: () => [], close: () => undefined };
+const options = { config, env: process.env, rules };
+for (const r of refs.slice(0, 5)) await recordVerdict(await check(r, options), { config, checkOptions: options, store, push: false, rulesDir: rules.dir });
+const { Session } = await import('node:inspector/promises');
+const s = new Session(); s.connect(); await s.post('Profiler.enable'); await s.post('Profiler.start');
+const c0 = process.cpuUsage(); const t0 = performance.now();
+for (const r of refs.slice(5)) await recordVerdict(await check(r, options), { config, checkOptions: options, store, push: false, rulesDir: rules.dir });
+const c = process.cpuUsage(c0);
+console.log('per check', ((performance.now() - t0) / 25).toFixed(0), 'ms wall', ((c.user + c.system) / 1e3 / 25).toFixed(0), 'ms cpu');
+const { profile } = await s.post('Profiler.stop');
+(await import('node:fs')).writeFileSync('/tmp/w8/prof/inproc.cpuprofile', JSON.stringify(profile));
+await mirror.stop();
+process.exit(0);
