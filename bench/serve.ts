@@ -89,6 +89,24 @@ async function ackRate(servers: readonly ServeProcess[], registryHost: string): 
   }
 }
 
+/** A bench service's imggate.yaml: one check at a time, no retry, nothing pushed, the distribution receiver. */
+function serviceConfig(o: { store: string; database?: string; listen: string; registryHost: string; api?: boolean }): string {
+  return `store:
+  dir: ${o.store}
+${o.database ? `  database: ${o.database}\n` : ''}attest:
+  push: false
+serve:
+  listen: ${o.listen}
+  allowRegistries: [${o.registryHost}]
+  concurrency: 1
+  maxAttempts: 1
+  receivers:
+    distribution:
+      type: distribution
+      auth: { kind: token, token: { value: ${TOKEN} } }
+${o.api ? `  apiTokens:\n    - { name: bench, token: { value: ${API} }, scopes: [read, write] }\n` : ''}`;
+}
+
 /**
  * The same burst against PG_PROCESSES services sharing a database on a PostgreSQL cluster of the
  * bench's own (test/harness/postgres.ts), with fsync on as a deployment has it. Undefined when no
@@ -104,21 +122,7 @@ async function postgresAckRate(dir: string, registryHost: string): Promise<{ per
     database.password = '';
     const env = { PGPASSWORD: cluster.password };
     for (let i = 0; i < PG_PROCESSES; i++) {
-      const config = `store:
-  dir: ${path.join(dir, `pg-${i}`)}
-  database: ${database.toString()}
-attest:
-  push: false
-serve:
-  listen: 127.0.0.1:0
-  allowRegistries: [${registryHost}]
-  concurrency: 1
-  maxAttempts: 1
-  receivers:
-    distribution:
-      type: distribution
-      auth: { kind: token, token: { value: ${TOKEN} } }
-`;
+      const config = serviceConfig({ store: path.join(dir, `pg-${i}`), database: database.toString(), listen: '127.0.0.1:0', registryHost });
       servers.push(await startServeProcess(dir, config, env, `pg-${i}.yaml`));
     }
     for (const s of servers) await settled(s);
@@ -134,22 +138,7 @@ export async function serveBench(): Promise<void> {
   const port = await freePort();
   const registryPort = await freePort();
   const registryHost = `127.0.0.1:${registryPort}`;
-  const config = (store: string): string => `store:
-  dir: ${path.join(dir, store)}
-attest:
-  push: false
-serve:
-  listen: 127.0.0.1:${port}
-  allowRegistries: [${registryHost}]
-  concurrency: 1
-  maxAttempts: 1
-  receivers:
-    distribution:
-      type: distribution
-      auth: { kind: token, token: { value: ${TOKEN} } }
-  apiTokens:
-    - { name: bench, token: { value: ${API} }, scopes: [read, write] }
-`;
+  const config = (store: string): string => serviceConfig({ store: path.join(dir, store), listen: `127.0.0.1:${port}`, registryHost, api: true });
   // The ack burst runs against its own service and store, stopped afterwards: its 1,000 jobs name
   // images that do not exist, and the push→verdict times must not queue behind them.
   const burst = await startServeProcess(dir, config('burst').replace(`listen: 127.0.0.1:${port}`, 'listen: 127.0.0.1:0'), {}, 'burst.yaml');

@@ -13,7 +13,7 @@ import { feedLockHeld } from '../feeds/lock.js';
 import { feedsStateOf, Ingest, registryTagResolver } from './ingest.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
-import { Rescanner } from './rescan.js';
+import { RESCAN_LOCK, Rescanner } from './rescan.js';
 import { Reconciler, registryLister } from './reconcile.js';
 import { resolveServe, type ServeFlags, type ServeRuntime } from './settings.js';
 import { WorkerPool } from './workers.js';
@@ -90,6 +90,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         rulesDigest: rules.digest,
         feedsState: feedsStateOf(config, env, 0),
         feedsBusy: () => feedLockHeld(storeDirOf(config, env)),
+        lock: () => store.images.tryLock(RESCAN_LOCK, workerId, Math.max(3 * rescanSettings.interval, 60_000)),
         intervalMs: rescanSettings.interval,
         feedsUpdate: rescanSettings.feedsUpdate === undefined ? undefined : { everyMs: rescanSettings.feedsUpdate, run: () => updateFeeds(config, env).then(() => undefined) },
         metrics,
@@ -144,6 +145,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         log.info('shutting down: no new jobs; draining', { running: pool.active });
         clearInterval(sweep);
         await rescanner?.stop();
+        if (rescanner) await store.images.unlock(RESCAN_LOCK, workerId).catch(() => undefined);
         await reconciler?.stop();
         const closed = new Promise<void>((r) => server.close(() => r()));
         server.closeIdleConnections();

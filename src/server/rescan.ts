@@ -3,6 +3,9 @@ import type { JobQueue } from '../store/queue.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
+/** The lock the service's processes take turns on to queue rescans. */
+export const RESCAN_LOCK = 'rescan';
+
 export interface RescanDeps {
   readonly queue: JobQueue;
   /** Every image a rescan re-checks: the inventory's current images (`ImageStore.current`). */
@@ -11,6 +14,11 @@ export interface RescanDeps {
   readonly rulesDigest: string;
   /** The fingerprint of the feed snapshots in the store, read again on every look. */
   readonly feedsState: () => Promise<string>;
+  /**
+   * Takes (or renews) the service-wide rescan lock: one process at a time queues rescans, so N gate
+   * processes do not each walk the whole inventory. Absent: this process always may.
+   */
+  readonly lock?: (() => Promise<boolean>) | undefined;
   /** An update of the snapshots is under way: the state read now may be half of one. */
   readonly feedsBusy?: () => Promise<boolean>;
   /** How often the feeds are looked at. */
@@ -87,9 +95,14 @@ export class Rescanner {
 
   /** Queues a rescan of every known image unless this (rules, feeds) state was already handled; returns how many jobs are new. */
   async queueRescans(): Promise<number> {
-    const { queue, rulesDigest, metrics, log, feedsBusy } = this.#d;
+    const { queue, rulesDigest, metrics, log, feedsBusy, lock } = this.#d;
     // A state read while an update runs, or that one started during, is left for the next look.
     if (await feedsBusy?.()) return 0;
+    if (lock && !(await lock())) {
+      // Another process does it; should it die, whoever takes the lock over starts from no state.
+      this.#queued = undefined;
+      return 0;
+    }
     const feedsState = await this.#d.feedsState();
     if (await feedsBusy?.()) return 0;
     const state = `${rulesDigest} ${feedsState}`;

@@ -111,6 +111,29 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
   return { manifest, manifestDigest: sha256(manifest), mediaType, config, layers, platform };
 }
 
+/**
+ * A Debian 12 (bookworm) image of one small layer whose dpkg database lists `packages`: what the
+ * outdated-package check reads, without a real root filesystem. `label` gives it a config of its own.
+ */
+export function dpkgImage(packages: ReadonlyArray<{ readonly name: string; readonly version: string }>, label?: string): Promise<BuiltImage> {
+  const status = packages.map((p) => `Package: ${p.name}\nStatus: install ok installed\nPriority: required\nArchitecture: amd64\nVersion: ${p.version}\nDescription: ${p.name}\n\n`).join('');
+  return buildImage({
+    layers: [
+      {
+        entries: [
+          { name: 'etc/', type: 'dir' },
+          { name: 'etc/os-release', content: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n' },
+          { name: 'var/', type: 'dir' },
+          { name: 'var/lib/', type: 'dir' },
+          { name: 'var/lib/dpkg/', type: 'dir' },
+          { name: 'var/lib/dpkg/status', content: status },
+        ],
+      },
+    ],
+    extraConfig: { Healthcheck: { Test: ['CMD', 'true'] }, ...(label === undefined ? {} : { Labels: { build: label } }) },
+  });
+}
+
 /** Pushes an image with imggate's own client (blobs, then the manifest under `tag`). */
 export async function pushImage(host: string, repository: string, tag: string, image: BuiltImage, client = new RegistryClient(host)): Promise<string> {
   for (const blob of [image.config, ...image.layers]) await client.pushBlob(repository, blob.data, blob.mediaType);

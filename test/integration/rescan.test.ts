@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { imggate } from '../harness/cli.js';
 import { startDebianMirror, type MirrorPackage, type TestMirror } from '../harness/debian-mirror.js';
-import { buildImage, pushImage, type BuiltImage } from '../harness/images.js';
+import { dpkgImage, pushImage, type BuiltImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import { startTamperProxy, type TamperProxy } from '../harness/tamper-proxy.js';
 import { eventually, startServeProcess, type ServeProcess } from '../server/serve-process.js';
@@ -26,26 +26,6 @@ interface ImageView {
   checkId?: number;
   attestations?: unknown[];
   report: { findings: Array<{ check: string; rule: string; package?: { name: string } }> };
-}
-
-/** A Debian 12 image whose package database lists one package, bash at BASH. */
-function debianImage(): Promise<BuiltImage> {
-  const status = `Package: bash\nStatus: install ok installed\nPriority: required\nArchitecture: amd64\nVersion: ${BASH}\nDescription: GNU Bourne Again SHell\n\n`;
-  return buildImage({
-    layers: [
-      {
-        entries: [
-          { name: 'etc/', type: 'dir' },
-          { name: 'etc/os-release', content: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nNAME="Debian GNU/Linux"\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\nID=debian\n' },
-          { name: 'var/', type: 'dir' },
-          { name: 'var/lib/', type: 'dir' },
-          { name: 'var/lib/dpkg/', type: 'dir' },
-          { name: 'var/lib/dpkg/status', content: status },
-        ],
-      },
-    ],
-    extraConfig: { Healthcheck: { Test: ['CMD', 'true'] } },
-  });
 }
 
 describe('imggate serve: rescans when the feeds change @integration', function () {
@@ -114,7 +94,7 @@ serve:
   apiTokens:
     - { name: ci, token: { env: WRITE_TOKEN }, scopes: [read, write] }
 `;
-    image = await debianImage();
+    image = await dpkgImage([{ name: 'bash', version: BASH }]);
     digest = await pushImage(registry.host, 'team/app', 'v1', image);
     server = await startServeProcess(dir, yaml, { WRITE_TOKEN, IMGGATE_KEY_PASSWORD: PASSWORD });
     await feedsUpdate();

@@ -75,6 +75,22 @@ describe('rescans when the rules or feeds change', function () {
     assert.deepEqual(claimed, ['push', 'push', 'push', 'push', 'rescan', 'rescan', 'rescan']);
   });
 
+  it('leaves the work to the holder of the rescan lock, and takes it over once that lock expired', async function () {
+    let now = 0;
+    const locked = (owner: string): (() => Promise<boolean>) => () => images.tryLock('rescan', owner, 1_000);
+    const clocked = new SqliteImageStore(store, () => now);
+    images = clocked;
+    feeds = 'feeds-2';
+    const a = rescanner({ lock: locked('a') });
+    const b = rescanner({ lock: locked('b') });
+    assert.equal(await a.queueRescans(), 3);
+    feeds = 'feeds-3';
+    now = 500;
+    assert.equal(await b.queueRescans(), 0, 'a holds the lock');
+    now = 2_000;
+    assert.equal(await b.queueRescans(), 3, 'a stopped renewing it: b takes over');
+  });
+
   it('queues for changed rules too', async function () {
     assert.equal(await rescanner({ rulesDigest: 'sha256:other-rules' }).queueRescans(), 3);
   });
