@@ -1,7 +1,7 @@
 import type { ConfigFile } from '../config/schema.js';
 import { describeError, isImggateError } from '../errors.js';
 import { resolveOptions } from '../options.js';
-import type { CurrentImage, ImageStore } from '../store/images.js';
+import { digestOnlyTag, isDigestOnlyTag, type CurrentImage, type ImageStore } from '../store/images.js';
 import type { Ingest } from './ingest.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
@@ -212,7 +212,7 @@ export class Reconciler {
       for (const tag of gone) await this.#removed({ registry, repository, tag, seenBefore: started }, tally);
       // Known by digest alone: no listing shows it, so ask for it.
       if (image.tags.length === 0 && !(await lister.exists(repository, image.digest))) {
-        await this.#removed({ registry, repository, tag: '', digest: image.digest, seenBefore: started }, tally);
+        await this.#removed({ registry, repository, tag: digestOnlyTag(image.digest), digest: image.digest, seenBefore: started }, tally);
       }
     }
   }
@@ -222,6 +222,6 @@ export class Reconciler {
     if (!n) return;
     tally.removed += n;
     this.#d.metrics.reconcileRemoved.inc(n);
-    this.#d.log.info('reconcile: gone from the registry', { registry: image.registry, repository: image.repository, tag: image.tag || undefined, digest: image.digest });
+    this.#d.log.info('reconcile: gone from the registry', { registry: image.registry, repository: image.repository, tag: isDigestOnlyTag(image.tag) ? undefined : image.tag, digest: image.digest });
   }
 }

@@ -28,8 +28,8 @@ export const IMAGES_MIGRATION = `CREATE TABLE images (
    );
    UPDATE jobs SET priority = 3 WHERE priority = 2;
    INSERT INTO images (registry, repository, tag, digest, seen_at)
-     SELECT e.registry, e.repository, COALESCE(e.tag, ''), e.digest, e.received_at FROM events e
-     JOIN (SELECT MAX(id) AS id FROM events GROUP BY registry, repository, COALESCE(tag, '')) latest ON latest.id = e.id;`;
+     SELECT e.registry, e.repository, COALESCE(e.tag, '@' || e.digest), e.digest, e.received_at FROM events e
+     JOIN (SELECT MAX(id) AS id FROM events GROUP BY registry, repository, COALESCE(tag, '@' || digest)) latest ON latest.id = e.id;`;
 
 /** Upserts one tag's row (or the digest-only row): the digest it names now, current again. */
 export const SEEN_SQL = `INSERT INTO images (registry, repository, tag, digest, seen_at, removed_at) VALUES (?, ?, ?, ?, ?, NULL)

@@ -3,9 +3,13 @@ import type { Verdict } from '../report/types.js';
 /**
  * What the service knows is in the registries it watches, kept from push and delete notifications and
  * from the reconcile loop's listings. One row per (registry, repository, tag); an image pushed by digest
- * alone is kept under the tag '' (`DIGEST_ONLY`), so every row has a key and `seen` stays one upsert.
+ * alone is kept under the tag `@<digest>` (`digestOnlyTag`), which no real tag can be (a tag has no '@'),
+ * so every row has a key, each such image its own row, and `seen` stays one upsert.
  */
-export const DIGEST_ONLY = '';
+export const digestOnlyTag = (digest: string): string => `@${digest}`;
+
+/** Whether a row's tag is the stand-in of an image known by digest alone. */
+export const isDigestOnlyTag = (tag: string): boolean => tag.startsWith('@');
 
 /** An image that is in the registry now: one digest of one repository and every tag naming it. */
 export interface CurrentImage {

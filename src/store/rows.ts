@@ -1,6 +1,6 @@
 import type { Verdict } from '../report/types.js';
 import { PRIORITIES, type Job, type JobPriority, type JobState, type StoredEvent } from './queue.js';
-import { DIGEST_ONLY, type CurrentImage, type ImagePage, type ImageView } from './images.js';
+import { isDigestOnlyTag, type CurrentImage, type ImagePage, type ImageView } from './images.js';
 import { encodeCursor, MAX_PAGE } from './images-sql.js';
 import type { StoredVerdict } from './types.js';
 
@@ -126,7 +126,7 @@ export interface ImageRow {
   checked_at: string | null;
 }
 
-const tagsOf = (joined: string | null): string[] => [...new Set((joined ?? '').split(',').filter((t) => t !== DIGEST_ONLY))].sort();
+const tagsOf = (joined: string | null): string[] => [...new Set((joined ?? '').split(',').filter((t) => t !== '' && !isDigestOnlyTag(t)))].sort();
 
 /** An image row as the API reads it (times in ms since the epoch). */
 export function toImageView(r: ImageRow): ImageView {
@@ -160,7 +160,7 @@ export function toCurrentImages(rows: readonly CurrentImageRow[]): CurrentImage[
     const image = last && last.registry === r.registry && last.repository === r.repository && last.digest === r.digest ? last : undefined;
     const into = image ?? { registry: r.registry, repository: r.repository, digest: r.digest, tags: [] };
     if (!image) out.push(into);
-    if (r.tag !== DIGEST_ONLY) into.tags.push(r.tag);
+    if (!isDigestOnlyTag(r.tag)) into.tags.push(r.tag);
   }
   for (const image of out) image.tags.sort();
   return out;

@@ -1,5 +1,5 @@
 import { ImggateError, type StoreErrorCode } from '../errors.js';
-import { DIGEST_ONLY, type CurrentImage, type ImagePage, type ImageQuery, type ImageStore, type RemovedImage } from './images.js';
+import { digestOnlyTag, type CurrentImage, type ImagePage, type ImageQuery, type ImageStore, type RemovedImage } from './images.js';
 import { CURRENT_SQL, listSql, removedSql, SEEN_SQL, TRY_LOCK_SQL, UNLOCK_SQL } from './images-sql.js';
 import { toCurrentImages, toImagePage, type CurrentImageRow, type ImageRow } from './rows.js';
 import type { SqliteStore } from './sqlite.js';
@@ -23,7 +23,7 @@ export class SqliteImageStore implements ImageStore {
   }
 
   seen(registry: string, repository: string, tag: string | undefined, digest: string, at: number): Promise<void> {
-    return this.#tx('seen', () => void this.#store.database.prepare(SEEN_SQL).run(registry, repository, tag ?? DIGEST_ONLY, digest, at));
+    return this.#tx('seen', () => void this.#store.database.prepare(SEEN_SQL).run(registry, repository, tag ?? digestOnlyTag(digest), digest, at));
   }
 
   removed(image: RemovedImage, at: number): Promise<number> {

@@ -55,6 +55,12 @@ describe('the image inventory and service locks', function () {
       assert.deepEqual((await images.current()).map((i) => [i.digest, i.tags]), [[d(1), ['1.0']], [d(2), []], [d(4), ['latest']]]);
       // A delete in another registry touches nothing here.
       assert.equal(await images.removed({ registry: 'elsewhere.example', repository: 'team/app', digest: d(1) }, 11), 0);
+      // Several images pushed by digest alone to one repository are each an image of their own.
+      await images.seen(R, 'team/app', undefined, d(5), 12);
+      await images.seen(R, 'team/app', undefined, d(6), 13);
+      assert.deepEqual((await images.current()).map((i) => [i.digest, i.tags]), [[d(1), ['1.0']], [d(2), []], [d(4), ['latest']], [d(5), []], [d(6), []]]);
+      assert.equal(await images.removed({ registry: R, repository: 'team/app', digest: d(5) }, 14), 1);
+      assert.deepEqual((await images.current()).map((i) => i.digest), [d(1), d(2), d(4), d(6)]);
     });
 
     it('lists images with their latest verdict, removed ones on request, by repository, in pages', async function () {

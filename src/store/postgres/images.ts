@@ -1,5 +1,5 @@
 import type { CurrentImage, ImagePage, ImageQuery, ImageStore, RemovedImage } from '../images.js';
-import { DIGEST_ONLY } from '../images.js';
+import { digestOnlyTag } from '../images.js';
 import { CURRENT_SQL, listSql, numbered, removedSql, SEEN_SQL, TRY_LOCK_SQL, UNLOCK_SQL } from '../images-sql.js';
 import { toCurrentImages, toImagePage, type CurrentImageRow, type ImageRow } from '../rows.js';
 import type { PostgresDatabase } from './database.js';
@@ -19,7 +19,7 @@ export class PostgresImageStore implements ImageStore {
   }
 
   async seen(registry: string, repository: string, tag: string | undefined, digest: string, at: number): Promise<void> {
-    await this.#db.tx('images: seen failed', (c) => c.query(numbered(SEEN_SQL), [registry, repository, tag ?? DIGEST_ONLY, digest, at]));
+    await this.#db.tx('images: seen failed', (c) => c.query(numbered(SEEN_SQL), [registry, repository, tag ?? digestOnlyTag(digest), digest, at]));
   }
 
   removed(image: RemovedImage, at: number): Promise<number> {
