@@ -74,8 +74,10 @@ export class Rescanner {
   }
 
   async #tick(): Promise<void> {
-    const { feedsUpdate, log } = this.#d;
-    if (feedsUpdate && this.#now() - this.#lastUpdate >= feedsUpdate.everyMs) {
+    const { feedsUpdate, log, lock } = this.#d;
+    // The scheduled update too is one process's work: several processes updating one store's feeds in
+    // turn would make a new state, and a round of rescans, each.
+    if (feedsUpdate && this.#now() - this.#lastUpdate >= feedsUpdate.everyMs && (!lock || (await lock().catch(() => false)))) {
       this.#lastUpdate = this.#now();
       try {
         await feedsUpdate.run();

@@ -208,8 +208,9 @@ export class WorkerPool {
     const previous = job.priority === 'rescan' && this.#o.previousVerdict ? this.#o.previousVerdict(job.digest).catch(() => undefined) : Promise.resolve(undefined);
     // A process that dies before it is ready ends the job through its exit.
     Promise.all([worker.ready, previous]).then(([, previousVerdict]) => {
+      if (finished || !child.connected) return;
       if (previousVerdict) this.#previous.set(key, previousVerdict);
-      if (!finished && child.connected) child.send({ ...task, previousVerdict });
+      child.send({ ...task, previousVerdict });
     }, () => undefined);
   }
 

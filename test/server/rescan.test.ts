@@ -132,5 +132,12 @@ describe('rescans when the rules or feeds change', function () {
     await r.tick();
     assert.equal(runs, 2);
     assert.equal((await queue.stats()).queued, 7);
+    // A process without the rescan lock neither updates the feeds nor queues.
+    const other = rescanner({ now: () => now, lock: async () => false, feedsUpdate: { everyMs: 1, run: async () => void runs++ } });
+    now = 5_000;
+    feeds = 'feeds-4';
+    await other.tick();
+    assert.equal(runs, 2);
+    assert.equal((await queue.stats()).queued, 7);
   });
 });
