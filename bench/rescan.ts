@@ -14,7 +14,7 @@ import { imggate } from '../test/harness/cli.js';
 import { startDebianMirror } from '../test/harness/debian-mirror.js';
 import { dpkgImage, pushImage } from '../test/harness/images.js';
 import { startRegistry } from '../test/harness/registry.js';
-import { startTamperProxy } from '../test/harness/tamper-proxy.js';
+import { startBlobCounter } from '../test/harness/tamper-proxy.js';
 import { startServeProcess, type ServeProcess } from '../test/server/serve-process.js';
 import { RegistryClient } from '../src/registry/client.js';
 
@@ -36,11 +36,8 @@ async function drained(server: ServeProcess, target: number): Promise<{ done: nu
 export async function rescanBench(): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-bench-rescan-'));
   const registry = await startRegistry();
-  const blobs: string[] = [];
-  const proxy = await startTamperProxy(registry.host, (url) => {
-    if (url.includes('/blobs/')) blobs.push(url.slice(url.lastIndexOf('/') + 1));
-    return false;
-  });
+  const proxy = await startBlobCounter(registry.host);
+  const { blobs } = proxy;
   const now = new Date().toUTCString();
   const mirror = await startDebianMirror(
     { bookworm: [{ name: 'bash', version: BASH }], 'bookworm-updates': [], 'bookworm-security': [] },

@@ -39,6 +39,16 @@ export async function startTamperProxy(upstream: string, shouldTamper: (path: st
   return listen(server);
 }
 
+/** A proxy in front of a registry that notes the digest of every blob fetched through it, in order. */
+export async function startBlobCounter(upstream: string): Promise<TamperProxy & { readonly blobs: string[] }> {
+  const blobs: string[] = [];
+  const proxy = await startTamperProxy(upstream, (url) => {
+    if (url.includes('/blobs/')) blobs.push(url.slice(url.lastIndexOf('/') + 1));
+    return false;
+  });
+  return { ...proxy, blobs };
+}
+
 /**
  * A registry that answers every manifest request with what `answer` gives: the hostile server the
  * real registry cannot be made to be (it refuses to store oversized or malformed manifests).

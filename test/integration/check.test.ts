@@ -8,7 +8,7 @@ import type { Report } from '../../src/report/types.js';
 import { imggate } from '../harness/cli.js';
 import { buildImage, pushImage, pushIndex, sha256, skopeoCopy, writeOciLayout, type BuiltImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
-import { startHostileRegistry, startTamperProxy, type TamperProxy } from '../harness/tamper-proxy.js';
+import { startBlobCounter, startHostileRegistry, startTamperProxy, type TamperProxy } from '../harness/tamper-proxy.js';
 import { postgresOrSkip } from '../harness/postgres.js';
 import type { RunResult } from '../harness/process.js';
 
@@ -53,17 +53,13 @@ function json(stdout: string): Report {
 
 /** A proxy in front of the registry that notes the blobs each CLI run fetches through it. */
 async function blobCounter(upstream: string): Promise<TamperProxy & { run(args: readonly string[]): Promise<RunResult & { blobs: string[] }> }> {
-  const fetched: string[] = [];
-  const proxy = await startTamperProxy(upstream, (url) => {
-    if (url.includes('/blobs/')) fetched.push(url.slice(url.lastIndexOf('/') + 1));
-    return false;
-  });
+  const proxy = await startBlobCounter(upstream);
   return {
     ...proxy,
     async run(args) {
-      fetched.length = 0;
+      proxy.blobs.length = 0;
       const r = await imggate(args);
-      return { ...r, blobs: [...fetched] };
+      return { ...r, blobs: [...proxy.blobs] };
     },
   };
 }

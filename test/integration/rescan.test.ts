@@ -6,7 +6,7 @@ import { imggate } from '../harness/cli.js';
 import { startDebianMirror, type MirrorPackage, type TestMirror } from '../harness/debian-mirror.js';
 import { dpkgImage, pushImage, type BuiltImage } from '../harness/images.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
-import { startTamperProxy, type TamperProxy } from '../harness/tamper-proxy.js';
+import { startBlobCounter, type TamperProxy } from '../harness/tamper-proxy.js';
 import { eventually, startServeProcess, type ServeProcess } from '../server/serve-process.js';
 
 const WRITE_TOKEN = 'api-write-token-0123456789';
@@ -39,7 +39,7 @@ describe('imggate serve: rescans when the feeds change @integration', function (
   let image: BuiltImage;
   let digest: string;
   /** Blob digests the service fetched through the proxy. */
-  const blobs: string[] = [];
+  let blobs: string[] = [];
 
   const publish = (security: readonly MirrorPackage[]): Promise<void> => mirror.publish('bookworm-security', security, { date: new Date().toUTCString() });
   const feedsUpdate = async (): Promise<void> => {
@@ -62,10 +62,8 @@ describe('imggate serve: rescans when the feeds change @integration', function (
     const gen = await imggate(['keys', 'generate', '--output-key-prefix', path.join(dir, 'gate')], { env: { IMGGATE_KEY_PASSWORD: PASSWORD } });
     assert.equal(gen.code, 0, gen.stderr);
     registry = await startRegistry();
-    proxy = await startTamperProxy(registry.host, (url) => {
-      if (url.includes('/blobs/')) blobs.push(url.slice(url.lastIndexOf('/') + 1));
-      return false;
-    });
+    const counter = await startBlobCounter(registry.host);
+    [proxy, blobs] = [counter, counter.blobs];
     const now = new Date().toUTCString();
     mirror = await startDebianMirror(
       { bookworm: [{ name: 'bash', version: BASH }], 'bookworm-updates': [], 'bookworm-security': [] },
