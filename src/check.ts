@@ -4,7 +4,7 @@ import { MAX_CONFIG_BYTES, parseImageConfig, parseManifest } from './oci/manifes
 import { layerCompressionOf } from './oci/media-types.js';
 import { formatPlatform, hostPlatform, imagePlatforms, normalizePlatform, parsePlatform, platformOf, selectPlatform } from './oci/platform.js';
 import type { Descriptor, ImageManifest } from './oci/schemas.js';
-import { resolveOptions, type CheckOptions, type Resolved } from './options.js';
+import { resolveOptions, withConfig, type CheckOptions, type Resolved } from './options.js';
 import { DEFAULT_FEED_MAX_AGE_MS, loadStoredAdvisories, storeDirOf } from './feeds/index.js';
 import { detect } from './detect/index.js';
 import type { FeedUse } from './feeds/resolve.js';
@@ -38,7 +38,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   let timeout: AbortSignal;
   let inputs: CheckInputs;
   try {
-    resolved = resolveOptions(reference, options);
+    resolved = resolveOptions(reference, await withConfig(options));
     timeout = AbortSignal.timeout(resolved.limits.timeoutMs);
     inputs = await loadInputs(options, resolved);
   } catch (err) {

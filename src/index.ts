@@ -2,7 +2,8 @@
 export { check } from './check.js';
 export type { CheckOptions, Limits } from './options.js';
 export { DEFAULT_LIMITS } from './options.js';
-export { loadConfig, parseConfig } from './config/load.js';
+export { loadConfig } from './config/load.js';
+export { parseConfig } from './config/parse.js';
 export type { ConfigFile } from './config/schema.js';
 export type { Finding, Report, Severity, Verdict, ImageSection, LayerSummary } from './report/types.js';
 export type { Analyzer, AnalyzerContext, Conclusion, EntryInfo, ImageView, LayerRun, RawFinding } from './scan/analyzer.js';

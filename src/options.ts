@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { ImggateError } from './errors.js';
 import type { ConfigFile, RegistrySettings } from './config/schema.js';
-import { configSchema } from './config/schema.js';
 import type { RuleSet } from './policy/load-rules.js';
 import type { Analyzer } from './scan/analyzer.js';
 import type { ScanLimits, ScanProgress } from './scan/engine.js';
@@ -95,8 +94,19 @@ export interface Resolved {
   client(host: string, extra?: Pick<RegistryClientOptions, 'signal' | 'timeoutMs' | 'requestTimeoutMs' | 'minBytesPerSecond'>): RegistryClient;
 }
 
-export function resolveOptions(reference: string, options: CheckOptions): Resolved {
-  const config = options.config ?? configSchema.parse({});
+/**
+ * `options` with a config: every default when the caller passed none. The schema loads only then
+ * (building it is much of what a short command spends on start-up; the CLI passes the config it
+ * loaded, usually from the cache).
+ */
+export async function withConfig<T extends { readonly config?: ConfigFile | undefined }>(options: T): Promise<T & { readonly config: ConfigFile }> {
+  if (options.config) return options as T & { readonly config: ConfigFile };
+  const { defaultConfig } = await import('./config/parse.js');
+  return { ...options, config: defaultConfig() };
+}
+
+export function resolveOptions(reference: string, options: CheckOptions & { readonly config: ConfigFile }): Resolved {
+  const config = options.config;
   const env = options.env ?? process.env;
   const l = config.limits;
   const limits: Limits = {

@@ -6,7 +6,7 @@ import { BUNDLE_MEDIA_TYPE } from './attest/media-types.js';
 import type { ConfigFile } from './config/schema.js';
 import { describeError, ImggateError } from './errors.js';
 import { digestOf } from './oci/digest.js';
-import { resolveOptions, type CheckOptions } from './options.js';
+import { resolveOptions, withConfig, type CheckOptions } from './options.js';
 import { parseReference, repositoryNameOf } from './registry/reference.js';
 import { attachArtifacts } from './registry/referrers.js';
 import type { AttestationRecord, Report } from './report/types.js';
@@ -136,7 +136,7 @@ async function publish(report: Report, signed: SignedVerdict, options: RecordOpt
 
 async function pushBundles(report: Report, signed: SignedVerdict, options: RecordOptions) {
   const ref = parseReference(report.image.reference);
-  const resolved = resolveOptions(report.image.reference, options.checkOptions ?? { config: options.config });
+  const resolved = resolveOptions(report.image.reference, await withConfig(options.checkOptions ?? { config: options.config }));
   const client = resolved.client(ref.registry);
   try {
     if (report.image.size === undefined) throw new ImggateError('MANIFEST_INVALID', 'the report does not say the manifest size');

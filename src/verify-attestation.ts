@@ -8,7 +8,7 @@ import { VERSION } from './version.js';
 import { ImggateError } from './errors.js';
 import { parseManifest } from './oci/manifest.js';
 import { hostPlatform, parsePlatform, selectPlatform } from './oci/platform.js';
-import { resolveOptions, type CheckOptions } from './options.js';
+import { resolveOptions, withConfig, type CheckOptions } from './options.js';
 import { parseReference } from './registry/reference.js';
 import { listReferrers, readReferrer } from './registry/referrers.js';
 
@@ -54,7 +54,7 @@ export async function verifyAttestation(reference: string, options: VerifyAttest
     return { digest: reference, decision: evaluateAttestations(candidates, { ...requirements, digest: reference }) };
   }
   const ref = parseReference(reference.replace(/^docker:\/\//, ''));
-  const resolved = resolveOptions(reference, options.checkOptions ?? {});
+  const resolved = resolveOptions(reference, await withConfig(options.checkOptions ?? {}));
   const client = resolved.client(ref.registry);
   try {
     const root = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest');

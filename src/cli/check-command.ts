@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises';
+import type { ConfigFile } from '../config/schema.js';
 import { loadConfig } from '../config/load.js';
 import { parseDuration, parseSize } from '../config/units.js';
 import { DEFAULT_LIMITS, resolveOptions, type CheckOptions, type Limits } from '../options.js';
@@ -94,7 +95,7 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
   // The check's thread loads and validates the rules; a bad rules directory is thrown from there.
   const rulesDir = values.rules ?? config.rules.dir ?? DEFAULT_RULES_DIR;
   const showProgress = !values.quiet && !values['no-progress'] && io.stderr.isTTY === true;
-  const options: CheckOptions = {
+  const options: CheckOptions & { readonly config: ConfigFile } = {
     config,
     env: io.env,
     limits,
@@ -194,7 +195,7 @@ function formatOf(command: 'check' | 'sbom', asked: string | undefined): Format 
 }
 
 /** The check's deadline and heap; an unusable reference or config falls back to the defaults, and check() reports it. */
-function boundsOf(reference: string, options: CheckOptions): { timeoutMs: number; maxHeapBytes: number } {
+function boundsOf(reference: string, options: CheckOptions & { readonly config: ConfigFile }): { timeoutMs: number; maxHeapBytes: number } {
   try {
     const { limits } = resolveOptions(reference, options);
     return { timeoutMs: limits.timeoutMs, maxHeapBytes: limits.maxHeapBytes };

@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { isDeepStrictEqual } from 'node:util';
+import { cacheDir, readCacheEntry, sha256Hex, writeCacheEntry } from '../cache-file.js';
 import { ImggateError } from '../errors.js';
-import { configSchema, type ConfigFile } from './schema.js';
+import { VERSION } from '../version.js';
+import type { ConfigFile } from './schema.js';
 
 export const CONFIG_ENV = 'IMGGATE_CONFIG';
 
@@ -31,28 +33,30 @@ export async function loadConfig(explicit: string | undefined, env: NodeJS.Proce
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT' && named === undefined) {
-      return { config: configSchema.parse({}), file: undefined };
+      return { config: await validated(undefined, file, env), file: undefined };
     }
     throw new ImggateError('CONFIG_NOT_FOUND', `cannot read config ${file}: ${(err as Error).message}`, { cause: err });
   }
-  return { config: parseConfig(text, file), file };
+  return { config: await validated(text, file, env), file };
 }
 
-/** The YAML parser, loaded when there is a file to read: a run without imggate.yaml (and a warm check) does without it. */
-const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof import('yaml')).parse(text);
+/** Bump when what an entry holds changes. */
+const FORMAT = 1;
 
-/** Parses and validates config text; every problem is reported with its field path. */
-export function parseConfig(text: string, file: string): ConfigFile {
-  let data: unknown;
-  try {
-    data = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new ImggateError('CONFIG_INVALID', `${file}: not valid YAML: ${(err as Error).message}`, { cause: err });
-  }
-  const result = configSchema.safeParse(data);
-  if (!result.success) {
-    const problems = result.error.issues.map((i) => `  ${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-    throw new ImggateError('CONFIG_INVALID', `${file} is not a valid imggate config:\n${problems.join('\n')}`);
-  }
-  return result.data;
+/**
+ * The validated config for `text` (undefined: no file, the defaults). The YAML parser and the zod
+ * schemas are most of what a short command spends before its work starts, so the result is kept in
+ * `$XDG_CACHE_HOME/imggate/config` under the exact text, the home directory (`~/` paths expand to it)
+ * and this imggate's version; a text read before is not parsed again. Only a valid config is kept, and
+ * only one that JSON carries unchanged.
+ */
+async function validated(text: string | undefined, file: string, env: NodeJS.ProcessEnv): Promise<ConfigFile> {
+  const dir = cacheDir('config', env);
+  const key = sha256Hex(`imggate ${VERSION} config-cache ${FORMAT}\0${os.homedir()}\0${text === undefined ? 'defaults' : `file\0${text}`}`);
+  const cached = await readCacheEntry(dir, key);
+  if (typeof cached === 'object' && cached !== null) return cached as ConfigFile;
+  const { parseConfig, defaultConfig } = await import('./parse.js');
+  const config = text === undefined ? defaultConfig() : parseConfig(text, file);
+  if (isDeepStrictEqual(JSON.parse(JSON.stringify(config)), config)) await writeCacheEntry(dir, key, config);
+  return config;
 }

@@ -1,7 +1,4 @@
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
+import { cacheDir, readCacheEntry, sha256Hex, writeCacheEntry } from '../cache-file.js';
 import { VERSION } from '../version.js';
 
 /**
@@ -37,45 +34,23 @@ const FORMAT = 2;
 
 /** `$XDG_CACHE_HOME/imggate/rules` (`~/.cache/imggate/rules`). */
 export function rulesCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'imggate', 'rules');
+  return cacheDir('rules', env);
 }
 
 /** The entry's name: the file's role (its path under the rules directory), its bytes, and this imggate. */
 export function cacheKey(relative: string, bytes: Buffer): string {
-  return createHash('sha256').update(`imggate ${VERSION} rules-cache ${FORMAT}\0${relative}\0`).update(bytes).digest('hex');
+  return sha256Hex(Buffer.concat([Buffer.from(`imggate ${VERSION} rules-cache ${FORMAT}\0${relative}\0`), bytes]));
 }
-
-const sha256 = (text: string): string => createHash('sha256').update(text).digest('hex');
 
 /** The entry for `key`, or undefined when there is none or it does not read back as written. */
 export async function readCachedRuleFile(dir: string, key: string): Promise<CachedRuleFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dir, `${key}.json`), 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    const entry = JSON.parse(text) as { key?: unknown; sha256?: unknown; body?: unknown };
-    if (entry.key !== key || typeof entry.body !== 'string' || entry.sha256 !== sha256(entry.body)) return undefined;
-    const body = JSON.parse(entry.body) as CachedRuleFile;
-    if (body.patterns !== undefined && !(Array.isArray(body.patterns) && body.patterns.every(isPatternFacts))) return undefined;
-    return body;
-  } catch {
-    return undefined;
-  }
+  const body = (await readCacheEntry(dir, key)) as CachedRuleFile | undefined;
+  if (typeof body !== 'object' || body === null) return undefined;
+  if (body.patterns !== undefined && !(Array.isArray(body.patterns) && body.patterns.every(isPatternFacts))) return undefined;
+  return body;
 }
 
-/** Writes an entry whole (write, then rename); a cache that cannot be written only costs time. */
-export async function writeCachedRuleFile(dir: string, key: string, value: CachedRuleFile): Promise<void> {
-  const body = JSON.stringify(value);
-  const file = path.join(dir, `${key}.json`);
-  const tmp = `${file}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  try {
-    await mkdir(dir, { recursive: true, mode: 0o700 });
-    await writeFile(tmp, JSON.stringify({ key, sha256: sha256(body), body }), { mode: 0o600 });
-    await rename(tmp, file);
-  } catch {
-    // Read-only home, full disk: the rules were loaded; the next run reads the files again.
-  }
+/** Writes an entry whole; a cache that cannot be written only costs time. */
+export function writeCachedRuleFile(dir: string, key: string, value: CachedRuleFile): Promise<void> {
+  return writeCacheEntry(dir, key, value);
 }

@@ -121,18 +121,20 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
     assert.deepEqual(loaded.filter((url) => /node_modules\/(@sigstore|sql\.js|tuf-js)\//.test(url)), []);
   });
 
-  it('imggate check with its rule files read before: neither yaml nor regexp-tree is loaded (the rules cache), and the report is the same', async function () {
+  it('imggate check with its rule files and config read before: neither yaml, regexp-tree nor the config schema is loaded (the rules and config caches), and the report is the same', async function () {
     const image = await buildImage({ layers: [{ entries: [{ name: 'etc/hello.txt', content: 'hello\n' }] }] });
     const layout = path.join(dir, 'layout-cache');
     await writeOciLayout(layout, 'app', image);
     const rules = await rulesWithoutFeeds();
     const cache = path.join(dir, 'cache');
+    const config = path.join(dir, 'cached.yaml');
+    await writeFile(config, 'limits:\n  maxFileBytes: 2MiB\n');
     const check = async (name: string): Promise<{ loaded: string[]; report: { findings: unknown[]; policy?: unknown } }> => {
       const log = path.join(dir, `${name}.log`);
       await writeFile(log, '');
       const r = await run(
         process.execPath,
-        ['--import', path.join(dir, 'register.mjs'), path.join(root, 'bin/imggate.js'), 'check', '--offline', '--no-attest', '--no-cache', '--format', 'json', '--rules', rules, `oci:${layout}:app`],
+        ['--import', path.join(dir, 'register.mjs'), path.join(root, 'bin/imggate.js'), 'check', '--offline', '--no-attest', '--no-cache', '--format', 'json', '--config', config, '--rules', rules, `oci:${layout}:app`],
         { env: { ...process.env, MODULE_LOG: log, NODE_OPTIONS: '', XDG_DATA_HOME: path.join(dir, 'home-cache'), XDG_CACHE_HOME: cache, XDG_CONFIG_HOME: path.join(dir, 'no-config') } },
       );
       assert.ok(r.code === 0 || r.code === 1, r.stderr);
@@ -140,12 +142,13 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
       return { loaded: (await readFile(log, 'utf8')).split('\n'), report };
     };
     try {
-      const libraries = (loaded: string[]): string[] => [...new Set(loaded.map((url) => /node_modules\/(yaml|regexp-tree)\//.exec(url)?.[1]).filter((m): m is string => m !== undefined))].sort();
+      const libraries = (loaded: string[]): string[] =>
+        [...new Set(loaded.map((url) => /node_modules\/(yaml|regexp-tree)\/|\/dist\/src\/(config\/schema)\.js$/.exec(url)?.slice(1).find((m) => m !== undefined)).filter((m): m is string => m !== undefined))].sort();
       const first = await check('rules-first');
-      assert.deepEqual(libraries(first.loaded), ['regexp-tree', 'yaml'], 'a first run reads the rule files');
+      assert.deepEqual(libraries(first.loaded), ['config/schema', 'regexp-tree', 'yaml'], 'a first run reads the rule files and the config');
       const second = await check('rules-second');
       assert.ok(second.loaded.some((url) => url.endsWith('/dist/src/scan/engine.js')), 'the check thread was not observed');
-      assert.deepEqual(libraries(second.loaded), [], 'a second run takes the rules from the cache');
+      assert.deepEqual(libraries(second.loaded), [], 'a second run takes the rules and the config from the cache');
       assert.deepEqual(second.report.findings, first.report.findings);
       assert.deepEqual(second.report.policy, first.report.policy);
     } finally {

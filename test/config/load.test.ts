@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { parseDuration, parseSize } from '../../src/config/units.js';
 import { resolveOptions } from '../../src/options.js';
 
@@ -67,6 +68,39 @@ describe('imggate.yaml', function () {
       assert.equal((await loadConfig(undefined, { XDG_CONFIG_HOME: path.join(dir, 'xdg') })).config.limits.concurrency, 4);
       assert.equal((await loadConfig(undefined, { XDG_CONFIG_HOME: path.join(dir, 'none') })).file, undefined);
       await assert.rejects(loadConfig(path.join(dir, 'missing.yaml'), {}), { code: 'CONFIG_NOT_FOUND' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps a valid config in the cache by its exact text: the same text gives the same config, a changed one its own; damaged entries and invalid configs are never used', async function () {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-config-cache-'));
+    try {
+      const file = path.join(dir, 'imggate.yaml');
+      const env = { XDG_CACHE_HOME: path.join(dir, 'cache') };
+      const entries = async (): Promise<string[]> => (await readdir(path.join(dir, 'cache', 'imggate', 'config'))).filter((f) => f.endsWith('.json'));
+      const text = 'limits: { maxFileBytes: 2MiB, timeout: 90s }\nstore: { dir: ~/gate }\n';
+      await writeFile(file, text);
+      const fresh = parseConfig(text, file);
+      const first = await loadConfig(file, env);
+      assert.deepEqual(first.config, fresh);
+      assert.equal((await entries()).length, 1);
+      // Read back from the entry: the same config, sizes, durations and ~ expanded as parsing gives them.
+      assert.deepEqual((await loadConfig(file, env)).config, fresh);
+      assert.equal(first.config.limits.maxFileBytes, 2 * 1024 * 1024);
+      assert.equal(first.config.store.dir, path.join(os.homedir(), 'gate'));
+      // Another text at the same path is another entry.
+      await writeFile(file, 'limits: { maxFileBytes: 3MiB }\n');
+      assert.equal((await loadConfig(file, env)).config.limits.maxFileBytes, 3 * 1024 * 1024);
+      assert.equal((await entries()).length, 2);
+      // A damaged entry reads as none: the file is parsed again and gives the right config.
+      for (const entry of await entries()) await writeFile(path.join(dir, 'cache', 'imggate', 'config', entry), '{"key":"x","sha256":"0","body":"{}"}');
+      assert.equal((await loadConfig(file, env)).config.limits.maxFileBytes, 3 * 1024 * 1024);
+      // An invalid config is refused every time, never kept.
+      await writeFile(file, 'limits: { maxFileBytes: lots }\n');
+      await assert.rejects(loadConfig(file, env), { code: 'CONFIG_INVALID' });
+      await assert.rejects(loadConfig(file, env), { code: 'CONFIG_INVALID' });
+      assert.equal((await entries()).length, 2);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -121,6 +121,6 @@ describe('limits on what one image may make the gate build', function () {
       [resolved.maxPathDepth, resolved.maxDirectoryEntries, resolved.maxEntries, resolved.maxArchiveInflateBytes, resolved.maxHeapBytes],
       [64, 1000, 7, 1024 ** 3, 512 * 1024 ** 2],
     );
-    assert.equal(resolveOptions('oci:x', { env: {} }).limits.maxPathDepth, DEFAULT_LIMITS.maxPathDepth);
+    assert.equal(resolveOptions('oci:x', { config: configSchema.parse({}), env: {} }).limits.maxPathDepth, DEFAULT_LIMITS.maxPathDepth);
   });
 });

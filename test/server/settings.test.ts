@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig } from '../../src/config/parse.js';
 import { resolveServe } from '../../src/server/settings.js';
 import { constantTimeEqual, signStandardWebhook, verifyStandardWebhook } from '../../src/server/auth.js';
 
