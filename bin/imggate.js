@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync, statSync } from 'node:fs';
 import module from 'node:module';
 
 // Node ≥ 22.1 keeps V8's compiled code of each module on disk (os.tmpdir()/node-compile-cache, or
@@ -13,8 +14,22 @@ process.stdout.on('error', (err) => {
   throw err;
 });
 
+// The CLI bundled (dist/cli, `npm run bundle`: a few files instead of ~175 modules to resolve and load in
+// each thread) when it was made from the build that is there now; otherwise the modules as tsc wrote them.
+function bundleIsCurrent() {
+  const root = new URL('../', import.meta.url);
+  try {
+    const meta = new URL('dist/cli/inputs.json', root);
+    const made = statSync(meta).mtimeMs;
+    const inputs = Object.keys(JSON.parse(readFileSync(meta, 'utf8')).inputs ?? {});
+    return inputs.length > 0 && inputs.every((input) => statSync(new URL(input, root)).mtimeMs <= made);
+  } catch {
+    return false;
+  }
+}
+
 // Imported only now, so that the cache above already serves the CLI's own modules.
-const { main } = await import('../dist/src/cli/main.js');
+const { main } = await import(bundleIsCurrent() ? '../dist/cli/main.js' : '../dist/src/cli/main.js');
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

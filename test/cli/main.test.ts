@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -50,7 +50,9 @@ describe('imggate help, version and unknown commands', function () {
 
 /**
  * What a start loads, seen by a module resolve hook in the real CLI process: `version` and the help
- * texts must stay off the config schema, the registry client and every dependency.
+ * texts must stay off the config schema, the registry client and every dependency. The CLI runs
+ * bundled when the bundle is current (bin/imggate.js): a bundle file stands for the modules esbuild
+ * put in it (its metafile, dist/cli/inputs.json), so the same expectations hold either way.
  */
 describe('modules each start loads', function () {
   this.timeout(60_000);
@@ -79,8 +81,15 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
   });
   after(async () => rm(dir, { recursive: true, force: true }));
 
+  /** The build's modules behind the files a run loaded (package-relative, sorted): each bundle file stands for its inputs. */
+  const sourceModules = async (urls: readonly string[]): Promise<string[]> => {
+    const meta = JSON.parse(await readFile(path.join(root, 'dist/cli/inputs.json'), 'utf8').catch(() => '{}')) as { outputs?: Record<string, { inputs: Record<string, unknown> }> };
+    const files = [...new Set(urls.filter((url) => url.startsWith('file:')))].map((url) => path.relative(root, fileURLToPath(url))).filter((file) => file !== 'bin/imggate.js');
+    return [...new Set(files.flatMap((file) => (file.startsWith('dist/cli/') ? Object.keys(meta.outputs?.[file]?.inputs ?? { [`(unknown bundle file) ${file}`]: 0 }) : [file])))].sort();
+  };
+
   const cases: Array<[string[], string[]]> = [
-    [['version'], ['src/cli/exit-codes.js', 'src/cli/main.js', 'src/version.js']],
+    [['version'], ['src/cli/exit-codes.js', 'src/cli/main.js', 'src/package-root.js', 'src/version.js']],
     [['--help'], ['src/cli/exit-codes.js', 'src/cli/help.js', 'src/cli/main.js']],
     [['help', 'serve'], ['src/cli/exit-codes.js', 'src/cli/help.js', 'src/cli/main.js']],
     [['check', '--help'], ['src/cli/exit-codes.js', 'src/cli/help.js', 'src/cli/main.js']],
@@ -93,13 +102,31 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
         env: { ...process.env, MODULE_LOG: log, NODE_OPTIONS: '' },
       });
       assert.equal(r.code, 0, r.stderr);
-      const loaded = [...new Set((await readFile(log, 'utf8')).split('\n').filter((url) => url.startsWith('file:')))]
-        .map((url) => path.relative(root, fileURLToPath(url)))
-        .filter((file) => file !== 'bin/imggate.js')
-        .sort();
+      const loaded = await sourceModules((await readFile(log, 'utf8')).split('\n'));
       assert.deepEqual(loaded, expected.map((file) => `dist/${file}`));
     });
   }
+
+  it('runs bundled (dist/cli) when the bundle is as new as every module it was made from, and from dist/src once one is newer', async function () {
+    const entry = async (): Promise<string[]> => {
+      const log = path.join(dir, 'entry.log');
+      await writeFile(log, '');
+      const r = await run(process.execPath, ['--import', path.join(dir, 'register.mjs'), path.join(root, 'bin/imggate.js'), 'version'], { env: { ...process.env, MODULE_LOG: log, NODE_OPTIONS: '' } });
+      assert.equal(r.code, 0, r.stderr);
+      return (await readFile(log, 'utf8')).split('\n').filter((url) => /\/dist\/(cli|src\/cli)\/main\.js$/.test(url)).map((url) => path.relative(root, fileURLToPath(url)));
+    };
+    assert.deepEqual(await entry(), ['dist/cli/main.js'], 'npm run build made a bundle that is current');
+    // A module rebuilt after the bundle (tsc alone) makes it stale: the CLI runs what tsc wrote.
+    const input = path.join(root, 'dist/src/version.js');
+    const before = await stat(input);
+    await utimes(input, before.atime, new Date(Date.now() + 60_000));
+    try {
+      assert.deepEqual(await entry(), ['dist/src/cli/main.js']);
+    } finally {
+      await utimes(input, before.atime, before.mtime);
+    }
+    assert.deepEqual(await entry(), ['dist/cli/main.js']);
+  });
 
   it('imggate check of an image without rpm database, under a trust policy that verifies nothing: neither Sigstore nor sql.js is loaded, in either thread', async function () {
     const image = await buildImage({ layers: [{ entries: [{ name: 'etc/hello.txt', content: 'hello\n' }] }] });
@@ -117,7 +144,7 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
     assert.ok(r.code === 0 || r.code === 1, r.stderr);
     const loaded = (await readFile(log, 'utf8')).split('\n');
     // The hook saw the check's own thread (the analyzers) as well as the CLI's.
-    assert.ok(loaded.some((url) => url.endsWith('/dist/src/scan/engine.js')), 'the check thread was not observed');
+    assert.ok((await sourceModules(loaded)).includes('dist/src/scan/engine.js'), 'the check thread was not observed');
     assert.deepEqual(loaded.filter((url) => /node_modules\/(@sigstore|sql\.js|tuf-js)\//.test(url)), []);
   });
 
@@ -142,13 +169,16 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
       return { loaded: (await readFile(log, 'utf8')).split('\n'), report };
     };
     try {
-      const libraries = (loaded: string[]): string[] =>
-        [...new Set(loaded.map((url) => /node_modules\/(yaml|regexp-tree)\/|\/dist\/src\/(config\/schema)\.js$/.exec(url)?.slice(1).find((m) => m !== undefined)).filter((m): m is string => m !== undefined))].sort();
+      const libraries = async (loaded: string[]): Promise<string[]> => {
+        const found = loaded.map((url) => /node_modules\/(yaml|regexp-tree)\//.exec(url)?.[1]).filter((m): m is string => m !== undefined);
+        if ((await sourceModules(loaded)).includes('dist/src/config/schema.js')) found.push('config/schema');
+        return [...new Set(found)].sort();
+      };
       const first = await check('rules-first');
-      assert.deepEqual(libraries(first.loaded), ['config/schema', 'regexp-tree', 'yaml'], 'a first run reads the rule files and the config');
+      assert.deepEqual(await libraries(first.loaded), ['config/schema', 'regexp-tree', 'yaml'], 'a first run reads the rule files and the config');
       const second = await check('rules-second');
-      assert.ok(second.loaded.some((url) => url.endsWith('/dist/src/scan/engine.js')), 'the check thread was not observed');
-      assert.deepEqual(libraries(second.loaded), [], 'a second run takes the rules and the config from the cache');
+      assert.ok((await sourceModules(second.loaded)).includes('dist/src/scan/engine.js'), 'the check thread was not observed');
+      assert.deepEqual(await libraries(second.loaded), [], 'a second run takes the rules and the config from the cache');
       assert.deepEqual(second.report.findings, first.report.findings);
       assert.deepEqual(second.report.policy, first.report.policy);
     } finally {
