@@ -26,15 +26,29 @@ export class GoBuildInfoScanner {
       }
       return;
     }
-    const joined = this.#tail.length ? Buffer.concat([this.#tail, chunk]) : chunk;
-    const at = joined.indexOf(GO_BUILDINFO_MAGIC);
-    if (at >= 0) {
-      const rest = joined.subarray(at, at + GO_BUILDINFO_WINDOW);
-      this.#window = [Buffer.from(rest)];
-      this.#windowBytes = rest.length;
+    // A marker cut across two chunks starts in the tail kept from the one before; only that short
+    // junction is joined (copying every chunk of every binary cost more than the search).
+    const tail = this.#tail;
+    const junction = tail.length ? Buffer.concat([tail, chunk.subarray(0, GO_BUILDINFO_MAGIC.length - 1)]) : undefined;
+    const cut = junction ? junction.indexOf(GO_BUILDINFO_MAGIC) : -1;
+    if (cut >= 0 && cut < tail.length) {
+      this.#open(Buffer.concat([tail.subarray(cut), chunk.subarray(0, GO_BUILDINFO_WINDOW)]));
       return;
     }
-    this.#tail = Buffer.from(joined.subarray(Math.max(0, joined.length - GO_BUILDINFO_MAGIC.length + 1)));
+    const at = chunk.indexOf(GO_BUILDINFO_MAGIC);
+    if (at >= 0) {
+      this.#open(chunk.subarray(at));
+      return;
+    }
+    const keep = GO_BUILDINFO_MAGIC.length - 1;
+    // The last bytes seen, which may begin a marker: from this chunk, topped up from the tail when it is shorter.
+    this.#tail = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep)) : Buffer.concat([tail, chunk]).subarray(-keep);
+  }
+
+  #open(from: Buffer): void {
+    const rest = from.subarray(0, GO_BUILDINFO_WINDOW);
+    this.#window = [Buffer.from(rest)];
+    this.#windowBytes = rest.length;
   }
 
   /** The modules the binary was built from, or undefined when it is not a Go binary imggate can read. */
