@@ -48,7 +48,22 @@ export const secretsAnalyzer: Analyzer = {
     const held: HeldFacts[] = [];
     const report = once();
     // A name can hold a secret itself (a token as a file name): it is redacted wherever it is shown.
-    const safe = (text: string): string => matcher.redact(text);
+    // An entry's path is scanned, and shown, several times over: the last text's scan is kept.
+    let lastText: string | undefined;
+    let lastMatches: readonly SecretMatch[] = [];
+    let lastSafe = '';
+    const scanText = (text: string): readonly SecretMatch[] => {
+      if (text !== lastText) {
+        lastMatches = matcher.scan(text);
+        lastSafe = lastMatches.length ? matcher.redact(text, lastMatches) : text;
+        lastText = text;
+      }
+      return lastMatches;
+    };
+    const safe = (text: string): string => {
+      scanText(text);
+      return lastSafe;
+    };
     const placeOf = (entry: EntryInfo): { path: string; shownPath?: string; layerIndex: number } => {
       const shown = safe(entry.path);
       return { path: entry.path, ...(shown !== entry.path ? { shownPath: shown } : {}), layerIndex: entry.layerIndex };
@@ -63,7 +78,7 @@ export const secretsAnalyzer: Analyzer = {
         places.push([`${key}=${value.toString(sniffEncoding(value) === 'latin1' ? 'latin1' : 'utf16le')}`, `extended attribute ${safe(key)} of ${path}`, false]);
       }
       for (const [text, where, isPath] of places) {
-        for (const m of matcher.scan(text)) {
+        for (const m of scanText(text)) {
           // Every entry under a directory named with a token repeats it: reported once a layer.
           if (isPath) {
             const key = `${m.fingerprint}|${entry.layerIndex}`;

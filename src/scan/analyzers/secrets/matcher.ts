@@ -305,8 +305,8 @@ export class SecretMatcher {
   }
 
   /** `text` with every secret replaced by `[REDACTED:rule-id]`: for build history shown in reports. */
-  redact(text: string): string {
-    const matches = this.scan(text).sort((a, b) => b.index - a.index);
+  redact(text: string, found: readonly SecretMatch[] = this.scan(text)): string {
+    const matches = [...found].sort((a, b) => b.index - a.index);
     let out = text;
     let limit = Infinity;
     for (const m of matches) {
