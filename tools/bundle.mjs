@@ -1,0 +1,28 @@
+// `npm run bundle` (part of `npm run build`): bundles the CLI's three entries — the command, the
+// check's thread and serve's worker process — from tsc's output into dist/cli, split at each lazy
+// import(), and writes esbuild's metafile beside them (dist/cli/inputs.json), by which bin/imggate.js
+// tells whether the bundle is as new as the modules it was made from.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8'));
+// Pure-JS libraries of many small modules that every check loads in both threads go into the bundle:
+// resolving and reading their files was much of a start's cost. The rest stays in node_modules:
+// native addons (better-sqlite3), wasm (sql.js), optional requires (pg), and libraries loaded only
+// by the commands and paths that use them.
+const INLINE = new Set(['zod', 'semver']);
+const external = Object.keys(dependencies).filter((name) => !INLINE.has(name)).flatMap((name) => [name, `${name}/*`]);
+
+const result = await build({
+  entryPoints: ['dist/src/cli/main.js', 'dist/src/cli/check-worker.js', 'dist/src/server/worker-child.js'],
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  external,
+  outdir: 'dist/cli',
+  entryNames: '[name]',
+  metafile: true,
+  logLevel: 'warning',
+});
+writeFileSync('dist/cli/inputs.json', JSON.stringify(result.metafile));
