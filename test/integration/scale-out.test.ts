@@ -111,8 +111,13 @@ describe('imggate serve: three processes on one PostgreSQL, one killed, the data
   it(`checks ${IMAGES} pushed images exactly once each, through a kill -9 of a process and a restart of PostgreSQL`, async function () {
     const [notified, killed, survivor] = servers as [ServeProcess, ServeProcess, ServeProcess];
     const images: BuiltImage[] = [];
+    // The images pushed while waiting for the second process to hold a lease carry 16 MiB of zeros
+    // (16 KiB compressed, nothing to find): a check of a few small files ends in some 40 ms, too soon
+    // for a poll to see it running, and the wait could outlast every push.
+    const ballast = Buffer.alloc(16 * 1024 * 1024);
     for (let i = 0; i < IMAGES; i++) {
-      images.push(await buildImage({ layers: [{ entries: [{ name: 'etc/', type: 'dir' }, { name: `etc/scale-${i}`, content: `image ${i}` }] }], extraConfig: { Healthcheck: { Test: ['CMD', 'true'] } } }));
+      const entries = [{ name: 'etc/', type: 'dir' as const }, { name: `etc/scale-${i}`, content: `image ${i}` }, ...(i < 30 ? [{ name: 'var/ballast', content: ballast }] : [])];
+      images.push(await buildImage({ layers: [{ entries }], extraConfig: { Healthcheck: { Test: ['CMD', 'true'] } } }));
     }
     const client = new RegistryClient(registry.host);
     let victimJobs: number[] = [];
@@ -125,8 +130,9 @@ describe('imggate serve: three processes on one PostgreSQL, one killed, the data
       await Promise.all(Array.from({ length: 4 }, pusher));
     };
     try {
-      // Pushed one by one until the process to kill holds a lease: its job has to come back through
-      // expiry and be redone by another process.
+      // Pushed four at a time until the process to kill holds a lease: its job has to come back through
+      // expiry and be redone by another process. The notified process claims a job the moment it queues
+      // it; the others find jobs only when it already runs as many as it may (serve.concurrency 2).
       const pid = killed.child.pid as number;
       let pushed = 0;
       victimJobs = await eventually(
@@ -135,8 +141,8 @@ describe('imggate serve: three processes on one PostgreSQL, one killed, the data
           const { rows } = await db.query<{ id: number }>(`SELECT id::int AS id FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, [`%:${pid}:%`]);
           if (rows.length) return rows.map((r) => r.id);
           if (pushed < 30) {
-            await push(pushed, pushed + 1);
-            pushed++;
+            await push(pushed, Math.min(30, pushed + 4));
+            pushed = Math.min(30, pushed + 4);
           }
           return undefined;
         },
