@@ -15,14 +15,15 @@ process.stdout.on('error', (err) => {
 });
 
 // The CLI bundled (dist/cli, `npm run bundle`: a few files instead of ~175 modules to resolve and load in
-// each thread) when it was made from the build that is there now; otherwise the modules as tsc wrote them.
+// each thread) when it was made from the build that is there now (dist/cli/inputs.json: the modules it
+// was made from, none newer than the list); otherwise the modules as tsc wrote them.
 function bundleIsCurrent() {
   const root = new URL('../', import.meta.url);
   try {
     const meta = new URL('dist/cli/inputs.json', root);
     const made = statSync(meta).mtimeMs;
-    const inputs = Object.keys(JSON.parse(readFileSync(meta, 'utf8')).inputs ?? {});
-    return inputs.length > 0 && inputs.every((input) => statSync(new URL(input, root)).mtimeMs <= made);
+    const { inputs } = JSON.parse(readFileSync(meta, 'utf8'));
+    return Array.isArray(inputs) && inputs.length > 0 && inputs.every((input) => statSync(new URL(input, root)).mtimeMs <= made);
   } catch {
     return false;
   }

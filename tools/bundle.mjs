@@ -1,7 +1,7 @@
 // `npm run bundle` (part of `npm run build`): bundles the CLI's three entries — the command, the
 // check's thread and serve's worker process — from tsc's output into dist/cli, split at each lazy
-// import(), and writes esbuild's metafile beside them (dist/cli/inputs.json), by which bin/imggate.js
-// tells whether the bundle is as new as the modules it was made from.
+// import(), and writes esbuild's metafile beside them (dist/cli/meta.json) and the list of modules it
+// was made from (dist/cli/inputs.json), by which bin/imggate.js tells whether the bundle is current.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -25,4 +25,8 @@ const result = await build({
   metafile: true,
   logLevel: 'warning',
 });
-writeFileSync('dist/cli/inputs.json', JSON.stringify(result.metafile));
+// What went into each output file (the tests read it), and the build's own modules it was made from,
+// the short list bin/imggate.js compares mtimes with on every start (node_modules changes only with
+// npm install, which builds again).
+writeFileSync('dist/cli/meta.json', JSON.stringify(result.metafile));
+writeFileSync('dist/cli/inputs.json', JSON.stringify({ inputs: Object.keys(result.metafile.inputs).filter((input) => input.startsWith('dist/src/')) }));

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { cli } from '../harness/cli.js';
+import { buildImage, writeOciLayout } from '../harness/images.js';
+import { rulesWithoutFeeds } from '../harness/rules.js';
 
 describe('imggate sbom --format', function () {
   const refused: Array<[string, RegExp]> = [
@@ -54,5 +59,43 @@ describe('imggate sbom and the flags that record a verdict', function () {
     const r = await cli(['check', '--no-store', '--no-push', '--no-attest', 'oci:/nonexistent:x']);
     assert.doesNotMatch(r.stderr, /records no verdict|for usage/);
     assert.match(`${r.stdout}${r.stderr}`, /not an OCI image layout/);
+  });
+});
+
+describe('imggate check when what it records into cannot be opened', function () {
+  // The key and the store are opened before the image is read: the command fails on either alone,
+  // with no report.
+  let dir: string;
+  let rules: string;
+  let layout: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-cancel-'));
+    rules = await rulesWithoutFeeds();
+    layout = path.join(dir, 'layout');
+    await writeOciLayout(layout, 'app', await buildImage({ layers: [{ entries: [{ name: 'etc/hello.txt', content: 'hello\n' }] }] }));
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+    await rm(rules, { recursive: true, force: true });
+  });
+
+  it('a gate key that cannot be read: exit 2 naming the key, no report', async function () {
+    const key = path.join(dir, 'missing.key');
+    const r = await cli(['check', '--offline', '--no-store', '--format', 'json', '--rules', rules, '--key', key, `oci:${layout}:app`]);
+    assert.equal(r.code, EXIT.error);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, new RegExp(`cannot read the gate key ${key.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  });
+
+  it('a store that cannot be opened: exit 2 naming the store, no report', async function () {
+    // A store directory under a regular file cannot be made, by root either.
+    const file = path.join(dir, 'a-file');
+    await writeFile(file, '');
+    const config = path.join(dir, 'imggate.yaml');
+    await writeFile(config, `store:\n  dir: ${path.join(file, 'store')}\n`);
+    const r = await cli(['check', '--offline', '--no-attest', '--format', 'json', '--config', config, '--rules', rules, `oci:${layout}:app`]);
+    assert.equal(r.code, EXIT.error);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, /cannot open the store/);
   });
 });

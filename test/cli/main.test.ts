@@ -52,7 +52,7 @@ describe('imggate help, version and unknown commands', function () {
  * What a start loads, seen by a module resolve hook in the real CLI process: `version` and the help
  * texts must stay off the config schema, the registry client and every dependency. The CLI runs
  * bundled when the bundle is current (bin/imggate.js): a bundle file stands for the modules esbuild
- * put in it (its metafile, dist/cli/inputs.json), so the same expectations hold either way.
+ * put in it (its metafile, dist/cli/meta.json), so the same expectations hold either way.
  */
 describe('modules each start loads', function () {
   this.timeout(60_000);
@@ -83,7 +83,7 @@ register(${JSON.stringify(pathToFileURL(path.join(dir, 'hooks.mjs')).href)}, { d
 
   /** The build's modules behind the files a run loaded (package-relative, sorted): each bundle file stands for its inputs. */
   const sourceModules = async (urls: readonly string[]): Promise<string[]> => {
-    const meta = JSON.parse(await readFile(path.join(root, 'dist/cli/inputs.json'), 'utf8').catch(() => '{}')) as { outputs?: Record<string, { inputs: Record<string, unknown> }> };
+    const meta = JSON.parse(await readFile(path.join(root, 'dist/cli/meta.json'), 'utf8').catch(() => '{}')) as { outputs?: Record<string, { inputs: Record<string, unknown> }> };
     const files = [...new Set(urls.filter((url) => url.startsWith('file:')))].map((url) => path.relative(root, fileURLToPath(url))).filter((file) => file !== 'bin/imggate.js');
     return [...new Set(files.flatMap((file) => (file.startsWith('dist/cli/') ? Object.keys(meta.outputs?.[file]?.inputs ?? { [`(unknown bundle file) ${file}`]: 0 }) : [file])))].sort();
   };
