@@ -14,7 +14,12 @@ export function cacheDir(kind: string, env: NodeJS.ProcessEnv = process.env): st
   return path.join(env['XDG_CACHE_HOME'] || path.join(os.homedir(), '.cache'), 'imggate', kind);
 }
 
-export const sha256Hex = (text: string | Buffer): string => createHash('sha256').update(text).digest('hex');
+/** The SHA-256 of the parts one after another, in hex (a file's bytes are hashed where they are, not copied). */
+export function sha256Hex(...parts: ReadonlyArray<string | Buffer>): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(part);
+  return hash.digest('hex');
+}
 
 /** The body stored under `key`, parsed; undefined when there is none or it does not read back as written. */
 export async function readCacheEntry(dir: string, key: string): Promise<unknown> {

@@ -39,7 +39,7 @@ export function rulesCacheDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The entry's name: the file's role (its path under the rules directory), its bytes, and this imggate. */
 export function cacheKey(relative: string, bytes: Buffer): string {
-  return sha256Hex(Buffer.concat([Buffer.from(`imggate ${VERSION} rules-cache ${FORMAT}\0${relative}\0`), bytes]));
+  return sha256Hex(`imggate ${VERSION} rules-cache ${FORMAT}\0${relative}\0`, bytes);
 }
 
 /** The entry for `key`, or undefined when there is none or it does not read back as written. */

@@ -115,8 +115,10 @@ describe('imggate serve: three processes on one PostgreSQL, one killed, the data
     // (16 KiB compressed, nothing to find): a check of a few small files ends in some 40 ms, too soon
     // for a poll to see it running, and the wait could outlast every push.
     const ballast = Buffer.alloc(16 * 1024 * 1024);
+    /** Images pushed before the kill at most: the wait for the second process's lease draws on these. */
+    const PROBES = 30;
     for (let i = 0; i < IMAGES; i++) {
-      const entries = [{ name: 'etc/', type: 'dir' as const }, { name: `etc/scale-${i}`, content: `image ${i}` }, ...(i < 30 ? [{ name: 'var/ballast', content: ballast }] : [])];
+      const entries = [{ name: 'etc/', type: 'dir' as const }, { name: `etc/scale-${i}`, content: `image ${i}` }, ...(i < PROBES ? [{ name: 'var/ballast', content: ballast }] : [])];
       images.push(await buildImage({ layers: [{ entries }], extraConfig: { Healthcheck: { Test: ['CMD', 'true'] } } }));
     }
     const client = new RegistryClient(registry.host);
@@ -140,9 +142,9 @@ describe('imggate serve: three processes on one PostgreSQL, one killed, the data
         async () => {
           const { rows } = await db.query<{ id: number }>(`SELECT id::int AS id FROM jobs WHERE state = 'running' AND lease_owner LIKE $1`, [`%:${pid}:%`]);
           if (rows.length) return rows.map((r) => r.id);
-          if (pushed < 30) {
-            await push(pushed, Math.min(30, pushed + 4));
-            pushed = Math.min(30, pushed + 4);
+          if (pushed < PROBES) {
+            await push(pushed, Math.min(PROBES, pushed + 4));
+            pushed = Math.min(PROBES, pushed + 4);
           }
           return undefined;
         },
@@ -152,16 +154,16 @@ describe('imggate serve: three processes on one PostgreSQL, one killed, the data
       await killed.exited();
       // A job it finished just before the kill is not one it left behind.
       victimJobs = (await db.query<{ id: number }>(`SELECT id::int AS id FROM jobs WHERE id = ANY($1) AND state <> 'done'`, [victimJobs])).rows.map((r) => r.id);
-      await push(pushed, 30);
+      await push(pushed, PROBES);
 
       // PostgreSQL goes away with checks running and pushes arriving: the notified process answers the
       // registry's deliveries with 503 until it is back, and the registry delivers them again.
       const refusedBefore = await metric(notified, /^imggate_requests_total\{receiver="distribution",status="503"\} (\d+)/);
       await postgres.stop();
-      await push(30, 35);
+      await push(PROBES, PROBES + 5);
       await eventually('a delivery refused while the database is down', async () => ((await metric(notified, /^imggate_requests_total\{receiver="distribution",status="503"\} (\d+)/)) > refusedBefore ? true : undefined));
       await postgres.start();
-      await push(35, IMAGES);
+      await push(PROBES + 5, IMAGES);
     } finally {
       client.close();
     }
