@@ -1,3 +1,5 @@
+import { Prefilter } from './prefilter.js';
+
 /** Each byte as the prefilter reads it: ASCII lowercased, anything else 0 (no keyword holds NUL). */
 const FOLD = (() => {
   const fold = new Uint8Array(256);
@@ -5,12 +7,25 @@ const FOLD = (() => {
   return fold;
 })();
 
+/** Characters past latin1: a string holding one is searched by the automaton (as bytes it would read differently). */
+const PAST_LATIN1 = /[^\x00-\xff]/;
+
+/** Where the WebAssembly prefilter serves: `auto` for inputs of MIN_PREFILTER_INPUT or more, `always`, or `never` (tests). */
+export type PrefilterUse = 'auto' | 'always' | 'never';
+
+/** Below this many characters a call into the prefilter costs more than the automaton's loop. */
+const MIN_PREFILTER_INPUT = 1024;
+
 /**
  * Aho–Corasick over ASCII keywords, case-insensitive, as a full transition table: one table lookup
  * per character whatever the number of keywords, so the prefilter costs the same on keyword-dense
  * text as on any other. Characters outside ASCII match no keyword (keywords are ASCII). The inner loop
  * has no data-dependent branch but "a keyword ends here", which is rare: case folding is a table too,
  * so random bytes (compressed or encrypted files) do not defeat the branch predictor.
+ *
+ * Longer inputs go to the WebAssembly SIMD prefilter (`prefilter.c`), which finds the same hits in the
+ * same order two to five times faster; the automaton serves where it cannot (short inputs, a string
+ * with characters past latin1, a runtime without WebAssembly SIMD, keyword sets that do not fit it).
  */
 export class KeywordSearch {
   /** The table's row width: `state << 7` is `state * 128` in the search loops. */
@@ -21,8 +36,12 @@ export class KeywordSearch {
   /** For each state, the keywords that end there (its own and those of its suffix states). */
   readonly #out: ReadonlyArray<readonly number[] | undefined>;
   readonly #lengths: readonly number[];
+  /** Built on the first input long enough to need it (a check that reads no layer never builds it); null when it cannot be. */
+  #prefilter: Prefilter | null | undefined;
+  readonly #keywords: readonly string[];
+  readonly #minPrefilterInput: number;
 
-  constructor(keywords: readonly string[]) {
+  constructor(keywords: readonly string[], use: PrefilterUse = 'auto') {
     const A = KeywordSearch.#ALPHABET;
     const goto: Array<Map<number, number>> = [new Map()];
     const out: number[][] = [[]];
@@ -70,6 +89,19 @@ export class KeywordSearch {
     this.#delta = delta;
     this.#out = out.map((o) => (o.length ? [...new Set(o)] : undefined));
     this.#accepts = Uint8Array.from(this.#out, (o) => (o ? 1 : 0));
+    this.#keywords = keywords;
+    this.#prefilter = use === 'never' ? null : undefined;
+    this.#minPrefilterInput = use === 'always' ? 0 : MIN_PREFILTER_INPUT;
+  }
+
+  /** Whether the WebAssembly prefilter serves this keyword set. */
+  get accelerated(): boolean {
+    return this.#accelerator() !== null;
+  }
+
+  #accelerator(): Prefilter | null {
+    if (this.#prefilter === undefined) this.#prefilter = Prefilter.create(this.#keywords.map((k) => Uint8Array.from(k.toLowerCase(), (ch) => ch.charCodeAt(0)))) ?? null;
+    return this.#prefilter;
   }
 
   #report(state: number, end: number, hit: (keyword: number, start: number) => void): void {
@@ -78,6 +110,7 @@ export class KeywordSearch {
 
   /** Calls `hit(keywordIndex, start)` for every occurrence, overlapping ones included, in order of their end. */
   search(text: string, hit: (keyword: number, start: number) => void): void {
+    if (text.length >= this.#minPrefilterInput && this.#prefilter !== null && !PAST_LATIN1.test(text) && this.#accelerator()?.search(Buffer.from(text, 'latin1'), hit)) return;
     const delta = this.#delta;
     const accepts = this.#accepts;
     let state = 0;
@@ -90,6 +123,7 @@ export class KeywordSearch {
 
   /** `search` over bytes read as latin1 (one character a byte), without building a string. */
   searchBytes(bytes: Uint8Array, hit: (keyword: number, start: number) => void): void {
+    if (bytes.length >= this.#minPrefilterInput && this.#prefilter !== null && this.#accelerator()?.search(bytes, hit)) return;
     const delta = this.#delta;
     const accepts = this.#accepts;
     let state = 0;
