@@ -187,8 +187,10 @@ export function decompressors(compression: LayerCompression): Transform[] {
     case 'none':
       return [];
     case 'gzip':
-      // Larger output chunks cut the hops between the zlib thread and the parser roughly tenfold.
-      return [zlib.createGunzip({ chunkSize: 256 * 1024 })];
+      // zlib inflates the next chunk only after the check's thread has taken the last one (the hand-over
+      // runs on that thread), so each hop can stall the parser: 1 MiB chunks hop a quarter as often as
+      // 256 KiB ones did (in-process Debian check 1.67 -> 1.56 s; 512 KiB to 2 MiB measured alike).
+      return [zlib.createGunzip({ chunkSize: 1024 * 1024 })];
     case 'zstd':
       return zstdDecompressors();
   }
