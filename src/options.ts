@@ -65,7 +65,9 @@ export const DEFAULT_LIMITS: Limits = {
   maxLayerBytes: 8 * 1024 ** 3,
   maxUncompressedLayerBytes: 16 * 1024 ** 3,
   maxUncompressedTotalBytes: 64 * 1024 ** 3,
-  maxFileBytes: 1024 * 1024,
+  // Files up to this size are held whole, so the secret scan hashes one (for the package databases'
+  // checksums) only when it holds a secret; a larger file is hashed as it streams, secret or not.
+  maxFileBytes: 8 * 1024 * 1024,
   concurrency: 2,
   timeoutMs: 30 * 60_000,
   requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
