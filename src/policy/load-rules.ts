@@ -86,7 +86,25 @@ async function boundedShape(source: string, flags: string, file: string, where: 
   if (shape.problems.length > 0) {
     throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: may backtrack super-linearly: ${shape.problems.join('; ')}`);
   }
-  return { maxLength: shape.maxLength, literals: shape.literals.filter((run) => Number.isFinite(run.maxBefore)) };
+  return { maxLength: shape.maxLength, literals: shape.literals.filter((run) => Number.isFinite(run.maxBefore)), required: shape.required };
+}
+
+/**
+ * The matcher runs a rule only where one of its keywords occurs (in any case), so a pattern that can
+ * match text holding none of them would let that secret through. Refused when no set of strings the
+ * pattern requires (`requiredStrings`) has a keyword in each of its strings.
+ */
+function checkKeywordsCover(required: PatternFacts['required'], keywords: readonly string[], file: string, where: string): void {
+  const lower = keywords.map((k) => k.toLowerCase());
+  const holds = (text: string): boolean => lower.some((k) => text.includes(k));
+  if (required.some((set) => set.every(holds))) return;
+  const gap = required.flatMap((set) => set.filter((text) => !holds(text)))[0];
+  throw new ImggateError(
+    'CONFIG_INVALID',
+    gap === undefined
+      ? `${file}: ${where}: no literal text is certain to occur in a match, so no keyword can find every match; the matcher runs a rule only where one of its keywords occurs`
+      : `${file}: ${where}: can match text holding none of the rule's keywords (a match holding "${gap}", say); the matcher runs a rule only where one of its keywords occurs, so add keywords until every match holds one`,
+  );
 }
 
 type Schemas = typeof import('./rules-schema.js');
@@ -171,6 +189,7 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
         const where = `rules.${i}.pattern (${rule.id})`;
         const regex = compile(rule.pattern, `g${rule.flags ?? ''}`, file, where);
         const shape = cached?.patterns?.[i] ?? (await boundedShape(rule.pattern, `g${rule.flags ?? ''}`, file, where));
+        checkKeywordsCover(shape.required, rule.keywords, file, where);
         patterns.push(shape);
         const allowRegexes = (rule.allowPatterns ?? []).map((p, j) => compile(p, 'i', file, `rules.${i}.allowPatterns.${j} (${rule.id})`));
         secretRules.push({ ...rule, regex, maxLength: shape.maxLength, literals: shape.literals, allowRegexes, file });

@@ -26,6 +26,11 @@ export interface PatternShape {
    * from where such a run occurs in the text.
    */
   readonly literals: readonly LiteralRun[];
+  /**
+   * Sets of strings (lowercased) such that every match holds one of each set (see `requiredStrings`):
+   * the matcher finds a rule only through its keywords, so some set's strings must each hold one.
+   */
+  readonly required: readonly (readonly string[])[];
 }
 
 /** A literal every match holds, `minBefore` to `maxBefore` code units after the match's start. */
@@ -197,7 +202,7 @@ export function patternShape(source: string, flags: string): PatternShape {
     shape = readShape(source, flags);
     shapes.set(key, shape);
   }
-  return { maxLength: shape.maxLength, problems: [...shape.problems], literals: shape.literals };
+  return { maxLength: shape.maxLength, problems: [...shape.problems], literals: shape.literals, required: shape.required };
 }
 
 const shapes = new Map<string, PatternShape>();
@@ -210,7 +215,136 @@ function readShape(source: string, flags: string): PatternShape {
   if (Number.isFinite(length) && length > MAX_MATCH_LENGTH) {
     problems.push(`a longest match of ${length} characters, above the ${MAX_MATCH_LENGTH} a rule may match`);
   }
-  return { maxLength: length, problems, literals: literalRuns(body, flags.includes('u') ? 2 : 1) };
+  return { maxLength: length, problems, literals: literalRuns(body, flags.includes('u') ? 2 : 1), required: requiredStrings(body, flags) };
+}
+
+/** Finite sets larger than this are not built (a class like `[A-Za-z0-9]` is no literal). */
+const MAX_SET = 64;
+/** Requirements kept for one node (each holds: every match holds a string of each). */
+const MAX_REQUIREMENTS = 16;
+
+/**
+ * What the analysis knows of a node: `exact`, the only strings it can match (a small finite set, the
+ * empty string for an assertion), and `required`, sets of strings such that each match holds a
+ * string of every set (none: it can match text holding nothing known).
+ */
+interface Known {
+  readonly exact?: ReadonlySet<string>;
+  readonly required: ReadonlyArray<ReadonlySet<string>>;
+}
+
+const NOTHING: Known = { required: [] };
+const EMPTY: Known = { exact: new Set(['']), required: [] };
+
+/** An exact set as a requirement: none when it holds the empty string (which requires nothing). */
+function asRequirement(set: ReadonlySet<string> | undefined): Array<ReadonlySet<string>> {
+  return set && !set.has('') ? [set] : [];
+}
+
+function product(a: ReadonlySet<string>, b: ReadonlySet<string>): Set<string> | undefined {
+  if (a.size * b.size > MAX_SET) return undefined;
+  const out = new Set<string>();
+  for (const x of a) for (const y of b) out.add(x + y);
+  return out;
+}
+
+/**
+ * The characters a class or an escape matches, lowercased, when they are few and all printable ASCII.
+ * Under `iu` (or `iv`), Unicode case folding lets "ſ" match "s" and "K" (Kelvin) match "k": those
+ * letters are not literals there, for the keyword search reads ASCII only.
+ */
+function charSet(node: Expression, flags: string): Set<string> | undefined {
+  const foldsPastAscii = flags.includes('i') && (flags.includes('u') || flags.includes('v'));
+  const add = (out: Set<string>, code: number): boolean => {
+    if (code < 0x20 || code >= 0x7f) return false;
+    const c = String.fromCharCode(code).toLowerCase();
+    if (foldsPastAscii && (c === 's' || c === 'k')) return false;
+    out.add(c);
+    return out.size <= MAX_SET;
+  };
+  const out = new Set<string>();
+  if (node.type === 'Char') {
+    if (node.kind === 'meta' || node.codePoint === undefined || node.codePoint < 0) return undefined;
+    return add(out, node.codePoint) ? out : undefined;
+  }
+  if (node.type !== 'CharacterClass' || node.negative) return undefined;
+  for (const item of node.expressions) {
+    if (item.type === 'ClassRange') {
+      if (item.to.codePoint - item.from.codePoint > MAX_SET) return undefined;
+      for (let c = item.from.codePoint; c <= item.to.codePoint; c++) if (!add(out, c)) return undefined;
+    } else {
+      const set = charSet(item, flags);
+      if (!set) return undefined;
+      for (const c of set) out.add(c);
+      if (out.size > MAX_SET) return undefined;
+    }
+  }
+  return out;
+}
+
+function known(node: Expression | null, flags: string): Known {
+  if (!node) return EMPTY;
+  switch (node.type) {
+    case 'Char':
+    case 'CharacterClass': {
+      const set = charSet(node, flags);
+      return set ? { exact: set, required: asRequirement(set) } : NOTHING;
+    }
+    case 'Assertion':
+      return EMPTY;
+    case 'Group':
+      return known(node.expression, flags);
+    case 'Disjunction': {
+      const left = known(node.left, flags);
+      const right = known(node.right, flags);
+      const exact = left.exact && right.exact && left.exact.size + right.exact.size <= MAX_SET ? new Set([...left.exact, ...right.exact]) : undefined;
+      // A match holds what one side requires: a string of a set from the left or of one from the right.
+      const required: Array<ReadonlySet<string>> = [];
+      for (const a of left.required) for (const b of right.required) if (required.length < MAX_REQUIREMENTS) required.push(new Set([...a, ...b]));
+      return { ...(exact ? { exact } : {}), required: exact ? [...asRequirement(exact), ...required] : required };
+    }
+    case 'Alternative': {
+      // Runs of exact parts join into longer exact strings; every part's requirements hold for the whole.
+      let run: ReadonlySet<string> = new Set(['']);
+      let exact = true;
+      const required: Array<ReadonlySet<string>> = [];
+      for (const part of node.expressions) {
+        const k = known(part, flags);
+        const joined: Set<string> | undefined = k.exact ? product(run, k.exact) : undefined;
+        if (joined) {
+          run = joined;
+          continue;
+        }
+        exact = false;
+        required.push(...asRequirement(run), ...k.required);
+        run = k.exact ?? new Set(['']);
+      }
+      required.push(...asRequirement(run));
+      return { ...(exact ? { exact: run } : {}), required: required.slice(0, MAX_REQUIREMENTS) };
+    }
+    case 'Repetition': {
+      const q = node.quantifier;
+      const from = q.kind === '+' ? 1 : q.kind === 'Range' ? q.from : 0;
+      const to = upperBound(node);
+      const inner = known(node.expression, flags);
+      if (from === 0 && to === 1 && inner.exact && inner.exact.size < MAX_SET) return { exact: new Set([...inner.exact, '']), required: [] };
+      if (from === 0) return NOTHING;
+      if (from === 1 && to === 1) return inner;
+      return { required: inner.required };
+    }
+    default:
+      return NOTHING;
+  }
+}
+
+/**
+ * Sets of strings, lowercased, such that every match of the pattern holds a string of each: what
+ * regular-expression engines call a prefilter's required atoms, over-approximated (small alternations,
+ * classes and optional parts are expanded: `api[_-]?key` needs one of "api-key", "api_key", "apikey").
+ * Empty when nothing is known: some match may hold nothing in particular.
+ */
+export function requiredStrings(body: Expression | null, flags: string): string[][] {
+  return known(body, flags).required.map((set) => [...set].sort());
 }
 
 /** The ReDoS checker's word on one pattern. */

@@ -13,10 +13,11 @@ export interface CachedRuleFile {
   readonly patterns?: readonly PatternFacts[];
 }
 
-/** A secret pattern's longest match and its literal runs at bounded offsets (redos.ts `patternShape`). */
+/** A secret pattern's longest match, its literal runs at bounded offsets, and the strings its matches require (redos.ts `patternShape`). */
 export interface PatternFacts {
   readonly maxLength: number;
   readonly literals: ReadonlyArray<{ readonly text: string; readonly minBefore: number; readonly maxBefore: number }>;
+  readonly required: ReadonlyArray<readonly string[]>;
 }
 
 const isCount = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
@@ -25,12 +26,14 @@ function isPatternFacts(p: unknown): p is PatternFacts {
   const f = p as PatternFacts;
   return (
     typeof f === 'object' && f !== null && isCount(f.maxLength) && Array.isArray(f.literals) &&
-    f.literals.every((l) => typeof l?.text === 'string' && isCount(l.minBefore) && isCount(l.maxBefore) && l.minBefore <= l.maxBefore)
+    f.literals.every((l) => typeof l?.text === 'string' && isCount(l.minBefore) && isCount(l.maxBefore) && l.minBefore <= l.maxBefore) &&
+    Array.isArray(f.required) &&
+    f.required.every((set) => Array.isArray(set) && set.every((text) => typeof text === 'string'))
   );
 }
 
 /** Bump when what a file's entry holds, or how it is validated, changes. */
-const FORMAT = 2;
+const FORMAT = 3;
 
 /** `$XDG_CACHE_HOME/imggate/rules` (`~/.cache/imggate/rules`). */
 export function rulesCacheDir(env: NodeJS.ProcessEnv = process.env): string {

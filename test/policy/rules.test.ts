@@ -63,6 +63,19 @@ describe('rules directory validation', function () {
     ['a rule without negatives', 'secrets/x.yaml', "version: 1\nrules:\n  - id: x\n    title: xxx\n    severity: high\n    keywords: [ab]\n    pattern: 'ab'\n    examples: { positive: [ab], negative: [] }\n", /rules\.0\.examples\.negative: give at least one/],
     ['a duplicate id', 'secrets/x.yaml', "version: 1\nfiles:\n  - { id: dup, title: one, severity: high, names: [a] }\n  - { id: dup, title: two, severity: high, names: [b] }\n", /rule id "dup" is defined twice/],
     ['an unknown rule file', 'other.yaml', 'a: 1\n', /unknown rule file other\.yaml/],
+    // The matcher runs a rule only where a keyword occurs: "access-key=…" holds no "access_key".
+    [
+      'keywords that miss some matches',
+      'secrets/x.yaml',
+      "version: 1\nrules:\n  - id: x\n    title: xxx\n    severity: high\n    keywords: [access_key]\n    pattern: 'access[_-]?key=[a-z]{12}'\n    examples: { positive: [access_key=abcdefghijkl], negative: [b] }\n",
+      /rules\.0\.pattern \(x\): can match text holding none of the rule's keywords \(a match holding "access-key=", say\)/,
+    ],
+    [
+      'a pattern with nothing certain to match',
+      'secrets/x.yaml',
+      "version: 1\nrules:\n  - id: x\n    title: xxx\n    severity: high\n    keywords: [ab]\n    pattern: '[^ ]{12}(?:ab)?'\n    examples: { positive: [abcdefghijkl], negative: [b] }\n",
+      /rules\.0\.pattern \(x\): no literal text is certain to occur in a match/,
+    ],
   ];
   for (const [what, file, text, pattern] of bad) {
     it(`names the file and field for ${what}`, async function () {
@@ -70,6 +83,28 @@ describe('rules directory validation', function () {
       await assert.rejects(loadRules(dir), (err: Error) => pattern.test(err.message));
     });
   }
+
+  it('takes keywords that every match holds one of, however the pattern spells the alternatives', async function () {
+    const rule = (keywords: string, pattern: string, flags = ''): string =>
+      `version: 1\nrules:\n  - id: x\n    title: xxx\n    severity: high\n    keywords: [${keywords}]\n    pattern: '${pattern}'\n${flags ? `    flags: ${flags}\n` : ''}    examples: { positive: [a], negative: [b] }\n`;
+    const covered: Array<[string, string, string?]> = [
+      // Every spelling of the optional separator is a keyword.
+      ['"api_key", "api-key", apikey', 'api[_-]?key=[a-z]{12}'],
+      // One keyword each side of an alternation, in any case (the search folds ASCII case).
+      ['ghp_, GHO_', '(?:ghp|gho)_[A-Za-z0-9]{36}'],
+      // A literal later in the pattern is enough, past classes and bounded repetitions.
+      ['"sig="', '[?&]sv=[0-9-]{10}&[^ ]{0,64}?sig=[A-Za-z0-9%]{40}'],
+      // A keyword that is a part of each required string.
+      ['secretaccess, secret_access', '(?:aws_?secret_?access_?key|secret_?access_?key)=[A-Za-z0-9/+]{40}', 'i'],
+    ];
+    for (const [keywords, pattern, flags] of covered) {
+      await writeFile(path.join(dir, 'secrets', 'x.yaml'), rule(keywords, pattern, flags));
+      assert.equal((await loadRules(dir)).secretRules.length, 1, pattern);
+    }
+    // Under i with u, "ſ" matches "s" where the ASCII keyword search sees no "s": "pass" is not certain.
+    await writeFile(path.join(dir, 'secrets', 'x.yaml'), rule('pass', 'pass=[a-z]{12}', 'iu'));
+    await assert.rejects(loadRules(dir), /no literal text is certain to occur|can match text holding none/);
+  });
 
   it('refuses a directory without policy.yaml', async function () {
     await rm(path.join(dir, 'policy.yaml'));
