@@ -19,6 +19,8 @@ export interface CompiledSecretRule extends SecretRuleSpec {
   readonly maxLength: number;
   /** Literal runs every match holds, each at a bounded distance from the match's start (the matcher's anchors). */
   readonly literals: readonly LiteralRun[];
+  /** The strings (lowercased) every match begins with, when few and known: with keywords at their starts, another anchor. */
+  readonly prefixes: readonly string[] | null;
   readonly allowRegexes: readonly RegExp[];
   readonly file: string;
 }
@@ -86,7 +88,7 @@ async function boundedShape(source: string, flags: string, file: string, where: 
   if (shape.problems.length > 0) {
     throw new ImggateError('CONFIG_INVALID', `${file}: ${where}: may backtrack super-linearly: ${shape.problems.join('; ')}`);
   }
-  return { maxLength: shape.maxLength, literals: shape.literals.filter((run) => Number.isFinite(run.maxBefore)), required: shape.required };
+  return { maxLength: shape.maxLength, literals: shape.literals.filter((run) => Number.isFinite(run.maxBefore)), required: shape.required, prefixes: shape.prefixes };
 }
 
 /**
@@ -192,7 +194,7 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
         checkKeywordsCover(shape.required, rule.keywords, file, where);
         patterns.push(shape);
         const allowRegexes = (rule.allowPatterns ?? []).map((p, j) => compile(p, 'i', file, `rules.${i}.allowPatterns.${j} (${rule.id})`));
-        secretRules.push({ ...rule, regex, maxLength: shape.maxLength, literals: shape.literals, allowRegexes, file });
+        secretRules.push({ ...rule, regex, maxLength: shape.maxLength, literals: shape.literals, prefixes: shape.prefixes, allowRegexes, file });
         addInfo({ id: rule.id, check: 'secret', title: rule.title, severity: rule.severity, description: rule.description }, file);
       }
       for (const rule of secrets.files ?? []) {

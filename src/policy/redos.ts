@@ -31,6 +31,11 @@ export interface PatternShape {
    * the matcher finds a rule only through its keywords, so some set's strings must each hold one.
    */
   readonly required: readonly (readonly string[])[];
+  /**
+   * The strings (lowercased) a match can begin with, when they are few and known (see `startStrings`):
+   * with keywords at their starts, a match starts only where a keyword does.
+   */
+  readonly prefixes: readonly string[] | null;
 }
 
 /** A literal every match holds, `minBefore` to `maxBefore` code units after the match's start. */
@@ -202,7 +207,7 @@ export function patternShape(source: string, flags: string): PatternShape {
     shape = readShape(source, flags);
     shapes.set(key, shape);
   }
-  return { maxLength: shape.maxLength, problems: [...shape.problems], literals: shape.literals, required: shape.required };
+  return { maxLength: shape.maxLength, problems: [...shape.problems], literals: shape.literals, required: shape.required, prefixes: shape.prefixes };
 }
 
 const shapes = new Map<string, PatternShape>();
@@ -215,7 +220,7 @@ function readShape(source: string, flags: string): PatternShape {
   if (Number.isFinite(length) && length > MAX_MATCH_LENGTH) {
     problems.push(`a longest match of ${length} characters, above the ${MAX_MATCH_LENGTH} a rule may match`);
   }
-  return { maxLength: length, problems, literals: literalRuns(body, flags.includes('u') ? 2 : 1), required: requiredStrings(body, flags) };
+  return { maxLength: length, problems, literals: literalRuns(body, flags.includes('u') ? 2 : 1), required: requiredStrings(body, flags), prefixes: startStrings(body, flags) };
 }
 
 /** Finite sets larger than this are not built (a class like `[A-Za-z0-9]` is no literal). */
@@ -335,6 +340,25 @@ function known(node: Expression | null, flags: string): Known {
     default:
       return NOTHING;
   }
+}
+
+/**
+ * The strings, lowercased, every match begins with: the exact parts at the head of the top-level
+ * sequence (past zero-width assertions such as a lookbehind), joined while the set stays small. Null
+ * when the head is not exact (a class like `[A-Za-z]`, an unbounded part) or may be empty.
+ */
+export function startStrings(body: Expression | null, flags: string): string[] | null {
+  if (!body) return null;
+  let run: ReadonlySet<string> = new Set(['']);
+  for (const node of flatten(body)) {
+    if (node.type === 'Assertion' && run.size === 1 && run.has('')) continue;
+    const exact = known(node, flags).exact;
+    const joined = exact ? product(run, exact) : undefined;
+    if (!joined) break;
+    run = joined;
+  }
+  const set = [...run];
+  return set.length > 0 && set.every((text) => text.length > 0) ? set.sort() : null;
 }
 
 /**

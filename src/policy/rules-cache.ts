@@ -18,6 +18,7 @@ export interface PatternFacts {
   readonly maxLength: number;
   readonly literals: ReadonlyArray<{ readonly text: string; readonly minBefore: number; readonly maxBefore: number }>;
   readonly required: ReadonlyArray<readonly string[]>;
+  readonly prefixes: readonly string[] | null;
 }
 
 const isCount = (n: unknown): boolean => Number.isSafeInteger(n) && (n as number) >= 0;
@@ -28,12 +29,13 @@ function isPatternFacts(p: unknown): p is PatternFacts {
     typeof f === 'object' && f !== null && isCount(f.maxLength) && Array.isArray(f.literals) &&
     f.literals.every((l) => typeof l?.text === 'string' && isCount(l.minBefore) && isCount(l.maxBefore) && l.minBefore <= l.maxBefore) &&
     Array.isArray(f.required) &&
-    f.required.every((set) => Array.isArray(set) && set.every((text) => typeof text === 'string'))
+    f.required.every((set) => Array.isArray(set) && set.every((text) => typeof text === 'string')) &&
+    (f.prefixes === null || (Array.isArray(f.prefixes) && f.prefixes.every((text) => typeof text === 'string' && text.length > 0)))
   );
 }
 
 /** Bump when what a file's entry holds, or how it is validated, changes. */
-const FORMAT = 3;
+const FORMAT = 4;
 
 /** `$XDG_CACHE_HOME/imggate/rules` (`~/.cache/imggate/rules`). */
 export function rulesCacheDir(env: NodeJS.ProcessEnv = process.env): string {

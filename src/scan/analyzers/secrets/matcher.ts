@@ -126,8 +126,8 @@ export class SecretMatcher {
     const keywords = [...byKeyword.keys()];
     this.#search = new KeywordSearch(keywords);
     this.#anchors = rules.map((rule) => anchorOf(rule, keywords));
-    // An anchored rule needs only its anchor keyword's hits: every match holds that keyword.
-    this.#byKeyword = [...byKeyword.values()].map((list, k) => Int32Array.from(new Set(list.filter((r) => this.#anchors[r] === undefined || this.#anchors[r]?.keyword === k))));
+    // An anchored rule needs only its anchor keywords' hits: every match holds one where the anchor says.
+    this.#byKeyword = [...byKeyword.values()].map((list, k) => Int32Array.from(new Set(list.filter((r) => this.#anchors[r] === undefined || this.#anchors[r]?.keywords.has(k)))));
     this.#reachOf = Int32Array.from(rules, (r) => r.maxLength + WINDOW_MARGIN);
     this.reach = Math.max(0, ...rules.map((r) => r.maxLength)) + WINDOW_MARGIN;
   }
@@ -188,8 +188,11 @@ export class SecretMatcher {
         }
         const last = list.length - 1;
         // Hits come in order of their end, so a new window either extends the last one or follows it
-        // (an anchored rule's hits are all of one keyword, so their starts are in order too).
-        if (from <= (list[last] as number)) {
+        // (a window's margin takes in a start up to a keyword's length earlier). An anchor of several
+        // keywords has no margin: a hit ending later may start earlier, and its range goes in its place.
+        if (anchor !== undefined && from < (list[last - 1] as number)) {
+          insertRange(list, from, to);
+        } else if (from <= (list[last] as number)) {
           if (to > (list[last] as number)) list[last] = to;
         } else {
           list.push(from, to);
@@ -318,6 +321,22 @@ export class SecretMatcher {
   }
 }
 
+/** Puts [from, to) into sorted, disjoint [start, end) pairs, merging the ranges it meets (rare: the tail is short). */
+function insertRange(list: number[], from: number, to: number): void {
+  let at = list.length - 2;
+  while (at >= 0 && (list[at] as number) > from) at -= 2;
+  list.splice(at + 2, 0, from, to);
+  const first = Math.max(0, at);
+  const merged: number[] = [];
+  for (let i = first; i < list.length; i += 2) {
+    const start = list[i] as number;
+    const end = list[i + 1] as number;
+    if (merged.length > 0 && start <= (merged[merged.length - 1] as number)) merged[merged.length - 1] = Math.max(merged[merged.length - 1] as number, end);
+    else merged.push(start, end);
+  }
+  list.splice(first, list.length - first, ...merged);
+}
+
 /** 1-based line of an offset. */
 export function lineOf(text: string, index: number): number {
   let line = 1;
@@ -331,20 +350,25 @@ export function lineOf(text: string, index: number): number {
  * is tried at those offsets alone (sticky), not across a window around every keyword it names.
  */
 interface Anchor {
-  /** The keyword's index in the search. */
-  readonly keyword: number;
+  /** The keywords' indices in the search: one for a literal inside the pattern, several for the strings a match begins with. */
+  readonly keywords: ReadonlySet<number>;
   readonly minBefore: number;
   readonly maxBefore: number;
   /** The rule's pattern, sticky: tried at one offset. */
   readonly sticky: RegExp;
 }
 
-/** The anchor of a rule, the one whose starts are fewest; none when no keyword is such a literal. */
+/**
+ * The anchor of a rule: a keyword inside a literal run every match holds (the run whose starts are
+ * fewest); else, when every string a match can begin with (`prefixes`) begins with one of the rule's
+ * keywords, those keywords at offset 0 (a match starts only where one of them does). None otherwise.
+ */
 function anchorOf(rule: CompiledSecretRule, keywords: readonly string[]): Anchor | undefined {
   const flags = rule.regex.flags;
   // Under /iu, Unicode case folding lets a non-ASCII character match an ASCII letter ("ſ" for "s"),
   // which the ASCII keyword search does not see: such a rule keeps its windows.
   if (flags.includes('i') && (flags.includes('u') || flags.includes('v'))) return undefined;
+  const sticky = (): RegExp => new RegExp(rule.regex.source, `${flags.replace('g', '')}y`);
   let best: Omit<Anchor, 'sticky'> | undefined;
   for (const run of rule.literals) {
     const text = run.text.toLowerCase();
@@ -353,12 +377,20 @@ function anchorOf(rule: CompiledSecretRule, keywords: readonly string[]): Anchor
       const offset = text.indexOf(k);
       const index = keywords.indexOf(k);
       if (offset < 0 || index < 0) continue;
-      const candidate = { keyword: index, minBefore: run.minBefore + offset, maxBefore: run.maxBefore + offset };
+      const candidate = { keywords: new Set([index]), minBefore: run.minBefore + offset, maxBefore: run.maxBefore + offset };
       if (!Number.isFinite(candidate.maxBefore)) continue;
       if (!best || candidate.maxBefore - candidate.minBefore < best.maxBefore - best.minBefore) best = candidate;
     }
   }
-  return best && { ...best, sticky: new RegExp(rule.regex.source, `${flags.replace('g', '')}y`) };
+  if (best) return { ...best, sticky: sticky() };
+  if (!rule.prefixes?.length) return undefined;
+  const starting = new Set<number>();
+  for (const prefix of rule.prefixes) {
+    const at = rule.keywords.map((k) => k.toLowerCase()).filter((k) => prefix.startsWith(k));
+    if (at.length === 0) return undefined;
+    for (const k of at) if (keywords.includes(k)) starting.add(keywords.indexOf(k));
+  }
+  return { keywords: starting, minBefore: 0, maxBefore: 0, sticky: sticky() };
 }
 
 /** A match of `rule` at `start` as a finding, or undefined when its secret is allowed or too plain. */

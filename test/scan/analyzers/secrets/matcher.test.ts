@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { loadRules, type CompiledSecretRule } from '../../../../src/policy/load-rules.js';
 import { entropy, fingerprint, SecretMatcher } from '../../../../src/scan/analyzers/secrets/matcher.js';
 import { StreamScanner, type StreamMatch } from '../../../../src/scan/analyzers/secrets/text.js';
@@ -75,6 +78,30 @@ describe('secret matcher', function () {
     // A non-ASCII byte inside a keyword breaks it: "pass\xe9word" names no password.
     const broken = Buffer.from('db_pass\xe9word=tvkx4IvA3TInQrudRW3nZIx1\n', 'latin1');
     assert.deepEqual(matcher.scanLatin1(broken).map(key), oracle(rules, broken.toString('latin1')));
+  });
+
+  it('runs a rule whose matches begin with one of several keywords only where one begins, one inside another too', async function () {
+    // "pike" inside "apikey": the hit for "pike" ends first but starts later, so the ranges to try come out of order.
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-anchor-'));
+    try {
+      await mkdir(path.join(dir, 'secrets'));
+      await writeFile(path.join(dir, 'policy.yaml'), 'version: 1\n');
+      await writeFile(
+        path.join(dir, 'secrets', 'x.yaml'),
+        "version: 1\nrules:\n  - id: x\n    title: xxx\n    severity: high\n    keywords: [apikey, pike, tok]\n    pattern: '(?:apikey|pike|tok(?:en)?)[=:](?<secret>[a-z0-9]{4,12})'\n    examples: { positive: [pike=abcd], negative: [b] }\n",
+      );
+      const own = (await loadRules(dir)).secretRules;
+      assert.deepEqual(own[0]?.prefixes, ['apikey:', 'apikey=', 'pike:', 'pike=', 'tok:', 'tok=', 'token:', 'token=']);
+      const anchored = new SecretMatcher(own);
+      const random = rng(5);
+      const words = ['apikey=', 'pike:', 'token=', 'tok:', 'apapikey=', 'xyz', ' ', '\n', 'abcd', '0123456789abcdef'];
+      for (let run = 0; run < 200; run++) {
+        const text = Array.from({ length: 40 }, () => words[Math.floor(random() * words.length)] as string).join('');
+        assert.deepEqual(anchored.scan(text).map(key), oracle(own, text), JSON.stringify(text));
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('finds a secret split across two pieces, and a keyword at a piece end, exactly once', function () {
