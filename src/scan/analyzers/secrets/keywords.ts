@@ -110,7 +110,7 @@ export class KeywordSearch {
 
   /** Calls `hit(keywordIndex, start)` for every occurrence, overlapping ones included, in order of their end. */
   search(text: string, hit: (keyword: number, start: number) => void): void {
-    if (text.length >= this.#minPrefilterInput && this.#prefilter !== null && !PAST_LATIN1.test(text) && this.#accelerator()?.search(Buffer.from(text, 'latin1'), hit)) return;
+    if (text.length >= this.#minPrefilterInput && this.#prefilter !== null && !PAST_LATIN1.test(text) && this.#accelerator()?.search(text, hit)) return;
     const delta = this.#delta;
     const accepts = this.#accepts;
     let state = 0;

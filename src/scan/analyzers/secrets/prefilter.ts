@@ -152,15 +152,20 @@ export class Prefilter {
     view.setUint32(SLOT_START + 4 * SLOTS, entries, true);
   }
 
-  /** Calls `hit(keyword, start)` for every occurrence, in order of end, longest first; false (nothing reported) when it declines. */
-  search(input: Uint8Array, hit: (keyword: number, start: number) => void): boolean {
+  /**
+   * Calls `hit(keyword, start)` for every occurrence, in order of end, longest first; false (nothing
+   * reported) when it declines. A string is read as latin1 (the caller keeps strings with characters
+   * past it away) and written straight into the module's memory.
+   */
+  search(input: Uint8Array | string, hit: (keyword: number, start: number) => void): boolean {
     if (input.length > MAX_INPUT) return false;
     // Room for every other character to end a keyword, and then some.
     const cap = input.length + 8192;
     const out = (INPUT + input.length + PAD + 3) & ~3;
     this.#reserve(out + 4 * cap);
-    const heap = new Uint8Array(this.#exports.memory.buffer);
-    heap.set(input, INPUT);
+    const heap = Buffer.from(this.#exports.memory.buffer);
+    if (typeof input === 'string') heap.write(input, INPUT, input.length, 'latin1');
+    else heap.set(input, INPUT);
     heap.fill(0, INPUT + input.length, INPUT + input.length + PAD);
     const found = this.#exports.scan(TABLES, INPUT, input.length, out, cap);
     if (found < 0) return false;
