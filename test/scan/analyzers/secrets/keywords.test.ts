@@ -104,6 +104,24 @@ describe('keyword search', function () {
     });
   }
 
+  it('finds what the reference finds for generated keyword sets too (the prefilter\'s buckets and slots filled every which way)', function () {
+    const random = rng(31);
+    const alphabet = 'abcxyzABC019_-.:/~= ';
+    const word = (min: number, max: number): string =>
+      Array.from({ length: min + Math.floor(random() * (max - min + 1)) }, () => alphabet[Math.floor(random() * alphabet.length)] as string).join('');
+    for (let set = 0; set < 40; set++) {
+      // Two-character keywords are few (each fills 16,384 slots); the rest two to nine characters, up to 200 of them.
+      const keywords = [...new Set([...Array.from({ length: 1 + Math.floor(random() * 3) }, () => word(2, 2)), ...Array.from({ length: Math.floor(random() * 200) }, () => word(3, 9))].map((k) => k.toLowerCase()))];
+      const search = new KeywordSearch(keywords, 'always');
+      assert.ok(search.accelerated, `set ${set}`);
+      for (let run = 0; run < 5; run++) {
+        const text = Array.from({ length: 300 }, () => (random() < 0.3 ? (keywords[Math.floor(random() * keywords.length)] as string) : word(1, 4))).join('');
+        const cased = text.replace(/[a-z]/g, (c) => (random() < 0.3 ? c.toUpperCase() : c));
+        assert.deepEqual(hits(search, Buffer.from(cased, 'latin1')), reference(keywords, cased), `set ${set}, run ${run}`);
+      }
+    }
+  });
+
   it('refuses a keyword outside ASCII, which it could never find', function () {
     assert.throws(() => new KeywordSearch(['caf\u00e9']), /not printable ASCII/);
   });
