@@ -74,11 +74,16 @@ export class Prefilter {
     if (keywords.reduce((n, k) => n + k.length, 0) > MAX_CHARS) return undefined;
     // A keyword of two or three characters is listed under each of its 128^(4 - length) completions.
     if (keywords.reduce((n, k) => n + 128 ** Math.max(0, 4 - k.length), 0) > MAX_SLOT_ENTRIES) return undefined;
-    const exports = new (wasm as WasmApi).Instance(module, {}).exports as Exports;
-    const prefilter = new Prefilter(exports);
-    prefilter.#reserve(INPUT);
-    prefilter.#fill(keywords);
-    return prefilter;
+    try {
+      const exports = new (wasm as WasmApi).Instance(module, {}).exports as Exports;
+      const prefilter = new Prefilter(exports);
+      prefilter.#reserve(INPUT);
+      prefilter.#fill(keywords);
+      return prefilter;
+    } catch {
+      // No memory for its tables: the automaton searches alone.
+      return undefined;
+    }
   }
 
   /** The module's own slot function, for the test that holds `slotOf` to it. */
@@ -162,7 +167,12 @@ export class Prefilter {
     // Room for every other character to end a keyword, and then some.
     const cap = input.length + 8192;
     const out = (INPUT + input.length + PAD + 3) & ~3;
-    this.#reserve(out + 4 * cap);
+    try {
+      this.#reserve(out + 4 * cap);
+    } catch {
+      // The module's memory could not grow (the process is short of it): the automaton searches instead.
+      return false;
+    }
     const heap = Buffer.from(this.#exports.memory.buffer);
     if (typeof input === 'string') heap.write(input, INPUT, input.length, 'latin1');
     else heap.set(input, INPUT);
