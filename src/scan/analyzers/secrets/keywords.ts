@@ -13,8 +13,11 @@ const PAST_LATIN1 = /[^\x00-\xff]/;
 /** Where the WebAssembly prefilter serves: `auto` for inputs of MIN_PREFILTER_INPUT or more, `always`, or `never` (tests). */
 export type PrefilterUse = 'auto' | 'always' | 'never';
 
-/** Below this many characters a call into the prefilter costs more than the automaton's loop. */
-const MIN_PREFILTER_INPUT = 1024;
+/**
+ * Below this many characters a call into the prefilter costs more than the automaton's loop (keyword-dense
+ * text in pieces: 128 characters 180 against 286 MiB/s, 192 characters 463 against 397).
+ */
+const MIN_PREFILTER_INPUT = 256;
 
 /**
  * Aho–Corasick over ASCII keywords, case-insensitive, as a full transition table: one table lookup
