@@ -101,18 +101,13 @@ export class Prefilter {
   #fill(keywords: readonly Uint8Array[]): void {
     const bytes = new Uint8Array(this.#exports.memory.buffer, TABLES, INPUT - TABLES);
     const view = new DataView(this.#exports.memory.buffer, TABLES, INPUT - TABLES);
-    // Buckets: each keyword (shortest first) joins the one whose accepted set it widens least.
-    const buckets = assignBuckets(keywords);
-    buckets.forEach((members, b) => {
-      for (const k of members) {
-        const keyword = keywords[k] as Uint8Array;
-        for (let j = 0; j < 4; j++) {
-          for (let nibble = 0; nibble < 16; nibble++) {
-            // Past a short keyword's end, any character is accepted.
-            const c = keyword[j];
-            if (c === undefined || (c & 15) === nibble) bytes[LO + 16 * j + nibble] = (bytes[LO + 16 * j + nibble] as number) | (1 << b);
-            if (c === undefined || c >> 4 === nibble) bytes[HI + 16 * j + nibble] = (bytes[HI + 16 * j + nibble] as number) | (1 << b);
-          }
+    // Buckets: each keyword (shortest first) joins the one whose accepted set it widens least; a bucket's
+    // nibble masks (which nibbles each of the four positions accepts) become its bit in the tables.
+    assignBuckets(keywords).forEach(({ lo, hi }, b) => {
+      for (let j = 0; j < 4; j++) {
+        for (let nibble = 0; nibble < 16; nibble++) {
+          if (((lo[j] as number) >> nibble) & 1) bytes[LO + 16 * j + nibble] = (bytes[LO + 16 * j + nibble] as number) | (1 << b);
+          if (((hi[j] as number) >> nibble) & 1) bytes[HI + 16 * j + nibble] = (bytes[HI + 16 * j + nibble] as number) | (1 << b);
         }
       }
     });
@@ -153,8 +148,7 @@ export class Prefilter {
       view.setUint16(SLOT_KEYWORDS + 2 * (next[slot] as number), k, true);
       next[slot] = (next[slot] as number) + 1;
     }
-    const entries = members.length;
-    view.setUint32(SLOT_START + 4 * SLOTS, entries, true);
+    view.setUint32(SLOT_START + 4 * SLOTS, members.length, true);
   }
 
   /**
@@ -185,9 +179,13 @@ export class Prefilter {
   }
 }
 
-/** Eight buckets of keywords, each keyword placed (shortest first) where its bucket's accepted set grows least. */
-function assignBuckets(keywords: readonly Uint8Array[]): number[][] {
-  const buckets = Array.from({ length: 8 }, () => ({ members: [] as number[], lo: [0, 0, 0, 0], hi: [0, 0, 0, 0] }));
+/**
+ * Eight buckets of keywords, each keyword placed (shortest first) where its bucket's accepted set grows
+ * least; with each bucket, the nibbles its four positions accept as 16-bit masks (past a short
+ * keyword's end, every nibble).
+ */
+function assignBuckets(keywords: readonly Uint8Array[]): Array<{ readonly lo: readonly number[]; readonly hi: readonly number[] }> {
+  const buckets = Array.from({ length: 8 }, () => ({ lo: [0, 0, 0, 0], hi: [0, 0, 0, 0] }));
   const ALL = 0xffff;
   const count = (mask: number): number => {
     let n = 0;
@@ -205,7 +203,8 @@ function assignBuckets(keywords: readonly Uint8Array[]): number[][] {
     let best = buckets[0] as (typeof buckets)[number];
     let bestCost = Infinity;
     for (const bucket of buckets) {
-      const before = bucket.members.length ? volume(bucket.lo, bucket.hi) : 0;
+      // An empty bucket accepts nothing (volume 0).
+      const before = volume(bucket.lo, bucket.hi);
       const after = widened(bucket.lo, bucket.hi, keywords[k] as Uint8Array);
       const cost = volume(after.lo, after.hi) - before;
       if (cost < bestCost) {
@@ -216,7 +215,6 @@ function assignBuckets(keywords: readonly Uint8Array[]): number[][] {
     const after = widened(best.lo, best.hi, keywords[k] as Uint8Array);
     best.lo = after.lo;
     best.hi = after.hi;
-    best.members.push(k);
   }
-  return buckets.map((b) => b.members);
+  return buckets;
 }
