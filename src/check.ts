@@ -212,6 +212,7 @@ async function checkManifest(
     signal: ctx.signal,
     progress: ctx.options.progress,
     cache: ctx.layerCache,
+    configDigest: manifest.config.digest,
   });
   // The detect stage runs once the inventory is known, over it alone: end of life, advisories, and the
   // distribution's suites (which feed applies depends on the image's own os-release; it may be fetched first).

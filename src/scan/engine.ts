@@ -5,9 +5,9 @@ import type { Descriptor, ImageConfig } from '../oci/schemas.js';
 import type { Inventory } from '../packages/types.js';
 import type { Finding } from '../report/types.js';
 import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, ImageView, LayerMeta, LayerRun, RawFinding } from './analyzer.js';
-import { layerCacheKey, type LayerCache, type LayerRecord } from './layer-cache.js';
+import { imageCacheKey, layerCacheKey, type LayerCache, type LayerRecord } from './layer-cache.js';
 import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
-import { buildViews, type FinalFilesystem, type LayerChanges } from './filesystem.js';
+import { buildViews, type LayerChanges } from './filesystem.js';
 import { normalizeEntryPath, whiteoutOf } from './paths.js';
 import { ByteReader } from './tar/byte-reader.js';
 import { readTar } from './tar/reader.js';
@@ -54,12 +54,11 @@ export interface ScanProgress {
 export interface ScanResult {
   readonly findings: Finding[];
   readonly inventory: Inventory | undefined;
-  readonly layers: LayerStats[];
-  /** The overlay view (containerd's default snapshotter). */
-  readonly fs: FinalFilesystem;
-  readonly views: ImageView['views'];
+  readonly layers: readonly LayerStats[];
   /** How many layers came from the layer cache instead of being read. */
   readonly cachedLayers: number;
+  /** The conclusions came from the cache whole: the image was checked before, with the same analyzers and rules. */
+  readonly cachedImage: boolean;
 }
 
 interface PlacedRun {
@@ -83,19 +82,38 @@ export async function scanLayers(
   analyzers: readonly Analyzer[],
   context: AnalyzerContext,
   limits: ScanLimits,
-  options: { signal?: AbortSignal | undefined; progress?: ScanProgress | undefined; cache?: LayerCache | undefined } = {},
+  options: {
+    signal?: AbortSignal | undefined;
+    progress?: ScanProgress | undefined;
+    cache?: LayerCache | undefined;
+    /** The config's digest: with it, what is concluded is cached for the image as a whole too. */
+    configDigest?: string | undefined;
+  } = {},
 ): Promise<ScanResult> {
   const runContext: AnalyzerContext = options.signal ? { ...context, signal: options.signal } : context;
   const budget = { total: 0, entries: 0 };
   const records: LayerRecord[] = new Array(layers.length);
   const keyOf = (layer: LayerInput): string | undefined => (options.cache && layer.diffId ? layerCacheKey(layer.diffId, analyzers, context, limits) : undefined);
+  const layerKeys = layers.map(keyOf);
+  const imageKey =
+    options.cache && options.configDigest && layerKeys.every((k) => k !== undefined)
+      ? imageCacheKey(options.configDigest, layers.map((l, i) => ({ digest: l.descriptor.digest, createdBy: l.createdBy, key: layerKeys[i] as string })), limits)
+      : undefined;
+  if (imageKey) {
+    options.signal?.throwIfAborted();
+    const known = await options.cache?.getImage(imageKey, layers.length);
+    if (known) {
+      for (const layer of layers) options.progress?.layerKnown?.(layer, known.layers[layer.index] as LayerStats);
+      return { findings: [...known.findings], inventory: known.inventory, layers: known.layers, cachedLayers: layers.length, cachedImage: true };
+    }
+  }
   let cachedLayers = 0;
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < layers.length) {
       const layer = layers[next++] as LayerInput;
       options.signal?.throwIfAborted();
-      const key = keyOf(layer);
+      const key = layerKeys[layer.index];
       const known = key ? await options.cache?.get(key, layer.index) : undefined;
       if (known) {
         cachedLayers++;
@@ -161,7 +179,12 @@ export async function scanLayers(
   }
 
   const findings = raw.map((f) => place(f, layers, views));
-  return { findings, inventory, layers: records.map((r) => r.stats), fs, views, cachedLayers };
+  const stats = records.map((r) => r.stats);
+  // Conclusions an analyzer could not reach (its error is a finding) may not be the image's doing: not remembered.
+  if (imageKey && options.configDigest && !findings.some((f) => f.check === 'analyzer-error') && !options.signal?.aborted) {
+    await options.cache?.putImage(imageKey, options.configDigest, { findings, inventory, layers: stats });
+  }
+  return { findings, inventory, layers: stats, cachedLayers, cachedImage: false };
 }
 
 /** A limit reached inside an analyzer (an archive that inflates without end) ends the check, and so does its deadline. */

@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
+import type { Inventory } from '../packages/types.js';
+import type { Finding } from '../report/types.js';
 import type { Analyzer, AnalyzerContext, EntryInfo, RawFinding } from './analyzer.js';
 import type { LayerStats, ScanLimits } from './engine.js';
 import type { LayerChanges } from './filesystem.js';
@@ -17,10 +19,23 @@ export interface LayerRecord {
   readonly failed: ReadonlyArray<{ readonly analyzer: string; readonly message: string }>;
 }
 
+/**
+ * What the analyzers concluded from all of an image's layers and its config, placed: the findings, the
+ * inventory and each layer's size. A digest checked again needs neither its layers nor their records.
+ */
+export interface ImageRecord {
+  readonly findings: readonly Finding[];
+  readonly inventory: Inventory | undefined;
+  readonly layers: readonly LayerStats[];
+}
+
 /** What the engine asks of a layer cache. */
 export interface LayerCache {
   get(key: string, layerIndex: number): Promise<LayerRecord | undefined>;
   put(key: string, diffId: string, record: LayerRecord): Promise<void>;
+  /** The conclusions stored under `key` (imageCacheKey) for an image of `layerCount` layers. */
+  getImage(key: string, layerCount: number): Promise<ImageRecord | undefined>;
+  putImage(key: string, configDigest: string, record: ImageRecord): Promise<void>;
 }
 
 /** Rows of encoded records, as a store keeps them (a `layer_facts` table, in SQLite or PostgreSQL). */
@@ -42,11 +57,28 @@ export class StoredLayerCache implements LayerCache {
     readonly analyzers: readonly Analyzer[],
   ) {}
 
-  async get(key: string, layerIndex: number): Promise<LayerRecord | undefined> {
+  get(key: string, layerIndex: number): Promise<LayerRecord | undefined> {
+    return this.#read(key, (bytes, sha256) => decodeLayerRecord(key, bytes, sha256, layerIndex, this.analyzers));
+  }
+
+  put(key: string, diffId: string, record: LayerRecord): Promise<void> {
+    return this.#write(key, diffId, () => encodeLayerRecord(key, record));
+  }
+
+  getImage(key: string, layerCount: number): Promise<ImageRecord | undefined> {
+    return this.#read(key, (bytes, sha256) => decodeImageRecord(key, bytes, sha256, layerCount));
+  }
+
+  /** Kept beside the layers' rows, under the same bound; the row names the image's config. */
+  putImage(key: string, configDigest: string, record: ImageRecord): Promise<void> {
+    return this.#write(key, configDigest, () => encodeImageRecord(key, record));
+  }
+
+  async #read<T>(key: string, decode: (bytes: Buffer, sha256: string) => T | undefined): Promise<T | undefined> {
     try {
       const row = await this.rows.read(key);
       if (!row) return undefined;
-      const record = decodeLayerRecord(key, row.bytes, row.sha256, layerIndex, this.analyzers);
+      const record = decode(row.bytes, row.sha256);
       if (!record) await this.rows.remove(key);
       return record;
     } catch {
@@ -54,10 +86,10 @@ export class StoredLayerCache implements LayerCache {
     }
   }
 
-  async put(key: string, diffId: string, record: LayerRecord): Promise<void> {
+  async #write(key: string, label: string, encode: () => { bytes: Buffer; sha256: string }): Promise<void> {
     try {
-      const { bytes, sha256 } = encodeLayerRecord(key, record);
-      await this.rows.write(key, diffId, bytes, sha256);
+      const { bytes, sha256 } = encode();
+      await this.rows.write(key, label, bytes, sha256);
     } catch {
       // Not kept: the next check reads the layer again.
     }
@@ -98,7 +130,7 @@ interface Encoded {
   readonly facts: Record<string, unknown>;
 }
 
-/** A record as the store keeps it: gzip'd JSON, and the sha256 of those bytes to check on read. */
+/** A record as the store keeps it (see seal). */
 export function encodeLayerRecord(key: string, record: LayerRecord): { bytes: Buffer; sha256: string } {
   const encoded: Encoded = {
     schema: SCHEMA,
@@ -113,8 +145,25 @@ export function encodeLayerRecord(key: string, record: LayerRecord): { bytes: Bu
     findings: record.findings.map(({ layerIndex, ...f }) => (layerIndex === undefined ? f : { ...f, inLayer: true as const })),
     facts: Object.fromEntries(record.facts),
   };
-  const bytes = gzipSync(JSON.stringify(encoded), { level: 1 });
+  return seal(encoded);
+}
+
+/** A value as the store keeps it: gzip'd JSON, and the sha256 of those bytes to check on read. */
+function seal(value: unknown): { bytes: Buffer; sha256: string } {
+  const bytes = gzipSync(JSON.stringify(value), { level: 1 });
   return { bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+/** The value sealed in `bytes` when it is of `schema` and `key`; undefined for any other bytes. */
+function unseal(bytes: Buffer, sha256: string, schema: string, key: string): Record<string, unknown> | undefined {
+  if (createHash('sha256').update(bytes).digest('hex') !== sha256) return undefined;
+  let v: unknown;
+  try {
+    v = JSON.parse(gunzipSync(bytes).toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  return isObject(v) && v['schema'] === schema && v['key'] === key ? v : undefined;
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -136,14 +185,8 @@ function validEntry(e: unknown): e is EncodedEntry {
  * the bytes are not what was written (checksum, form, key or an analyzer missing).
  */
 export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, layerIndex: number, analyzers: readonly Analyzer[]): LayerRecord | undefined {
-  if (createHash('sha256').update(bytes).digest('hex') !== sha256) return undefined;
-  let v: unknown;
-  try {
-    v = JSON.parse(gunzipSync(bytes).toString('utf8'));
-  } catch {
-    return undefined;
-  }
-  if (!isObject(v) || v['schema'] !== SCHEMA || v['key'] !== key) return undefined;
+  const v = unseal(bytes, sha256, SCHEMA, key);
+  if (!v) return undefined;
   const { entries, whiteouts, stats, findings, facts } = v as unknown as Encoded;
   if (!Array.isArray(entries) || !entries.every(validEntry) || !Array.isArray(whiteouts) || !Array.isArray(findings) || !isObject(facts) || !isObject(stats)) return undefined;
   if (!Number.isSafeInteger(stats.uncompressedSize) || !Number.isSafeInteger(stats.entries)) return undefined;
@@ -169,5 +212,64 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
     findings: findings.map(({ inLayer, ...f }) => (inLayer ? { ...f, layerIndex } : f)),
     facts: new Map(Object.entries(facts)),
     failed: [],
+  };
+}
+
+const IMAGE_SCHEMA = 'imggate.image-facts/v1';
+
+/**
+ * The key of an image's conclusions: its config (by digest), each layer as the report names it (blob
+ * digest and build step) with its record's key (diffID, analyzers, rules, the limits of reading it),
+ * and the limits that bound what is built from all layers together.
+ */
+export function imageCacheKey(
+  configDigest: string,
+  layers: ReadonlyArray<{ readonly digest: string; readonly createdBy: string | undefined; readonly key: string }>,
+  limits: ScanLimits,
+): string {
+  const canonical = JSON.stringify([
+    IMAGE_SCHEMA,
+    configDigest,
+    layers.map((l) => [l.digest, l.createdBy ?? null, l.key]),
+    limits.maxUncompressedTotalBytes,
+    limits.maxDirectoryEntries,
+    limits.maxEntries,
+  ]);
+  return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
+}
+
+export function encodeImageRecord(key: string, record: ImageRecord): { bytes: Buffer; sha256: string } {
+  return seal({
+    schema: IMAGE_SCHEMA,
+    key,
+    findings: record.findings,
+    inventory: record.inventory ?? null,
+    layers: record.layers.map((l) => [l.uncompressedSize, l.entries]),
+  });
+}
+
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+function validFinding(f: unknown): f is Finding {
+  return (
+    isObject(f) && typeof f['check'] === 'string' && typeof f['rule'] === 'string' && typeof f['severity'] === 'string' &&
+    typeof f['message'] === 'string' && typeof f['blocking'] === 'boolean' && optionalString(f['path']) && optionalString(f['layer']) &&
+    optionalString(f['fingerprint']) && (f['inFinalFilesystem'] === undefined || typeof f['inFinalFilesystem'] === 'boolean')
+  );
+}
+
+/** The conclusions stored under `key`, for an image of `layerCount` layers; undefined for any other bytes. */
+export function decodeImageRecord(key: string, bytes: Buffer, sha256: string, layerCount: number): ImageRecord | undefined {
+  const v = unseal(bytes, sha256, IMAGE_SCHEMA, key);
+  if (!v) return undefined;
+  const { findings, inventory, layers } = v;
+  if (!Array.isArray(findings) || !findings.every(validFinding)) return undefined;
+  if (inventory !== null && !(isObject(inventory) && Array.isArray(inventory['packages']))) return undefined;
+  if (!Array.isArray(layers) || layers.length !== layerCount) return undefined;
+  if (!layers.every((l) => Array.isArray(l) && l.length === 2 && l.every((n) => Number.isSafeInteger(n) && (n as number) >= 0))) return undefined;
+  return {
+    findings,
+    inventory: (inventory ?? undefined) as Inventory | undefined,
+    layers: (layers as Array<[number, number]>).map(([uncompressedSize, entries], index) => ({ index, uncompressedSize, entries })),
   };
 }

@@ -21,6 +21,8 @@ function stable(report: Report): unknown {
 }
 
 const diffIds = (img: BuiltImage): string[] => (JSON.parse(img.config.data.toString('utf8')) as { rootfs: { diff_ids: string[] } }).rootfs.diff_ids;
+/** A layer's row names its diffID; an image's conclusions name its config. */
+const isImageRow = (row: { diff_id: string }, ...images: BuiltImage[]): boolean => images.some((img) => img.config.digest === row.diff_id);
 
 describe('the layer cache (store.scanCache)', function () {
   this.timeout(120_000);
@@ -62,11 +64,18 @@ describe('the layer cache (store.scanCache)', function () {
       assert.equal(first.verdict, 'fail', JSON.stringify(first.error));
       assert.ok(first.findings.some((f) => f.check === 'setuid'), 'the setuid helper is found');
       assert.ok(first.findings.some((f) => f.check === 'secret'), 'the secret is found');
-      assert.equal((await rows(store)).length, 2, 'one row per layer');
+      const written = await rows(store);
+      assert.equal(written.filter((r) => !isImageRow(r, img)).length, 2, 'one row per layer');
+      assert.equal(written.filter((r) => isImageRow(r, img)).length, 1, "and one of the image's conclusions");
       // The layers are gone: only the cache can answer.
       for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
       const second = await run(dir, store);
       assert.deepEqual(stable(second), stable(first));
+      // Without the image's row, its layers' rows answer, with the same report.
+      const [imageRow] = (await rows(store)).filter((r) => isImageRow(r, img));
+      await backend().tamper(store, imageRow!.key, Buffer.from('gone'));
+      assert.deepEqual(stable(await run(dir, store)), stable(first));
+      assert.deepEqual((await rows(store)).find((r) => r.key === imageRow!.key)?.facts, imageRow!.facts, 'the conclusions are stored again, the same bytes');
       // Without the cache the same check needs the layers, and says so.
       const uncached = await run(dir, store, { noCache: true });
       assert.equal(uncached.verdict, 'error');
@@ -95,7 +104,7 @@ describe('the layer cache (store.scanCache)', function () {
       // The same report but for the reference it was asked by.
       assert.deepEqual(stable({ ...cached, image: { ...cached.image, reference: 'r' } }), stable({ ...fresh, image: { ...fresh.image, reference: 'r' } }));
       assert.ok(cached.findings.some((f) => f.check === 'secret' && f.path === '/app/new.txt'), 'the new layer was scanned');
-      assert.equal((await rows(store)).length, 3);
+      assert.equal((await rows(store)).filter((r) => !isImageRow(r, known, next)).length, 3);
     });
 
     it('misses when the rules or an analyzer version change', async function () {
@@ -120,16 +129,53 @@ describe('the layer cache (store.scanCache)', function () {
       const dir = await layoutOf('c', img);
       const store = await freshStore();
       const first = await run(dir, store);
-      const [row] = await rows(store);
-      assert.ok(row);
+      const [row] = (await rows(store)).filter((r) => !isImageRow(r, img));
+      const [imageRow] = (await rows(store)).filter((r) => isImageRow(r, img));
+      assert.ok(row && imageRow);
+      const forge = async (key: string, value: unknown): Promise<void> => {
+        const bytes = gzipSync(JSON.stringify(value));
+        await backend().tamper(store, key, bytes, createHash('sha256').update(bytes).digest('hex'));
+      };
       // A row cut short (a crash mid-write elsewhere, a full disk) is not used, and is written again.
+      // The image's row goes too, or it would answer without the layer's.
       await backend().tamper(store, row.key, row.facts.subarray(0, row.facts.length - 10));
+      await backend().tamper(store, imageRow.key, imageRow.facts.subarray(0, imageRow.facts.length - 10));
       assert.deepEqual(stable(await run(dir, store)), stable(first));
       assert.deepEqual((await rows(store)).find((r) => r.key === row.key)?.facts, row.facts, 'recomputed and stored again');
+      assert.deepEqual((await rows(store)).find((r) => r.key === imageRow.key)?.facts, imageRow.facts, 'concluded and stored again');
       // A row whose checksum holds but whose content is not a record (written by something else) is not used either.
-      const forged = gzipSync(JSON.stringify({ schema: 'imggate.layer-facts/v1', key: row.key, entries: [['etc', 'file']], whiteouts: [], stats: {}, findings: [], facts: {} }));
-      await backend().tamper(store, row.key, forged, createHash('sha256').update(forged).digest('hex'));
+      await forge(row.key, { schema: 'imggate.layer-facts/v1', key: row.key, entries: [['etc', 'file']], whiteouts: [], stats: {}, findings: [], facts: {} });
+      await forge(imageRow.key, { schema: 'imggate.image-facts/v1', key: imageRow.key, findings: [{ check: 'secret' }], inventory: null, layers: [[1, 1], [1, 1]] });
       assert.deepEqual(stable(await run(dir, store)), stable(first));
+      // Nor is an image row that is well formed but for another image (its key), or for another number of layers.
+      for (const forged of [
+        { schema: 'imggate.image-facts/v1', key: 'sha256:0', findings: [], inventory: null, layers: [[1, 1], [1, 1]] },
+        { schema: 'imggate.image-facts/v1', key: imageRow.key, findings: [], inventory: null, layers: [[1, 1]] },
+      ]) {
+        await forge(imageRow.key, forged);
+        assert.deepEqual(stable(await run(dir, store)), stable(first));
+      }
+    });
+
+    it('answers from the image row alone, which is what it concluded', async function () {
+      const img = await image('e');
+      const dir = await layoutOf('e', img);
+      const store = await freshStore();
+      const first = await run(dir, store);
+      const [imageRow] = (await rows(store)).filter((r) => isImageRow(r, img));
+      assert.ok(imageRow);
+      // The layers' rows are gone, and so are the layers: only the image's row can answer.
+      for (const r of (await rows(store)).filter((r) => !isImageRow(r, img))) await backend().tamper(store, r.key, Buffer.from('gone'));
+      for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
+      assert.deepEqual(stable(await run(dir, store)), stable(first));
+      // What it answers is what the row says: a finding taken out of the row is not in the report.
+      const stored = JSON.parse(gunzipSync(imageRow.facts).toString('utf8')) as { findings: Array<{ check: string }> };
+      assert.ok(stored.findings.some((f) => f.check === 'setuid'));
+      const edited = gzipSync(JSON.stringify({ ...stored, findings: stored.findings.filter((f) => f.check !== 'setuid') }));
+      await backend().tamper(store, imageRow.key, edited, createHash('sha256').update(edited).digest('hex'));
+      const answered = await run(dir, store);
+      assert.equal(answered.findings.some((f) => f.check === 'setuid'), false);
+      assert.equal(answered.findings.length, first.findings.length - first.findings.filter((f) => f.check === 'setuid').length);
     });
 
     it('keeps within its size, dropping the least recently used', async function () {
@@ -142,16 +188,19 @@ describe('the layer cache (store.scanCache)', function () {
       assert.deepEqual(await rows(store), []);
       await run(one, store);
       await run(two, store);
-      // d1 and d2 share their second layer: three rows.
-      assert.equal((await rows(store)).length, 3);
-      // d3 shares the second layer too; its own first layer is one row more than the bound allows.
+      const [d1, d2] = [await image('d1'), await image('d2')];
+      // d1 and d2 share their second layer: three rows, and one for each image.
+      assert.equal((await rows(store)).filter((r) => !isImageRow(r, d1, d2)).length, 3);
+      assert.equal((await rows(store)).filter((r) => isImageRow(r, d1, d2)).length, 2);
+      // d3 shares the second layer too; its own first layer and its image row are more than the bound allows.
       await run(two, store);
-      const d2 = new Set(diffIds(await image('d2')));
-      const d2Bytes = (await rows(store)).filter((r) => d2.has(r.diff_id)).reduce((n, r) => n + r.bytes, 0);
-      const baseBytes = Math.max(...(await rows(store)).map((r) => r.bytes));
+      const d2Keep = new Set([...diffIds(d2), d2.config.digest]);
+      const d2Bytes = (await rows(store)).filter((r) => d2Keep.has(r.diff_id)).reduce((n, r) => n + r.bytes, 0);
+      const baseBytes = Math.max(...(await rows(store)).filter((r) => !isImageRow(r, d1, d2)).map((r) => r.bytes));
+      const imageBytes = Math.max(...(await rows(store)).filter((r) => isImageRow(r, d1, d2)).map((r) => r.bytes));
       const three = await image('d3');
-      await run(await layoutOf('d3', three), store, { maxBytes: d2Bytes + baseBytes + 64 });
-      assert.deepEqual(new Set((await rows(store)).map((r) => r.diff_id)), new Set([...d2, ...diffIds(three)]), 'd1, used least recently, is dropped');
+      await run(await layoutOf('d3', three), store, { maxBytes: d2Bytes + baseBytes + imageBytes + 64 });
+      assert.deepEqual(new Set((await rows(store)).map((r) => r.diff_id)), new Set([...d2Keep, ...diffIds(three), three.config.digest]), 'd1, used least recently, is dropped');
     });
   });
 });
