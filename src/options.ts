@@ -15,6 +15,7 @@ import { DEFAULT_MIN_BYTES_PER_SECOND, DEFAULT_REQUEST_TIMEOUT_MS, RegistryClien
 import { VERSION } from './version.js';
 import { parseReference } from './registry/reference.js';
 import { DEFAULT_COUNT_LIMITS, type CountLimits } from './oci/counts.js';
+import { DEFAULT_MAX_HEAP_BYTES } from './heap.js';
 
 /** Options of `check()`, the library entry point; the CLI builds the same object from flags. */
 export interface CheckOptions {
@@ -72,7 +73,7 @@ export const DEFAULT_LIMITS: Limits = {
   timeoutMs: 30 * 60_000,
   requestTimeoutMs: DEFAULT_REQUEST_TIMEOUT_MS,
   minBytesPerSecond: DEFAULT_MIN_BYTES_PER_SECOND,
-  maxHeapBytes: 2 * 1024 ** 3,
+  maxHeapBytes: DEFAULT_MAX_HEAP_BYTES,
   maxDirectoryEntries: 1_000_000,
   maxPathDepth: 1024,
   maxEntries: 2_000_000,

@@ -1,10 +1,10 @@
-import { Worker } from 'node:worker_threads';
 import type { CheckOptions } from '../options.js';
 import { ImggateError } from '../errors.js';
 import type { RuleInfo } from '../policy/load-rules.js';
 import { errorReport } from '../report/error-report.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
+import { heapMbOf, spawnCheckThread, type CheckThread } from './check-thread.js';
 import type { WorkerMessage, WorkerTask } from './check-worker.js';
 
 /** How long past its own deadline a check may take to wind down before its thread is ended. */
@@ -21,7 +21,8 @@ export interface BoundedCheckResult {
  * The check stops itself at the deadline wherever it looks at its signal; this is the backstop for
  * work that never looks (a regular expression on one long line, a parser in a tight loop): whatever
  * the image does, the caller gets an `error` report once the deadline and a short grace period have
- * passed, never a late verdict. Rules that do not load are thrown (as `loadRules` would).
+ * passed, never a late verdict. Rules that do not load are thrown (as `loadRules` would). A thread
+ * started ahead (`thread`) is used when its heap bound is the one asked for.
  */
 export function boundedCheck(
   reference: string,
@@ -29,16 +30,14 @@ export function boundedCheck(
   rulesDir: string,
   bounds: { readonly timeoutMs: number; readonly maxHeapBytes: number; readonly graceMs?: number },
   progress?: ScanProgress,
+  thread?: CheckThread,
 ): Promise<BoundedCheckResult> {
   const started = Date.now();
   const { progress: _drop, rules: _rules, signal: _signal, analyzers: _analyzers, ...plain } = options;
   const task: WorkerTask = { reference, options: plain, rulesDir, progress: progress !== undefined };
   return new Promise((resolve, reject) => {
-    const worker = new Worker(new URL('./check-worker.js', import.meta.url), {
-      workerData: task,
-      // The JavaScript heap of the check; layer bytes in flight are bounded by the stream buffers.
-      resourceLimits: { maxOldGenerationSizeMb: Math.max(64, Math.floor(bounds.maxHeapBytes / 1024 ** 2)) },
-    });
+    const worker = thread?.take(bounds.maxHeapBytes) ?? spawnCheckThread(heapMbOf(bounds.maxHeapBytes));
+    worker.postMessage(task);
     let settled = false;
     const settle = (result: BoundedCheckResult | Error): void => {
       if (settled) return;

@@ -10,6 +10,7 @@ import { jsonForTerminal } from '../report/terminal.js';
 import type { Report } from '../report/types.js';
 import type { ScanProgress } from '../scan/engine.js';
 import { boundedCheck } from './bounded-check.js';
+import type { CheckThread } from './check-thread.js';
 import { credentialsFrom, parseCommand, say, usage } from './common.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { CHECK_HELP, SBOM_HELP } from './help.js';
@@ -21,7 +22,7 @@ import { VERSION } from './version.js';
  * signing, the store and the output formats other than the table load only when a run needs them, so
  * a CLI start stays short.
  */
-export async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom' = 'check'): Promise<number> {
+export async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom' = 'check', thread?: CheckThread): Promise<number> {
   const { values, positionals } = parseCommand(args, {
         format: { type: 'string', short: 'f' },
         output: { type: 'string', short: 'o' },
@@ -121,7 +122,7 @@ export async function runCheck(args: readonly string[], io: Io, command: 'check'
   let problems: readonly string[] = [];
   try {
     // The check runs on a thread of its own that is ended if it outlives its deadline (see bounded-check.ts).
-    ({ report, ruleInfo } = await boundedCheck(reference, options, rulesDir, boundsOf(reference, options), options.progress));
+    ({ report, ruleInfo } = await boundedCheck(reference, options, rulesDir, boundsOf(reference, options), options.progress, thread));
     // Without a key, a store or a bundle file there is nothing to record (and signing need not load).
     if (recording && (key || store || values['attestation-out'])) {
       const { recordVerdict } = await import('../record.js');

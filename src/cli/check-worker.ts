@@ -1,4 +1,4 @@
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { check } from '../check.js';
 import { isImggateError } from '../errors.js';
 import type { CheckOptions } from '../options.js';
@@ -57,4 +57,5 @@ async function run(task: WorkerTask): Promise<void> {
   post({ kind: 'report', report, ruleInfo: rules.info });
 }
 
-if (parentPort) void run(workerData as WorkerTask);
+// The thread may start before its task is known (check-thread.ts): the task is its first message.
+parentPort?.once('message', (task: WorkerTask) => void run(task));

@@ -25,8 +25,8 @@ const helpText =
     (await import('./help.js'))[name];
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
-  ['check', { run: async (args, io) => (await import('./check-command.js')).runCheck(args, io), help: helpText('CHECK_HELP') }],
-  ['sbom', { run: async (args, io) => (await import('./check-command.js')).runCheck(args, io, 'sbom'), help: helpText('SBOM_HELP') }],
+  ['check', { run: (args, io) => runCheck(args, io, 'check'), help: helpText('CHECK_HELP') }],
+  ['sbom', { run: (args, io) => runCheck(args, io, 'sbom'), help: helpText('SBOM_HELP') }],
   ['verify-attestation', { run: async (args, io) => (await import('./verdicts.js')).runVerifyAttestation(args, io), help: helpText('VERIFY_ATTESTATION_HELP') }],
   ['history', { run: async (args, io) => (await import('./verdicts.js')).runHistory(args, io), help: helpText('HISTORY_HELP') }],
   ['keys', { run: async (args, io) => (await import('./keys.js')).runKeys(args, io), help: helpText('KEYS_HELP') }],
@@ -37,6 +37,13 @@ const COMMANDS: ReadonlyMap<string, Command> = new Map<string, Command>([
   // The version is package.json's own: nothing from outside, so it needs no escaping for the terminal.
   ['version', { run: async (_args, io) => write(io.stdout, `imggate ${(await import('../version.js')).VERSION}\n`, 0) }],
 ]);
+
+/** check and sbom start the check's thread first: it loads its modules while the CLI loads check's and reads the config. */
+async function runCheck(args: readonly string[], io: Io, command: 'check' | 'sbom'): Promise<number> {
+  const { CheckThread } = await import('./check-thread.js');
+  const thread = new CheckThread();
+  return (await import('./check-command.js')).runCheck(args, io, command, thread);
+}
 
 const ALIASES: ReadonlyMap<string, string> = new Map([
   ['-h', 'help'],

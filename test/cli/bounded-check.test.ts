@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { boundedCheck } from '../../src/cli/bounded-check.js';
+import { CheckThread } from '../../src/cli/check-thread.js';
 import { buildImage, writeOciLayout } from '../harness/images.js';
 import { rulesWithoutFeeds } from '../harness/rules.js';
 
@@ -47,6 +48,22 @@ describe("the check's own thread", function () {
     assert.equal(report.verdict, 'error');
     assert.equal(report.error?.code, 'CHECK_TIMEOUT');
     assert.match(report.error?.message ?? '', /did not stop; its thread was ended/);
+  });
+
+  it('uses a thread started ahead when its heap bound is the one asked for, and starts its own otherwise', async function () {
+    // Started with 64 MiB: the check asks for 64 MiB and is ended there.
+    const small64 = new CheckThread(64 * 1024 ** 2);
+    const ended = await boundedCheck(`oci:${bigConfig}:x`, { offline: true, env: {} }, rulesDir, { timeoutMs: 60_000, maxHeapBytes: 64 * 1024 ** 2 }, undefined, small64);
+    assert.equal(ended.report.error?.code, 'LIMIT_EXCEEDED', JSON.stringify(ended.report.error));
+    // Started with the default 2 GiB, but the check asks for 64 MiB: that thread is not used, and the bound holds.
+    const ahead = new CheckThread();
+    const bounded = await boundedCheck(`oci:${bigConfig}:x`, { offline: true, env: {} }, rulesDir, { timeoutMs: 60_000, maxHeapBytes: 64 * 1024 ** 2 }, undefined, ahead);
+    assert.equal(bounded.report.error?.code, 'LIMIT_EXCEEDED', JSON.stringify(bounded.report.error));
+    // A thread is handed out once.
+    assert.equal(ahead.take(2 * 1024 ** 3), undefined);
+    const fresh = new CheckThread();
+    const { report } = await boundedCheck(`oci:${small}:x`, { offline: true, env: {} }, rulesDir, { timeoutMs: 60_000, maxHeapBytes: 2 * 1024 ** 3 }, undefined, fresh);
+    assert.notEqual(report.verdict, 'error', JSON.stringify(report.error));
   });
 
   it('throws a rules directory that does not load, as loading it in the caller would', async function () {
