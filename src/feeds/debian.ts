@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -50,6 +49,7 @@ async function get(transport: Transport, url: URL, max: number): Promise<Buffer 
 /** Checks a clearsigned InRelease with gpgv against `keyring` and returns the text that was signed. */
 export async function verifyClearsigned(data: Buffer, keyring: string | readonly string[]): Promise<string> {
   const keyrings = typeof keyring === 'string' ? [keyring] : [...keyring];
+  const { execFile } = await import('node:child_process');
   const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-gpgv-'));
   try {
     const file = path.join(dir, 'InRelease');

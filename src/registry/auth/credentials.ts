@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -118,10 +117,12 @@ export class DockerConfigCredentials implements CredentialProvider {
 const helperOutput = z.object({ Username: z.string(), Secret: z.string() }).loose();
 
 /** Runs `docker-credential-NAME get` with the host on stdin, as the credential-helper protocol says. */
-function runHelper(name: string, registry: string): Promise<Credential | undefined> {
+async function runHelper(name: string, registry: string): Promise<Credential | undefined> {
   if (!/^[A-Za-z0-9_.-]+$/.test(name)) {
-    return Promise.reject(new ImggateError('CREDENTIALS_INVALID', `credential helper name "${name}" is not valid`));
+    throw new ImggateError('CREDENTIALS_INVALID', `credential helper name "${name}" is not valid`);
   }
+  // Loaded here: most checks run no helper, and child_process is a few ms of every thread's start.
+  const { execFile } = await import('node:child_process');
   const serverUrl = registry === 'docker.io' ? 'https://index.docker.io/v1/' : registry;
   return new Promise((resolve, reject) => {
     const child = execFile(`docker-credential-${name}`, ['get'], { timeout: 30_000, maxBuffer: 1024 * 1024 }, (err, stdout) => {
