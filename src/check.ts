@@ -49,7 +49,8 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
   const analyzers = validateAnalyzers(options.analyzers ?? BUILTIN_ANALYZERS);
   const now = options.now ?? new Date();
   let source: ImageSource | undefined;
-  const layerCache = await openLayerCache(options, resolved, analyzers);
+  // Opened while the registry answers: the store's driver loads and its file opens meanwhile.
+  const layerCache = openLayerCache(options, resolved, analyzers);
   const image: { reference: string; digest: string; mediaType: string; source?: ImageSection['source'] } = {
     reference,
     digest: '',
@@ -64,7 +65,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     return errorReport(image, timeout.aborted ? new ImggateError('CHECK_TIMEOUT', overdue().message, { cause: err }) : err, started);
   } finally {
     await source?.close();
-    await layerCache?.close().catch(() => {});
+    await (await layerCache)?.close().catch(() => {});
   }
 
   async function checkResolved(): Promise<Report> {
@@ -76,7 +77,7 @@ export async function check(reference: string, options: CheckOptions = {}): Prom
     const parsed = parseManifest(root.bytes, root.contentType, `manifest ${root.digest}`);
     image.mediaType = parsed.mediaType;
     const ctx: ImageContext = {
-      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: SecretMatcher.of(rules.secretRules), signal, options, started, signatures: new Map(), layerCache: layerCache?.cache,
+      source, resolved, analyzers, rules, advisories, advisoriesMissing, now, redactor: SecretMatcher.of(rules.secretRules), signal, options, started, signatures: new Map(), layerCache: layerCache.then((opened) => opened?.cache),
       ...(parsed.kind === 'index' ? { index: { digest: root.digest, bytes: root.bytes, mediaType: parsed.mediaType } } : {}),
     };
     if (parsed.kind === 'manifest') {
@@ -146,7 +147,7 @@ interface ImageContext {
   /** Signatures found per digest: an index's are read once, not once per platform. */
   readonly signatures: Map<string, Promise<Evidence[]>>;
   /** Facts of layers read before, by diffID; undefined with --no-cache or `store.scanCache: false`. */
-  readonly layerCache: LayerCache | undefined;
+  readonly layerCache: Promise<LayerCache | undefined>;
 }
 
 async function checkChild(ctx: ImageContext, index: { reference: string; digest: string }, descriptor: Descriptor): Promise<Report> {
@@ -211,7 +212,7 @@ async function checkManifest(
   const scan = await scanLayers(inputs, config, ctx.analyzers, context, resolved.limits, {
     signal: ctx.signal,
     progress: ctx.options.progress,
-    cache: ctx.layerCache,
+    cache: await ctx.layerCache,
     configDigest: manifest.config.digest,
   });
   // The detect stage runs once the inventory is known, over it alone: end of life, advisories, and the
