@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import type { Inventory } from '../packages/types.js';
+import { VERSION } from '../version.js';
 import type { Finding } from '../report/types.js';
 import type { Analyzer, AnalyzerContext, EntryInfo, RawFinding } from './analyzer.js';
 import type { LayerStats, ScanLimits } from './engine.js';
@@ -215,12 +216,15 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
   };
 }
 
+/** Raise when the record's form, or what the engine concludes and places from the same records, changes. */
 const IMAGE_SCHEMA = 'imggate.image-facts/v1';
 
 /**
  * The key of an image's conclusions: its config (by digest), each layer as the report names it (blob
  * digest and build step) with its record's key (diffID, analyzers, rules, the limits of reading it),
- * and the limits that bound what is built from all layers together.
+ * and the limits that bound what is built from all layers together. The views and the placing of
+ * findings are the engine's, not an analyzer's, so imggate's own version is in the key as well: a
+ * release that changes how layers are applied never answers from an earlier release's conclusions.
  */
 export function imageCacheKey(
   configDigest: string,
@@ -229,6 +233,7 @@ export function imageCacheKey(
 ): string {
   const canonical = JSON.stringify([
     IMAGE_SCHEMA,
+    VERSION,
     configDigest,
     layers.map((l) => [l.digest, l.createdBy ?? null, l.key]),
     limits.maxUncompressedTotalBytes,
