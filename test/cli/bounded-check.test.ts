@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { boundedCheck } from '../../src/cli/bounded-check.js';
-import { CheckThread } from '../../src/cli/check-thread.js';
+import { CheckThread, spawnCheckThread } from '../../src/cli/check-thread.js';
 import { buildImage, writeOciLayout } from '../harness/images.js';
 import { rulesWithoutFeeds } from '../harness/rules.js';
 
@@ -64,6 +64,19 @@ describe("the check's own thread", function () {
     const fresh = new CheckThread();
     const { report } = await boundedCheck(`oci:${small}:x`, { offline: true, env: {} }, rulesDir, { timeoutMs: 60_000, maxHeapBytes: 2 * 1024 ** 3 }, undefined, fresh);
     assert.notEqual(report.verdict, 'error', JSON.stringify(report.error));
+  });
+
+  it('gives the thread a young generation of at most a quarter of its heap bound, on every Node version', async function () {
+    // Node 24's own default is 192 MiB whatever the bound: a 64 MiB thread then aborted the process when full.
+    for (const [heapMb, youngMb] of [[64, 16], [2048, 48]] as const) {
+      const worker = spawnCheckThread(heapMb);
+      try {
+        await new Promise((resolve) => worker.once('online', resolve));
+        assert.deepEqual([worker.resourceLimits?.maxOldGenerationSizeMb, worker.resourceLimits?.maxYoungGenerationSizeMb], [heapMb, youngMb]);
+      } finally {
+        await worker.terminate();
+      }
+    }
   });
 
   it('throws a rules directory that does not load, as loading it in the caller would', async function () {
