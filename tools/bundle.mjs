@@ -14,14 +14,14 @@ const { dependencies } = JSON.parse(readFileSync('package.json', 'utf8'));
 const INLINE = new Set(['zod', 'semver']);
 const external = Object.keys(dependencies).filter((name) => !INLINE.has(name)).flatMap((name) => [name, `${name}/*`]);
 
-// zod's namespace carries every locale's messages (about 360 KB of the 750 KB zod brings into both of a
-// check's threads, parsed and run at each start). imggate speaks English only: the bundle's zod gets
-// the English locale alone, the one zod configures by default. Its other exports are zod's own.
+// zod's namespace carries every locale's messages (about 360 KB, parsed at each start of both of a
+// check's threads). imggate speaks English only (src/zod.ts configures it): the bundle's zod gets the
+// English locale alone. Its other exports are zod's own.
 const englishOnly = {
   name: 'zod-english-only',
   setup(b) {
     b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
-      /[\\/]zod[\\/]v4[\\/](classic|core)$/.test(args.resolveDir) ? { path: path.join(args.resolveDir, '../locales/index.js'), namespace: 'zod-locales' } : undefined,
+      /[\\/]zod[\\/]v4[\\/](classic|core|mini)$/.test(args.resolveDir) ? { path: path.join(args.resolveDir, '../locales/index.js'), namespace: 'zod-locales' } : undefined,
     );
     b.onLoad({ filter: /.*/, namespace: 'zod-locales' }, (args) => ({
       contents: `export { default as en } from ${JSON.stringify(path.join(path.dirname(args.path), 'en.js'))};\n`,

@@ -1,6 +1,6 @@
 import { randomBytes, scryptSync } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { ImggateError, type AttestErrorCode } from '../errors.js';
 
 /**
@@ -15,7 +15,7 @@ const SCRYPT = { N: 65536, r: 8, p: 1 } as const;
 const sealedSchema = z.object({
   kdf: z.object({
     name: z.literal('scrypt'),
-    params: z.object({ N: z.number().int().positive(), r: z.number().int().positive(), p: z.number().int().positive() }),
+    params: z.object({ N: z.number().check(z.int(), z.positive()), r: z.number().check(z.int(), z.positive()), p: z.number().check(z.int(), z.positive()) }),
     salt: z.string(),
   }),
   cipher: z.object({ name: z.literal('nacl/secretbox'), nonce: z.string() }),

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { repositoryNameOf } from '../registry/reference.js';
 import type { Report } from '../report/types.js';
 
@@ -9,31 +9,30 @@ export const VSA_PREDICATE_TYPE = 'https://slsa.dev/verification_summary/v1';
 export const REPORT_PREDICATE_TYPE = 'https://imggate.dev/report/v1';
 export const DEFAULT_VERIFIER_ID = 'https://imggate.dev/verifier';
 
-const digestSet = z.record(z.string(), z.string().regex(/^[0-9a-f]+$/));
-const resourceDescriptor = z.object({ uri: z.string().optional(), name: z.string().optional(), digest: digestSet.optional() }).loose();
+const digestSet = z.record(z.string(), z.string().check(z.regex(/^[0-9a-f]+$/)));
+const resourceDescriptor = z.looseObject({ uri: z.optional(z.string()), name: z.optional(z.string()), digest: z.optional(digestSet) });
 
 /** An in-toto Statement v1, as far as imggate reads one: subjects by digest, a predicate type, a predicate. */
 export const statementSchema = z.object({
   _type: z.literal(STATEMENT_TYPE),
-  subject: z.array(z.object({ name: z.string(), digest: digestSet }).loose()).min(1),
-  predicateType: z.string().min(1),
+  subject: z.array(z.looseObject({ name: z.string(), digest: digestSet })).check(z.minLength(1)),
+  predicateType: z.string().check(z.minLength(1)),
   predicate: z.unknown(),
 });
 export type Statement = z.infer<typeof statementSchema>;
 
 /** SLSA Verification Summary v1 (https://slsa.dev/spec/v1.0/verification_summary), the fields imggate relies on. */
-export const vsaPredicateSchema = z
-  .object({
-    verifier: z.object({ id: z.string().min(1), version: z.record(z.string(), z.string()).optional() }).loose(),
+export const vsaPredicateSchema = z.catchall(
+  z.object({
+    verifier: z.looseObject({ id: z.string().check(z.minLength(1)), version: z.optional(z.record(z.string(), z.string())) }),
     timeVerified: z.iso.datetime({ offset: true }),
-    resourceUri: z.string().min(1),
+    resourceUri: z.string().check(z.minLength(1)),
     policy: resourceDescriptor,
-    inputAttestations: z.array(resourceDescriptor).optional(),
+    inputAttestations: z.optional(z.array(resourceDescriptor)),
     verificationResult: z.enum(['PASSED', 'FAILED']),
     verifiedLevels: z.array(z.string()),
-    slsaVersion: z.string().optional(),
-  })
-  .loose();
+    slsaVersion: z.optional(z.string()),
+  }), z.unknown());
 export type VsaPredicate = z.infer<typeof vsaPredicateSchema>;
 
 export interface StatementContext {

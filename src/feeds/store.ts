@@ -1,7 +1,7 @@
 import { mkdir, open, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { ImggateError } from '../errors.js';
 
 /** `$XDG_DATA_HOME/imggate`, or `~/.local/share/imggate`: the embedded store's default home. */
@@ -28,7 +28,7 @@ const readSnapshots = new Map<string, { readonly identity: string; readonly data
 const MAX_HELD_SNAPSHOTS = 32;
 
 /** A stored snapshot, validated; undefined when there is none. */
-async function readSnapshot<T>(file: string, schema: z.ZodType<T>, what: string): Promise<T | undefined> {
+async function readSnapshot<T>(file: string, schema: z.ZodMiniType<T>, what: string): Promise<T | undefined> {
   let text: string;
   let identity: string;
   try {
@@ -67,14 +67,14 @@ export const suiteSnapshotSchema = z.object({
   digest: z.string(),
   fetchedAt: z.string(),
   /** The archive's own `Date:` field. */
-  date: z.string().optional(),
+  date: z.optional(z.string()),
   /** The archive's `Valid-Until:`: past it, this snapshot is stale whatever its fetch time. */
-  validUntil: z.string().optional(),
+  validUntil: z.optional(z.string()),
   /** The archive's `Origin:` (Debian, Ubuntu). */
-  origin: z.string().optional(),
-  architectures: z.array(z.string()).optional(),
+  origin: z.optional(z.string()),
+  architectures: z.optional(z.array(z.string())),
   /** Which index files were read, by the SHA256 the signed Release lists. */
-  indexes: z.array(z.object({ path: z.string(), sha256: z.string() })).optional(),
+  indexes: z.optional(z.array(z.object({ path: z.string(), sha256: z.string() }))),
   verified: z.boolean(),
   /** Highest version of each binary package in the suite. */
   packages: z.record(z.string(), z.string()),

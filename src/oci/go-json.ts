@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import type { z } from 'zod';
+import type * as z from '../zod.js';
 import { ImggateError } from '../errors.js';
 
 /**
@@ -11,7 +11,7 @@ import { ImggateError } from '../errors.js';
  * could read differently: two keys that are the same field to Go (or the same map key), bytes that
  * are not UTF-8, escaped lone surrogates, nesting deeper than Go's decoder allows.
  */
-export function parseGoJson(bytes: Uint8Array, schema: z.ZodType, what: string): unknown {
+export function parseGoJson(bytes: Uint8Array, schema: z.ZodMiniType, what: string): unknown {
   if (!isUtf8(bytes)) throw invalid(what, 'is not valid UTF-8 (Go and JavaScript would read it differently)');
   const parser = new Parser(Buffer.from(bytes).toString('utf8'), what);
   const value = parser.document();
@@ -168,17 +168,17 @@ export function goFold(key: string): string {
 
 interface Def {
   readonly type: string;
-  readonly shape?: Record<string, z.ZodType>;
-  readonly element?: z.ZodType;
-  readonly innerType?: z.ZodType;
-  readonly valueType?: z.ZodType;
-  readonly catchall?: z.ZodType;
+  readonly shape?: Record<string, z.ZodMiniType>;
+  readonly element?: z.ZodMiniType;
+  readonly innerType?: z.ZodMiniType;
+  readonly valueType?: z.ZodMiniType;
+  readonly catchall?: z.ZodMiniType;
 }
 
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+const defOf = (schema: z.ZodMiniType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 /** Unwraps optional/nullable/default wrappers to the schema that shapes the value. */
-function core(schema: z.ZodType | undefined): Def | undefined {
+function core(schema: z.ZodMiniType | undefined): Def | undefined {
   let s = schema;
   for (let i = 0; s && i < 16; i++) {
     const def = defOf(s);
@@ -192,7 +192,7 @@ function core(schema: z.ZodType | undefined): Def | undefined {
 }
 
 /** Turns the parsed document into plain values, with struct keys renamed to the field Go would fill. */
-function canonical(value: Json, schema: z.ZodType | undefined, what: string, path: string): unknown {
+function canonical(value: Json, schema: z.ZodMiniType | undefined, what: string, path: string): unknown {
   const def = core(schema);
   if (Array.isArray(value)) return value.map((v, i) => canonical(v, def?.type === 'array' ? def.element : undefined, what, `${path}[${i}]`));
   if (!(value instanceof Pairs)) return value;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { ImggateError } from '../errors.js';
 import { parseGoJson } from './go-json.js';
 import { MediaType } from './media-types.js';

@@ -1,83 +1,81 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { isDigest } from './digest.js';
 import { MediaType } from './media-types.js';
 
-const digest = z.string().refine(isDigest, { message: 'not a valid sha256/sha512 digest' });
+const digest = z.string().check(z.refine(isDigest, { message: 'not a valid sha256/sha512 digest' }));
 const annotations = z.record(z.string(), z.string());
 
 export const platformSchema = z.object({
-  architecture: z.string().min(1),
-  os: z.string().min(1),
-  'os.version': z.string().optional(),
-  'os.features': z.array(z.string()).optional(),
-  variant: z.string().optional(),
+  architecture: z.string().check(z.minLength(1)),
+  os: z.string().check(z.minLength(1)),
+  'os.version': z.optional(z.string()),
+  'os.features': z.optional(z.array(z.string())),
+  variant: z.optional(z.string()),
 });
 export type PlatformSpec = z.infer<typeof platformSchema>;
 
 export const descriptorSchema = z.object({
-  mediaType: z.string().min(1),
+  mediaType: z.string().check(z.minLength(1)),
   digest,
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
-  annotations: annotations.optional(),
-  platform: platformSchema.optional(),
-  artifactType: z.string().optional(),
+  size: z.number().check(z.int(), z.nonnegative()),
+  urls: z.optional(z.array(z.string())),
+  annotations: z.optional(annotations),
+  platform: z.optional(platformSchema),
+  artifactType: z.optional(z.string()),
 });
 export type Descriptor = z.infer<typeof descriptorSchema>;
 
 export const imageManifestSchema = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+  mediaType: z.optional(z.string()),
+  artifactType: z.optional(z.string()),
   config: descriptorSchema,
   layers: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: annotations.optional(),
+  subject: z.optional(descriptorSchema),
+  annotations: z.optional(annotations),
 });
 export type ImageManifest = z.infer<typeof imageManifestSchema>;
 
 export const imageIndexSchema = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.string().optional(),
-  artifactType: z.string().optional(),
+  mediaType: z.optional(z.string()),
+  artifactType: z.optional(z.string()),
   manifests: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: annotations.optional(),
+  subject: z.optional(descriptorSchema),
+  annotations: z.optional(annotations),
 });
 export type ImageIndex = z.infer<typeof imageIndexSchema>;
 
 const historySchema = z.object({
-  created: z.string().optional(),
-  created_by: z.string().optional(),
-  author: z.string().optional(),
-  comment: z.string().optional(),
-  empty_layer: z.boolean().optional(),
+  created: z.optional(z.string()),
+  created_by: z.optional(z.string()),
+  author: z.optional(z.string()),
+  comment: z.optional(z.string()),
+  empty_layer: z.optional(z.boolean()),
 });
 
-const healthcheckSchema = z.object({ Test: z.array(z.string()).nullish() }).loose();
+const healthcheckSchema = z.looseObject({ Test: z.nullish(z.array(z.string())) });
 
 export const imageConfigSchema = z.object({
-  architecture: z.string().optional(),
-  os: z.string().optional(),
-  variant: z.string().optional(),
-  created: z.string().optional(),
-  config: z
-    .object({
-      User: z.string().nullish(),
-      Env: z.array(z.string()).nullish(),
-      Entrypoint: z.array(z.string()).nullish(),
-      Cmd: z.array(z.string()).nullish(),
-      WorkingDir: z.string().nullish(),
-      Labels: z.record(z.string(), z.string()).nullish(),
-      ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
-      Volumes: z.record(z.string(), z.unknown()).nullish(),
-      StopSignal: z.string().nullish(),
-      Healthcheck: healthcheckSchema.nullish(),
-    })
-    .loose()
-    .nullish(),
+  architecture: z.optional(z.string()),
+  os: z.optional(z.string()),
+  variant: z.optional(z.string()),
+  created: z.optional(z.string()),
+  config: z.nullish(z.catchall(
+    z.object({
+      User: z.nullish(z.string()),
+      Env: z.nullish(z.array(z.string())),
+      Entrypoint: z.nullish(z.array(z.string())),
+      Cmd: z.nullish(z.array(z.string())),
+      WorkingDir: z.nullish(z.string()),
+      Labels: z.nullish(z.record(z.string(), z.string())),
+      ExposedPorts: z.nullish(z.record(z.string(), z.unknown())),
+      Volumes: z.nullish(z.record(z.string(), z.unknown())),
+      StopSignal: z.nullish(z.string()),
+      Healthcheck: z.nullish(healthcheckSchema),
+    }), z.unknown())),
   rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digest) }),
-  history: z.array(historySchema).nullish(),
+  history: z.nullish(z.array(historySchema)),
 });
 export type ImageConfig = z.infer<typeof imageConfigSchema>;
 
@@ -101,7 +99,7 @@ function clipText(text: string, max: number): string {
  * problems are listed and then "and K more". A 4 MB manifest of bad descriptors made a 129 MB message
  * when every issue was listed.
  */
-export function describeIssues(error: z.ZodError, max = MAX_LISTED_ISSUES): string[] {
+export function describeIssues(error: z.core.$ZodError, max = MAX_LISTED_ISSUES): string[] {
   const distinct = new Map<string, { text: string; count: number }>();
   let dropped = 0;
   for (const issue of error.issues) {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { ImggateError } from '../errors.js';
 import { describeIssues } from '../oci/schemas.js';
 import type { Severity } from '../report/types.js';
@@ -10,32 +10,29 @@ import { directory, extract } from './zip.js';
 import type { InstalledPackage, OsInfo } from './types.js';
 import { compareVersions, type Ecosystem } from './versions/index.js';
 
-const event = z.object({ introduced: z.string().optional(), fixed: z.string().optional(), last_affected: z.string().optional(), limit: z.string().optional() }).loose();
+const event = z.looseObject({ introduced: z.optional(z.string()), fixed: z.optional(z.string()), last_affected: z.optional(z.string()), limit: z.optional(z.string()) });
 
-export const osvSchema = z
-  .object({
-    id: z.string().min(1),
+export const osvSchema = z.catchall(
+  z.object({
+    id: z.string().check(z.minLength(1)),
     modified: z.string(),
-    aliases: z.array(z.string()).nullish(),
-    summary: z.string().nullish(),
-    withdrawn: z.string().nullish(),
-    severity: z.array(z.object({ type: z.string(), score: z.string() }).loose()).nullish(),
-    database_specific: z.record(z.string(), z.unknown()).nullish(),
-    affected: z
-      .array(
-        z
-          .object({
-            package: z.object({ ecosystem: z.string(), name: z.string() }).loose(),
-            ranges: z.array(z.object({ type: z.string(), events: z.array(event) }).loose()).nullish(),
-            versions: z.array(z.string()).nullish(),
-            database_specific: z.record(z.string(), z.unknown()).nullish(),
-            ecosystem_specific: z.record(z.string(), z.unknown()).nullish(),
-          })
-          .loose(),
-      )
-      .nullish(),
-  })
-  .loose();
+    aliases: z.nullish(z.array(z.string())),
+    summary: z.nullish(z.string()),
+    withdrawn: z.nullish(z.string()),
+    severity: z.nullish(z.array(z.looseObject({ type: z.string(), score: z.string() }))),
+    database_specific: z.nullish(z.record(z.string(), z.unknown())),
+    affected: z.nullish(
+      z.array(
+        z.catchall(
+          z.object({
+            package: z.looseObject({ ecosystem: z.string(), name: z.string() }),
+            ranges: z.nullish(z.array(z.looseObject({ type: z.string(), events: z.array(event) }))),
+            versions: z.nullish(z.array(z.string())),
+            database_specific: z.nullish(z.record(z.string(), z.unknown())),
+            ecosystem_specific: z.nullish(z.record(z.string(), z.unknown())),
+          }), z.unknown()),
+      )),
+  }), z.unknown());
 export type OsvRecord = z.infer<typeof osvSchema>;
 
 /** OSV records indexed by (OSV ecosystem, package name), as read from a directory of OSV JSON files. */

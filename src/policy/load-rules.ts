@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { z } from 'zod';
+import type * as z from '../zod.js';
 import { ImggateError } from '../errors.js';
 import type { Severity } from '../report/types.js';
 import { globToRegExp } from './glob.js';
@@ -50,7 +50,7 @@ export interface RuleSet {
   readonly trust: TrustPolicy;
 }
 
-function problems(error: z.ZodError, file: string, prefix = ''): ImggateError {
+function problems(error: z.core.$ZodError, file: string, prefix = ''): ImggateError {
   const lines = error.issues.map((i) => `  ${prefix}${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
   return new ImggateError('CONFIG_INVALID', `${file} is not a valid rule file:\n${lines.join('\n')}`);
 }
@@ -161,7 +161,7 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
     // A file read before, byte for byte, by this imggate: its validated data without YAML, zod or regexp-tree.
     const key = cacheKey(relative, bytes);
     const cached = await readCachedRuleFile(cacheDir, key);
-    const validated = async <T>(schema: (s: Schemas) => z.ZodType<T>): Promise<T> => {
+    const validated = async <T>(schema: (s: Schemas) => z.ZodMiniType<T>): Promise<T> => {
       if (cached) return cached.data as T;
       const parsed = schema(await import('./rules-schema.js')).safeParse(await readYaml(file, bytes));
       if (!parsed.success) throw problems(parsed.error, file);

@@ -1,11 +1,11 @@
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { VERSION } from '../version.js';
 import { accepted, checkList, checkRequest, checkResponse, errorResponse, imageList, imageListQuery, imageResponse, listQuery } from './schemas.js';
 
 type JsonSchema = Record<string, unknown>;
 
 /** One schema as a plain JSON Schema (its own $defs entry when it carries an id). */
-function inline(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+function inline(schema: z.ZodMiniType, io: 'input' | 'output'): JsonSchema {
   const out = z.toJSONSchema(schema, { io, target: 'draft-2020-12', unrepresentable: 'any' }) as JsonSchema & { $ref?: string; $defs?: Record<string, JsonSchema> };
   const { $schema: _s, $ref, $defs, ...rest } = out;
   const id = $ref?.split('/').pop();
@@ -26,7 +26,7 @@ function components(): Record<string, JsonSchema> {
   return out;
 }
 
-const ID_OF = new Map<z.ZodType, string>([
+const ID_OF = new Map<z.ZodMiniType, string>([
   [checkRequest, 'CheckRequest'],
   [accepted, 'Accepted'],
   [checkList, 'CheckList'],
@@ -35,7 +35,7 @@ const ID_OF = new Map<z.ZodType, string>([
   [imageList, 'ImageList'],
   [errorResponse, 'Error'],
 ]);
-const json = (schema: z.ZodType) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ID_OF.get(schema) ?? 'Error'}` } } });
+const json = (schema: z.ZodMiniType) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${ID_OF.get(schema) ?? 'Error'}` } } });
 const errors = (...codes: number[]) => Object.fromEntries(codes.map((c) => [String(c), { description: String(c), content: json(errorResponse) }]));
 const bearer = [{ bearer: [] }];
 

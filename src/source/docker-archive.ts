@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { ImggateError } from '../errors.js';
 import { parseGoJson } from '../oci/go-json.js';
 import { DigestVerifier, digestOf, verifyBytes } from '../oci/digest.js';
@@ -12,9 +12,9 @@ import type { ImageSource } from './types.js';
 
 const saveManifestSchema = z.array(
   z.object({
-    Config: z.string().min(1),
-    RepoTags: z.array(z.string()).nullish(),
-    Layers: z.array(z.string().min(1)),
+    Config: z.string().check(z.minLength(1)),
+    RepoTags: z.nullish(z.array(z.string())),
+    Layers: z.array(z.string().check(z.minLength(1))),
   }),
 );
 

@@ -1,5 +1,5 @@
 import { verify as cryptoVerify, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import { parseReference, formatReference, repositoryNameOf } from '../registry/reference.js';
 import type { SignedSubject, Verification } from './types.js';
 
@@ -10,7 +10,7 @@ const simpleSigningSchema = z.object({
     image: z.object({ 'docker-manifest-digest': z.string() }),
     type: z.literal('cosign container image signature'),
   }),
-  optional: z.record(z.string(), z.unknown()).nullish(),
+  optional: z.nullish(z.record(z.string(), z.unknown())),
 });
 
 /**

@@ -1,5 +1,5 @@
 import { constants, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import { z } from 'zod';
+import * as z from '../zod.js';
 import type { SignedSubject, Verification } from './types.js';
 
 export const NOTATION_ARTIFACT_TYPE = 'application/vnd.cncf.notary.signature';
@@ -13,24 +13,23 @@ const KNOWN_CRITICAL = new Set(['io.cncf.notary.signingScheme', 'io.cncf.notary.
 const envelopeSchema = z.object({
   payload: z.string(),
   protected: z.string(),
-  header: z.object({ x5c: z.array(z.string()).min(1) }).loose(),
+  header: z.looseObject({ x5c: z.array(z.string()).check(z.minLength(1)) }),
   signature: z.string(),
 });
 
-const protectedSchema = z
-  .object({
+const protectedSchema = z.catchall(
+  z.object({
     alg: z.enum(['PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']),
     cty: z.literal(PAYLOAD_TYPE),
-    crit: z.array(z.string()).min(1),
+    crit: z.array(z.string()).check(z.minLength(1)),
     'io.cncf.notary.signingScheme': z.enum(['notary.x509', 'notary.x509.signingAuthority']),
-    'io.cncf.notary.signingTime': z.string().optional(),
-    'io.cncf.notary.authenticSigningTime': z.string().optional(),
-    'io.cncf.notary.expiry': z.string().optional(),
-  })
-  .loose();
+    'io.cncf.notary.signingTime': z.optional(z.string()),
+    'io.cncf.notary.authenticSigningTime': z.optional(z.string()),
+    'io.cncf.notary.expiry': z.optional(z.string()),
+  }), z.unknown());
 
 const payloadSchema = z.object({
-  targetArtifact: z.object({ mediaType: z.string(), digest: z.string(), size: z.number().int().nonnegative() }).loose(),
+  targetArtifact: z.looseObject({ mediaType: z.string(), digest: z.string(), size: z.number().check(z.int(), z.nonnegative()) }),
 });
 
 export interface NotationTrust {

@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from '../../src/zod.js';
 import { parseManifest } from '../../src/oci/manifest.js';
 import { describeIssues } from '../../src/oci/schemas.js';
 import { run } from '../harness/process.js';
@@ -44,7 +44,7 @@ describe('validation messages are bounded', function () {
       const schema = z.object(Object.fromEntries(Array.from({ length: s.fields }, (_, i) => [`f${i}`, z.string()])));
       const result = schema.safeParse({});
       assert.equal(result.success, false);
-      const lines = describeIssues((result as { error: z.ZodError }).error);
+      const lines = describeIssues((result as { error: z.core.$ZodError }).error);
       assert.equal(lines.length, s.listed + (s.more ? 1 : 0));
       assert.equal(lines[0]?.startsWith('f0: '), true);
       assert.equal(lines[lines.length - 1]?.startsWith('and '), s.more !== undefined);

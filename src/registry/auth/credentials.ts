@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { ImggateError } from '../../errors.js';
 import { describeIssues } from '../../oci/schemas.js';
 
@@ -15,25 +15,22 @@ export interface CredentialProvider {
   get(registry: string): Promise<Credential | undefined>;
 }
 
-const dockerConfigSchema = z
-  .object({
-    auths: z
-      .record(
+const dockerConfigSchema = z.catchall(
+  z.object({
+    auths: z.optional(
+      z.record(
         z.string(),
-        z
-          .object({
-            auth: z.string().optional(),
-            username: z.string().optional(),
-            password: z.string().optional(),
-            identitytoken: z.string().optional(),
-          })
-          .loose(),
-      )
-      .optional(),
-    credsStore: z.string().optional(),
-    credHelpers: z.record(z.string(), z.string()).optional(),
-  })
-  .loose();
+        z.catchall(
+          z.object({
+            auth: z.optional(z.string()),
+            username: z.optional(z.string()),
+            password: z.optional(z.string()),
+            identitytoken: z.optional(z.string()),
+          }), z.unknown()),
+      )),
+    credsStore: z.optional(z.string()),
+    credHelpers: z.optional(z.record(z.string(), z.string())),
+  }), z.unknown());
 type DockerConfig = z.infer<typeof dockerConfigSchema>;
 
 /** Docker keys Hub credentials under its old v1 URL; every other key is a host, maybe with a scheme. */
@@ -114,7 +111,7 @@ export class DockerConfigCredentials implements CredentialProvider {
   }
 }
 
-const helperOutput = z.object({ Username: z.string(), Secret: z.string() }).loose();
+const helperOutput = z.looseObject({ Username: z.string(), Secret: z.string() });
 
 /** Runs `docker-credential-NAME get` with the host on stdin, as the credential-helper protocol says. */
 async function runHelper(name: string, registry: string): Promise<Credential | undefined> {

@@ -1,16 +1,15 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import { ImggateError } from '../../errors.js';
 import { readBody, serverUrl, type Transport } from '../http.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
 
-const tokenResponse = z
-  .object({
-    token: z.string().optional(),
-    access_token: z.string().optional(),
-    expires_in: z.number().optional(),
-  })
-  .loose();
+const tokenResponse = z.catchall(
+  z.object({
+    token: z.optional(z.string()),
+    access_token: z.optional(z.string()),
+    expires_in: z.optional(z.number()),
+  }), z.unknown());
 
 export interface BearerToken {
   readonly token: string;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import type { ReceivedEvent, Receiver } from './types.js';
 import { invalid, parseJson } from './payload.js';
 
@@ -20,20 +20,20 @@ const MANIFEST_TYPES = new Set([
 ]);
 
 const event = z.looseObject({
-  id: z.string().min(1).max(200),
+  id: z.string().check(z.minLength(1), z.maxLength(200)),
   action: z.string(),
   target: z.looseObject({
-    mediaType: z.string().optional(),
-    digest: z.string().optional(),
-    repository: z.string().optional(),
-    url: z.string().optional(),
-    tag: z.string().optional(),
+    mediaType: z.optional(z.string()),
+    digest: z.optional(z.string()),
+    repository: z.optional(z.string()),
+    url: z.optional(z.string()),
+    tag: z.optional(z.string()),
   }),
-  request: z.looseObject({ host: z.string().optional(), useragent: z.string().optional() }).optional(),
+  request: z.optional(z.looseObject({ host: z.optional(z.string()), useragent: z.optional(z.string()) })),
 });
 type DistributionEvent = z.infer<typeof event>;
 
-const envelope = z.strictObject({ events: z.array(event).max(1000) });
+const envelope = z.strictObject({ events: z.array(event).check(z.maxLength(1000)) });
 
 /** cosign's and the referrers tag schema's artifact tags: signatures and verdicts, not images. */
 export const ARTIFACT_TAG = /^sha256-[a-f0-9]{64}(?:\.[a-z]+)?$/;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import type { Receiver } from './types.js';
 import { DIGEST, invalid, parseJson } from './payload.js';
 
@@ -8,12 +8,12 @@ import { DIGEST, invalid, parseJson } from './payload.js';
  */
 const schema = z.strictObject({
   type: z.string(),
-  timestamp: z.string().optional(),
+  timestamp: z.optional(z.string()),
   data: z.strictObject({
-    registry: z.string().min(1).max(255),
-    repository: z.string().min(1).max(255),
-    tag: z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/).optional(),
-    digest: z.string().regex(DIGEST).optional(),
+    registry: z.string().check(z.minLength(1), z.maxLength(255)),
+    repository: z.string().check(z.minLength(1), z.maxLength(255)),
+    tag: z.optional(z.string().check(z.regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/))),
+    digest: z.optional(z.string().check(z.regex(DIGEST))),
   }),
 });
 

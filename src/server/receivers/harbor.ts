@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import type { Delivery, ReceivedEvent, Receiver } from './types.js';
 import { derivedId, DIGEST, invalid, parseJson, splitImage } from './payload.js';
 
@@ -7,10 +7,10 @@ import { derivedId, DIGEST, invalid, parseJson, splitImage } from './payload.js'
  * CloudEvent, in binary mode (`ce-*` headers, the data as the body) or structured mode
  * (`application/cloudevents+json`). Other event types (pulls, deletes, scans) are ignored.
  */
-const resource = z.looseObject({ digest: z.string().optional(), tag: z.string().optional(), resource_url: z.string().min(1) });
-const data = z.looseObject({ resources: z.array(resource).max(1000), repository: z.looseObject({ repo_full_name: z.string().optional() }).optional() });
-const native = z.looseObject({ type: z.string(), occur_at: z.number().optional(), event_data: data.optional() });
-const structured = z.looseObject({ specversion: z.string(), id: z.string().min(1).max(200), type: z.string(), data: data.optional() });
+const resource = z.looseObject({ digest: z.optional(z.string()), tag: z.optional(z.string()), resource_url: z.string().check(z.minLength(1)) });
+const data = z.looseObject({ resources: z.array(resource).check(z.maxLength(1000)), repository: z.optional(z.looseObject({ repo_full_name: z.optional(z.string()) })) });
+const native = z.looseObject({ type: z.string(), occur_at: z.optional(z.number()), event_data: z.optional(data) });
+const structured = z.looseObject({ specversion: z.string(), id: z.string().check(z.minLength(1), z.maxLength(200)), type: z.string(), data: z.optional(data) });
 
 const PUSHED = 'harbor.artifact.pushed';
 export const CLOUDEVENTS = 'application/cloudevents+json';

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from '../../zod.js';
 import { ImggateError, type ServerErrorCode } from '../../errors.js';
 import { parseReference } from '../../registry/reference.js';
 
 /** JSON.parse then a schema; every problem is a 400 naming the field, never echoing the body. */
-export function parseJson<T extends z.ZodType>(schema: T, body: Buffer, what: string): z.infer<T> {
+export function parseJson<T extends z.ZodMiniType>(schema: T, body: Buffer, what: string): z.infer<T> {
   let data: unknown;
   try {
     data = JSON.parse(body.toString('utf8'));

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from '../../zod.js';
 import type { ReceivedEvent, Receiver } from './types.js';
 import { derivedId, invalid, parseJson } from './payload.js';
 
@@ -18,7 +18,7 @@ function event(kind: string, registry: string | undefined, repository: string, t
 
 /** Docker Hub: `push_data.tag`, `repository.repo_name`. */
 const hubSchema = z.looseObject({
-  push_data: z.looseObject({ tag: z.string(), pushed_at: z.number().optional() }),
+  push_data: z.looseObject({ tag: z.string(), pushed_at: z.optional(z.number()) }),
   repository: z.looseObject({ repo_name: z.string() }),
 });
 
@@ -33,7 +33,7 @@ export const dockerhub: Receiver = {
 };
 
 /** Quay: `repository` (namespace/name) and `updated_tags`. */
-const quaySchema = z.looseObject({ repository: z.string(), updated_tags: z.array(z.string()).min(1).max(100) });
+const quaySchema = z.looseObject({ repository: z.string(), updated_tags: z.array(z.string()).check(z.minLength(1), z.maxLength(100)) });
 
 export const quay: Receiver = {
   type: 'quay',
