@@ -150,17 +150,22 @@ export async function loadRules(dir: string = DEFAULT_RULES_DIR): Promise<RuleSe
     info.set(rule.id, rule);
   };
   const cacheDir = rulesCacheDir();
-  for (const relative of files) {
+  // Every file and its cache entry are read at once: a check's start waits on one round of reads, not one per file.
+  const reads = await Promise.all(
+    files.map(async (relative) => {
+      const bytes = await readFile(path.join(dir, relative));
+      // A file read before, byte for byte, by this imggate: its validated data without YAML, zod or regexp-tree.
+      const key = cacheKey(relative, bytes);
+      return { relative, bytes, key, cached: await readCachedRuleFile(cacheDir, key) };
+    }),
+  );
+  for (const { relative, bytes, key, cached } of reads) {
     const file = path.join(dir, relative);
-    const bytes = await readFile(file);
     hash.update(`${relative}\0${bytes.length}\0`).update(bytes);
     const role = roleOf(relative);
     if (!role) {
       throw new ImggateError('CONFIG_INVALID', `${file}: unknown rule file ${path.basename(relative)} (expected policy.yaml, checks.yaml, eol.yaml, trust.yaml or secrets/*.yaml)`);
     }
-    // A file read before, byte for byte, by this imggate: its validated data without YAML, zod or regexp-tree.
-    const key = cacheKey(relative, bytes);
-    const cached = await readCachedRuleFile(cacheDir, key);
     const validated = async <T>(schema: (s: Schemas) => z.ZodMiniType<T>): Promise<T> => {
       if (cached) return cached.data as T;
       const parsed = schema(await import('./rules-schema.js')).safeParse(await readYaml(file, bytes));
