@@ -61,8 +61,7 @@ export const imageConfigSchema = z.object({
   os: z.optional(z.string()),
   variant: z.optional(z.string()),
   created: z.optional(z.string()),
-  config: z.nullish(z.catchall(
-    z.object({
+  config: z.nullish(z.looseObject({
       User: z.nullish(z.string()),
       Env: z.nullish(z.array(z.string())),
       Entrypoint: z.nullish(z.array(z.string())),
@@ -73,7 +72,7 @@ export const imageConfigSchema = z.object({
       Volumes: z.nullish(z.record(z.string(), z.unknown())),
       StopSignal: z.nullish(z.string()),
       Healthcheck: z.nullish(healthcheckSchema),
-    }), z.unknown())),
+    })),
   rootfs: z.object({ type: z.literal('layers'), diff_ids: z.array(digest) }),
   history: z.nullish(z.array(historySchema)),
 });

@@ -17,8 +17,7 @@ const envelopeSchema = z.object({
   signature: z.string(),
 });
 
-const protectedSchema = z.catchall(
-  z.object({
+const protectedSchema = z.looseObject({
     alg: z.enum(['PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']),
     cty: z.literal(PAYLOAD_TYPE),
     crit: z.array(z.string()).check(z.minLength(1)),
@@ -26,7 +25,7 @@ const protectedSchema = z.catchall(
     'io.cncf.notary.signingTime': z.optional(z.string()),
     'io.cncf.notary.authenticSigningTime': z.optional(z.string()),
     'io.cncf.notary.expiry': z.optional(z.string()),
-  }), z.unknown());
+  });
 
 const payloadSchema = z.object({
   targetArtifact: z.looseObject({ mediaType: z.string(), digest: z.string(), size: z.number().check(z.int(), z.nonnegative()) }),

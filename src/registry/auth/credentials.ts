@@ -15,22 +15,20 @@ export interface CredentialProvider {
   get(registry: string): Promise<Credential | undefined>;
 }
 
-const dockerConfigSchema = z.catchall(
-  z.object({
+const dockerConfigSchema = z.looseObject({
     auths: z.optional(
       z.record(
         z.string(),
-        z.catchall(
-          z.object({
+        z.looseObject({
             auth: z.optional(z.string()),
             username: z.optional(z.string()),
             password: z.optional(z.string()),
             identitytoken: z.optional(z.string()),
-          }), z.unknown()),
+          }),
       )),
     credsStore: z.optional(z.string()),
     credHelpers: z.optional(z.record(z.string(), z.string())),
-  }), z.unknown());
+  });
 type DockerConfig = z.infer<typeof dockerConfigSchema>;
 
 /** Docker keys Hub credentials under its old v1 URL; every other key is a host, maybe with a scheme. */

@@ -4,12 +4,11 @@ import { readBody, serverUrl, type Transport } from '../http.js';
 import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
 
-const tokenResponse = z.catchall(
-  z.object({
+const tokenResponse = z.looseObject({
     token: z.optional(z.string()),
     access_token: z.optional(z.string()),
     expires_in: z.optional(z.number()),
-  }), z.unknown());
+  });
 
 export interface BearerToken {
   readonly token: string;
