@@ -23,15 +23,15 @@ export type Statement = z.infer<typeof statementSchema>;
 
 /** SLSA Verification Summary v1 (https://slsa.dev/spec/v1.0/verification_summary), the fields imggate relies on. */
 export const vsaPredicateSchema = z.looseObject({
-    verifier: z.looseObject({ id: z.string().check(z.minLength(1)), version: z.optional(z.record(z.string(), z.string())) }),
-    timeVerified: z.iso.datetime({ offset: true }),
-    resourceUri: z.string().check(z.minLength(1)),
-    policy: resourceDescriptor,
-    inputAttestations: z.optional(z.array(resourceDescriptor)),
-    verificationResult: z.enum(['PASSED', 'FAILED']),
-    verifiedLevels: z.array(z.string()),
-    slsaVersion: z.optional(z.string()),
-  });
+  verifier: z.looseObject({ id: z.string().check(z.minLength(1)), version: z.optional(z.record(z.string(), z.string())) }),
+  timeVerified: z.iso.datetime({ offset: true }),
+  resourceUri: z.string().check(z.minLength(1)),
+  policy: resourceDescriptor,
+  inputAttestations: z.optional(z.array(resourceDescriptor)),
+  verificationResult: z.enum(['PASSED', 'FAILED']),
+  verifiedLevels: z.array(z.string()),
+  slsaVersion: z.optional(z.string()),
+});
 export type VsaPredicate = z.infer<typeof vsaPredicateSchema>;
 
 export interface StatementContext {

@@ -13,24 +13,24 @@ import { compareVersions, type Ecosystem } from './versions/index.js';
 const event = z.looseObject({ introduced: z.optional(z.string()), fixed: z.optional(z.string()), last_affected: z.optional(z.string()), limit: z.optional(z.string()) });
 
 export const osvSchema = z.looseObject({
-    id: z.string().check(z.minLength(1)),
-    modified: z.string(),
-    aliases: z.nullish(z.array(z.string())),
-    summary: z.nullish(z.string()),
-    withdrawn: z.nullish(z.string()),
-    severity: z.nullish(z.array(z.looseObject({ type: z.string(), score: z.string() }))),
-    database_specific: z.nullish(z.record(z.string(), z.unknown())),
-    affected: z.nullish(
-      z.array(
-        z.looseObject({
-            package: z.looseObject({ ecosystem: z.string(), name: z.string() }),
-            ranges: z.nullish(z.array(z.looseObject({ type: z.string(), events: z.array(event) }))),
-            versions: z.nullish(z.array(z.string())),
-            database_specific: z.nullish(z.record(z.string(), z.unknown())),
-            ecosystem_specific: z.nullish(z.record(z.string(), z.unknown())),
-          }),
-      )),
-  });
+  id: z.string().check(z.minLength(1)),
+  modified: z.string(),
+  aliases: z.nullish(z.array(z.string())),
+  summary: z.nullish(z.string()),
+  withdrawn: z.nullish(z.string()),
+  severity: z.nullish(z.array(z.looseObject({ type: z.string(), score: z.string() }))),
+  database_specific: z.nullish(z.record(z.string(), z.unknown())),
+  affected: z.nullish(
+    z.array(
+      z.looseObject({
+        package: z.looseObject({ ecosystem: z.string(), name: z.string() }),
+        ranges: z.nullish(z.array(z.looseObject({ type: z.string(), events: z.array(event) }))),
+        versions: z.nullish(z.array(z.string())),
+        database_specific: z.nullish(z.record(z.string(), z.unknown())),
+        ecosystem_specific: z.nullish(z.record(z.string(), z.unknown())),
+      }),
+    )),
+});
 export type OsvRecord = z.infer<typeof osvSchema>;
 
 /** OSV records indexed by (OSV ecosystem, package name), as read from a directory of OSV JSON files. */

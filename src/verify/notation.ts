@@ -18,14 +18,14 @@ const envelopeSchema = z.object({
 });
 
 const protectedSchema = z.looseObject({
-    alg: z.enum(['PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']),
-    cty: z.literal(PAYLOAD_TYPE),
-    crit: z.array(z.string()).check(z.minLength(1)),
-    'io.cncf.notary.signingScheme': z.enum(['notary.x509', 'notary.x509.signingAuthority']),
-    'io.cncf.notary.signingTime': z.optional(z.string()),
-    'io.cncf.notary.authenticSigningTime': z.optional(z.string()),
-    'io.cncf.notary.expiry': z.optional(z.string()),
-  });
+  alg: z.enum(['PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512']),
+  cty: z.literal(PAYLOAD_TYPE),
+  crit: z.array(z.string()).check(z.minLength(1)),
+  'io.cncf.notary.signingScheme': z.enum(['notary.x509', 'notary.x509.signingAuthority']),
+  'io.cncf.notary.signingTime': z.optional(z.string()),
+  'io.cncf.notary.authenticSigningTime': z.optional(z.string()),
+  'io.cncf.notary.expiry': z.optional(z.string()),
+});
 
 const payloadSchema = z.object({
   targetArtifact: z.looseObject({ mediaType: z.string(), digest: z.string(), size: z.number().check(z.int(), z.nonnegative()) }),

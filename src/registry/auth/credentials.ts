@@ -16,19 +16,19 @@ export interface CredentialProvider {
 }
 
 const dockerConfigSchema = z.looseObject({
-    auths: z.optional(
-      z.record(
-        z.string(),
-        z.looseObject({
-            auth: z.optional(z.string()),
-            username: z.optional(z.string()),
-            password: z.optional(z.string()),
-            identitytoken: z.optional(z.string()),
-          }),
-      )),
-    credsStore: z.optional(z.string()),
-    credHelpers: z.optional(z.record(z.string(), z.string())),
-  });
+  auths: z.optional(
+    z.record(
+      z.string(),
+      z.looseObject({
+        auth: z.optional(z.string()),
+        username: z.optional(z.string()),
+        password: z.optional(z.string()),
+        identitytoken: z.optional(z.string()),
+      }),
+    )),
+  credsStore: z.optional(z.string()),
+  credHelpers: z.optional(z.record(z.string(), z.string())),
+});
 type DockerConfig = z.infer<typeof dockerConfigSchema>;
 
 /** Docker keys Hub credentials under its old v1 URL; every other key is a host, maybe with a scheme. */

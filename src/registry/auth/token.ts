@@ -5,10 +5,10 @@ import type { Challenge } from './challenge.js';
 import type { Credential } from './credentials.js';
 
 const tokenResponse = z.looseObject({
-    token: z.optional(z.string()),
-    access_token: z.optional(z.string()),
-    expires_in: z.optional(z.number()),
-  });
+  token: z.optional(z.string()),
+  access_token: z.optional(z.string()),
+  expires_in: z.optional(z.number()),
+});
 
 export interface BearerToken {
   readonly token: string;
