@@ -181,6 +181,17 @@ function validEntry(e: unknown): e is EncodedEntry {
   );
 }
 
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+/** A finding as a row keeps it, a layer's (before it is placed) or an image's (placed): its fields of the types they have. */
+function validFinding(f: unknown): boolean {
+  return (
+    isObject(f) && typeof f['check'] === 'string' && typeof f['rule'] === 'string' && typeof f['severity'] === 'string' &&
+    typeof f['message'] === 'string' && typeof f['blocking'] === 'boolean' && optionalString(f['path']) && optionalString(f['shownPath']) &&
+    optionalString(f['layer']) && optionalString(f['fingerprint']) && (f['inFinalFilesystem'] === undefined || typeof f['inFinalFilesystem'] === 'boolean')
+  );
+}
+
 /**
  * The record stored under `key`, placed at `layerIndex` of the image being checked; undefined when
  * the bytes are not what was written (checksum, form, key or an analyzer missing).
@@ -192,7 +203,7 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
   if (!Array.isArray(entries) || !entries.every(validEntry) || !Array.isArray(whiteouts) || !Array.isArray(findings) || !isObject(facts) || !isObject(stats)) return undefined;
   if (!Number.isSafeInteger(stats.uncompressedSize) || !Number.isSafeInteger(stats.entries)) return undefined;
   if (!analyzers.every((a) => Object.hasOwn(facts, a.id))) return undefined;
-  if (!findings.every((f) => isObject(f) && typeof f['check'] === 'string' && typeof f['rule'] === 'string' && typeof f['message'] === 'string' && typeof f['blocking'] === 'boolean')) return undefined;
+  if (!findings.every(validFinding)) return undefined;
   const restored: EntryInfo[] = entries.map(([path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs]) => ({
     path,
     type,
@@ -253,16 +264,6 @@ export function encodeImageRecord(key: string, record: ImageRecord): { bytes: Bu
   });
 }
 
-const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
-
-function validFinding(f: unknown): f is Finding {
-  return (
-    isObject(f) && typeof f['check'] === 'string' && typeof f['rule'] === 'string' && typeof f['severity'] === 'string' &&
-    typeof f['message'] === 'string' && typeof f['blocking'] === 'boolean' && optionalString(f['path']) && optionalString(f['layer']) &&
-    optionalString(f['fingerprint']) && (f['inFinalFilesystem'] === undefined || typeof f['inFinalFilesystem'] === 'boolean')
-  );
-}
-
 /** The conclusions stored under `key`, for an image of `layerCount` layers; undefined for any other bytes. */
 export function decodeImageRecord(key: string, bytes: Buffer, sha256: string, layerCount: number): ImageRecord | undefined {
   const v = unseal(bytes, sha256, IMAGE_SCHEMA, key);
@@ -273,7 +274,7 @@ export function decodeImageRecord(key: string, bytes: Buffer, sha256: string, la
   if (!Array.isArray(layers) || layers.length !== layerCount) return undefined;
   if (!layers.every((l) => Array.isArray(l) && l.length === 2 && l.every((n) => Number.isSafeInteger(n) && (n as number) >= 0))) return undefined;
   return {
-    findings,
+    findings: findings as Finding[],
     inventory: (inventory ?? undefined) as Inventory | undefined,
     layers: (layers as Array<[number, number]>).map(([uncompressedSize, entries], index) => ({ index, uncompressedSize, entries })),
   };
