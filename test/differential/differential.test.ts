@@ -74,6 +74,21 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     layers: [[{ name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' }, { name: 'usr/lib/os-release', content: 'ID=debian\nVERSION_ID="11"\n' }], [{ name: 'etc/.wh.os-release' }]],
     runtimeSpecial: false,
   },
+  {
+    // Found by `npm run differential` (seed 750676533): a root opaque marker removes /usr natively only,
+    // and /etc/os-release is a directory, which a reader that tries the next name steps past.
+    name: 'an /etc/os-release directory over a /usr/lib/os-release only one snapshotter keeps',
+    layers: [
+      [
+        { name: 'usr/lib/os-release', content: 'ID=debian\nVERSION_ID="11"\n' },
+        { name: 'etc/os-release', type: 'symlink', linkname: '../usr/lib/os-release' },
+        { name: '.wh..wh..opq' },
+        { name: 'etc/os-release/', type: 'dir' },
+      ],
+    ],
+    user: '',
+    runtimeSpecial: false,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {

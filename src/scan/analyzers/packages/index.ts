@@ -68,25 +68,40 @@ interface Release {
   /** Why the release could not be read; absent with `info` or when there is no os-release at all. */
   readonly problem?: string;
   readonly path?: string;
+  /**
+   * With a problem at /etc/os-release that a reader may step past (a directory, a device, an empty
+   * file): what /usr/lib/os-release gives such a reader. Compared across views like `info`.
+   */
+  readonly fallback?: OsInfo;
 }
 
 /**
  * The release a process in the container reads: /etc/os-release, or /usr/lib/os-release when that is
  * absent (os-release(5)), each followed through symlinks inside the image, read whole. Content comes
  * from the copy captured while streaming, or from reading its layer again when a symlink leads
- * elsewhere.
+ * elsewhere. Readers differ when /etc/os-release is there but gives nothing (not a regular file, or
+ * empty): os-release(5) stops, and a reader that reads the next name on failure (Go's os.ReadFile in
+ * the runtime oracle) gets /usr/lib/os-release. Both are kept.
  */
 async function readOsRelease(fs: FinalFilesystem, captured: ReadonlyMap<EntryInfo, Buffer>, image: ImageView): Promise<Release> {
+  let stepped: { path: string; problem: string } | undefined;
   for (const path of OS_RELEASE) {
     const entry = fs.lookup(path);
     if (!entry) continue;
-    if (entry.type !== 'file') return { path, problem: `${path} is a ${entry.type}, not a file` };
-    if (entry.size > OS_RELEASE_BYTES) return { path, problem: `${path} is ${entry.size} bytes, more than the ${OS_RELEASE_BYTES} the gate reads` };
-    const content = captured.get(entry) ?? (await image.readFile(entry, OS_RELEASE_BYTES));
-    const info = content ? parseOsRelease(content.toString('utf8')) : undefined;
-    return info ? { path, info } : { path, problem: `${path} has no valid ID (os-release(5) requires lowercase [a-z0-9._-])` };
+    let read: Release;
+    if (entry.type !== 'file') read = { path, problem: `${path} is a ${entry.type}, not a file` };
+    else if (entry.size === 0) read = { path, problem: `${path} is empty` };
+    else if (entry.size > OS_RELEASE_BYTES) read = { path, problem: `${path} is ${entry.size} bytes, more than the ${OS_RELEASE_BYTES} the gate reads` };
+    else {
+      const content = captured.get(entry) ?? (await image.readFile(entry, OS_RELEASE_BYTES));
+      const info = content ? parseOsRelease(content.toString('utf8')) : undefined;
+      read = info ? { path, info } : { path, problem: `${path} has no valid ID (os-release(5) requires lowercase [a-z0-9._-])` };
+    }
+    if (stepped) return { ...stepped, ...(read.info ? { fallback: read.info } : {}) };
+    if (read.problem === undefined || (entry.type === 'file' && entry.size > 0)) return read;
+    stepped = { path, problem: read.problem };
   }
-  return {};
+  return stepped ?? {};
 }
 
 /**
@@ -97,12 +112,18 @@ async function readOsRelease(fs: FinalFilesystem, captured: ReadonlyMap<EntryInf
 function reportRelease(releases: ReadonlyArray<{ view: string; release: Release }>, packages: readonly InstalledPackage[], sink: FindingSink): void {
   const osPackages = packages.some((p) => p.ecosystem === 'deb' || p.ecosystem === 'apk' || p.ecosystem === 'rpm');
   const problems = releases.filter((r) => r.release.problem);
-  const ids = new Set(releases.map((r) => (r.release.info ? `${r.release.info.id} ${r.release.info.versionId ?? ''}` : 'none')));
+  const named = (r: Release): string => {
+    const info = r.info ?? r.fallback;
+    return info ? `${info.id} ${info.versionId ?? ''}`.trim() : 'none';
+  };
+  const ids = new Set(releases.map((r) => named(r.release)));
+  // Views that a reader could see as different releases block, whatever else is wrong with them.
+  if (ids.size > 1) {
+    sink.report({ check: 'eol-distro', rule: 'os-release-ambiguous', severity: 'high', blocking: true, message: `the release differs between snapshotters (${releases.map((r) => `${r.view}: ${named(r.release)}`).join(', ')}); refusing an image the runtime may read differently` });
+  }
   if (problems.length > 0) {
     sink.report({ check: 'eol-distro', rule: 'os-release-unreadable', severity: 'high', blocking: osPackages, message: `${problems[0]?.release.problem}; end-of-life and distribution advisory checks could not run` });
-  } else if (ids.size > 1) {
-    sink.report({ check: 'eol-distro', rule: 'os-release-ambiguous', severity: 'high', blocking: true, message: `the release differs between snapshotters (${releases.map((r) => `${r.view}: ${r.release.info ? `${r.release.info.id} ${r.release.info.versionId ?? ''}`.trim() : 'none'}`).join(', ')}); refusing an image the runtime may read differently` });
-  } else if (!releases[0]?.release.info) {
+  } else if (ids.size === 1 && !releases[0]?.release.info) {
     sink.report({
       check: 'eol-distro',
       rule: 'os-release-missing',
@@ -141,7 +162,7 @@ const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr
  */
 export const packagesAnalyzer: Analyzer = {
   id: 'packages',
-  version: 4,
+  version: 5,
   description: 'installed packages and the release (advisories and end of life are the detect stage’s)',
   layer(context: AnalyzerContext): LayerRun {
     const copies: Facts['copies'] = [];
