@@ -196,8 +196,13 @@ class Tree {
     });
     while (w < wos.length) ops.push({ kind: 'whiteout', whiteout: wos[w++] as Whiteout });
 
+    // Entries come mostly a directory at a time: the last parent's walk and mkdirs serve the entries after
+    // it in the same parent. Such an entry changes only that directory's children, never the way to it;
+    // an entry elsewhere walks anew, and a whiteout (which can remove the way) ends the reuse.
+    let parent: { key: string; dir: Node & { children: Map<string, Node> }; landed: string } | undefined;
     for (const op of ops) {
       if (op.kind === 'whiteout') {
+        parent = undefined;
         const wo = op.whiteout;
         if (wo.kind === 'opaque') {
           const { names } = this.walk(components(wo.dir), true);
@@ -216,13 +221,26 @@ class Tree {
         continue;
       }
       const entry = op.entry;
-      const parts = components(entry.path);
-      const base = parts.pop();
-      if (base === undefined) continue; // the root itself: containerd ignores it
-      const { names } = this.walk(parts, true);
-      const landed = `/${[...names, base].join('/')}`;
+      const slash = entry.path.lastIndexOf('/');
+      let base = entry.path.slice(slash + 1);
+      let dir: Node & { children: Map<string, Node> };
+      let landed: string;
+      if (parent !== undefined && slash >= 0 && parent.key === entry.path.slice(0, slash) && base !== '' && base !== '.' && base !== '..') {
+        dir = parent.dir;
+        landed = `${parent.landed}/${base}`;
+      } else {
+        const parts = components(entry.path);
+        const last = parts.pop();
+        if (last === undefined) continue; // the root itself: containerd ignores it
+        base = last;
+        const { names } = this.walk(parts, true);
+        dir = this.mkdirs(names, inherit);
+        const landedParent = names.map((n) => `/${n}`).join('');
+        landed = `${landedParent}/${base}`;
+        // Only a parent written as the path's own prefix is reused (`/a/./b` and `/a/b/` walk the slow way).
+        parent = slash >= 0 && entry.path.slice(slash + 1) === base ? { key: entry.path.slice(0, slash), dir, landed: landedParent } : undefined;
+      }
       if (landed !== entry.path) this.redirects.set(`${entry.layerIndex}:${entry.path}`, landed);
-      const dir = this.mkdirs(names, inherit);
       const existing = dir.children.get(base);
       if (entry.type === 'directory' && isDir(existing)) {
         existing.entry = entry;

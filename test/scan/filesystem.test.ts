@@ -98,6 +98,29 @@ describe('LayeredFilesystem', function () {
     assert.equal(escape.resolvedPath('/up/etc/x', 0), '/etc/x', 'a symlink cannot lead out of the root');
   });
 
+  it('entries of one directory around a whiteout of it: the later ones land in the directory made anew', function () {
+    // Entries of one directory reuse its walk (buildViews): a whiteout between them must end that.
+    const layer = (whiteout: Whiteout): LayerChanges => ({
+      layerIndex: 0,
+      whiteouts: [{ ...whiteout, at: 2 }],
+      entries: [entry('/a', 0, 'directory'), entry('/a/x', 0), entry('/a/y', 0)],
+    });
+    for (const whiteout of [{ kind: 'delete', path: '/a' }, { kind: 'opaque', dir: '/a' }] as Whiteout[]) {
+      const views = buildViews([layer(whiteout)]);
+      const native = [...views.native.files()].map((f) => f.path).sort();
+      // Natively a delete removes x; an opaque marker keeps what its own layer unpacked.
+      assert.deepEqual(native, whiteout.kind === 'delete' ? ['/a/y'] : ['/a/x', '/a/y'], `native, ${whiteout.kind}`);
+      assert.equal(views.native.isInFinal('/a/y', 0), true, whiteout.kind);
+      assert.equal(views.overlay.isInFinal('/a/y', 0), true, `overlay, ${whiteout.kind}`);
+    }
+    // A parent that is a symlink: its entries all go through it, and one written after it is replaced does not.
+    const views = buildViews([{ layerIndex: 0, whiteouts: [], entries: [entry('/b', 0, 'directory'), entry('/a', 0, 'symlink', 'b'), entry('/a/x', 0), entry('/a', 0, 'directory'), entry('/a/y', 0)] }]);
+    for (const [name, view] of [['overlay', views.overlay], ['native', views.native]] as const) {
+      assert.deepEqual([...view.files()].map((f) => f.path).sort(), ['/a/y', '/b/x'], name);
+      assert.equal(view.resolvedPath('/a/x', 0), '/b/x', name);
+    }
+  });
+
   it('survives symlink loops', function () {
     const fs = build([[['a', 'symlink', 'b'], ['b', 'symlink', 'a']], ['a/file']]);
     assert.ok(fs.resolvedPath('/a/file', 1).endsWith('/file'));
