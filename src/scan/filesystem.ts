@@ -343,6 +343,9 @@ function mergeDirs(layers: readonly Node[], isRoot: boolean): Node {
   return out;
 }
 
+/** Files a view keeps listed for the analyzers after the first (a view of more is walked again each time). */
+const FILES_KEPT = 250_000;
+
 /** One finished view of the image's filesystem. */
 class View implements FinalFilesystem {
   readonly #tree: Tree;
@@ -350,6 +353,7 @@ class View implements FinalFilesystem {
   #live: Set<string> | undefined;
   /** Directories resolved so far (the view does not change once built). */
   readonly #dirs = new Map<string, string>();
+  #files: FinalFile[] | undefined;
 
   constructor(tree: Tree, redirects: ReadonlyMap<string, string>) {
     this.#tree = tree;
@@ -404,7 +408,20 @@ class View implements FinalFilesystem {
     for (const { node } of this.#walkAll()) if (node.entry) yield node.entry;
   }
 
-  *files(): IterableIterator<FinalFile> {
+  files(): IterableIterator<FinalFile> {
+    // Several analyzers conclude over every file: the list is made once, unless the image is huge.
+    if (this.#files === undefined) {
+      const all: FinalFile[] = [];
+      for (const file of this.#walkFiles()) {
+        if (all.length === FILES_KEPT) return this.#walkFiles();
+        all.push(file);
+      }
+      this.#files = all;
+    }
+    return this.#files.values();
+  }
+
+  *#walkFiles(): IterableIterator<FinalFile> {
     for (const { node, path } of this.#walkAll()) {
       const inode = node.inode;
       if (!inode || !node.entry) continue;

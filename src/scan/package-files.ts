@@ -44,10 +44,25 @@ export class ContentHasher {
 export type PackageLists = Array<[ordinal: number, text: string]>;
 
 /** The package databases of every layer, from each layer's facts. */
-export function packagedFilesOf(lists: ReadonlyMap<EntryInfo, string>): PackagedFiles {
+export function packagedFilesOf(lists: ReadonlyMap<EntryInfo, string>, image?: object): PackagedFiles {
+  const known = image ? shared.get(image) : undefined;
+  if (known && sameLists(known.lists, lists)) return known.packaged;
   const packaged = new PackagedFiles();
   for (const [entry, text] of lists) packaged.add(entry, text);
+  if (image) shared.set(image, { lists, packaged });
   return packaged;
+}
+
+/**
+ * The package files of an image, by the image they were read for: the analyzers that keep their own
+ * copies of the same lists (privileges, secrets) share one index, which is the costly part.
+ */
+const shared = new WeakMap<object, { readonly lists: ReadonlyMap<EntryInfo, string>; readonly packaged: PackagedFiles }>();
+
+function sameLists(a: ReadonlyMap<EntryInfo, string>, b: ReadonlyMap<EntryInfo, string>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [entry, text] of a) if (b.get(entry) !== text) return false;
+  return true;
 }
 
 /** md5sums lines: `HEX  relative/path`. */

@@ -75,7 +75,7 @@ export const privilegesAnalyzer: Analyzer = {
   },
   conclude(_context, { image, facts }, sink: FindingSink) {
     const sums = perEntry<Facts, ContentSums>(image, facts, (f) => f.sums);
-    const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists));
+    const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists), image);
     const special = [...perEntry<Facts, number>(image, facts, (f) => f.special.map((o) => [o, o])).keys()];
     const judged = new Map<string, Judged>();
     for (const { name, fs } of image.views) {

@@ -175,7 +175,7 @@ export const secretsAnalyzer: Analyzer = {
     const matcher = SecretMatcher.of(context.rules.secretRules);
     const report = once();
     scanConfig(matcher, image, (finding) => report(sink, finding));
-    const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists));
+    const packaged = packagedFilesOf(perEntry<Facts, string>(image, facts, (f) => f.lists), image);
     const held = [...perEntry<Facts, HeldFacts>(image, facts, (f) => f.held.map((h) => [h.ordinal, h]))].map(([entry, h]) => ({
       entry,
       place: { ...h.place, layerIndex: entry.layerIndex },
