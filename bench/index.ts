@@ -154,13 +154,21 @@ function printTable({ samples, reports, layers }: Measured): void {
     ['node -e 0', '', 'node', undefined],
   ];
   const node = samples.median('node');
-  console.log('| run | image | wall s | peak RSS MiB | ÷ gzip -dc | ÷ node -e 0 | runs |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  console.log('| run | image | wall s | peak RSS MiB | ÷ gzip -dc | ÷ node -e 0 | CPU s | runs |');
+  console.log('|---|---|---:|---:|---:|---:|---:|---:|');
   for (const [what, image, label, yardstick] of rows) {
     const s = samples.median(label);
     const gzip = yardstick ? (s.seconds / samples.median(yardstick).seconds).toFixed(2) : '';
-    console.log(`| ${what} | ${image} | ${s.seconds.toFixed(2)} | ${s.rssMiB.toFixed(0)} | ${gzip} | ${(s.seconds / node.seconds).toFixed(1)} | ${s.runs} |`);
+    console.log(`| ${what} | ${image} | ${s.seconds.toFixed(2)} | ${s.rssMiB.toFixed(0)} | ${gzip} | ${(s.seconds / node.seconds).toFixed(1)} | ${s.cpuSeconds.toFixed(2)} | ${s.runs} |`);
   }
+  // A check's CPU time spread over every core is the shortest wall it could have on this machine.
+  const cores = os.availableParallelism();
+  const floor = (label: string, yardstick: string): string => {
+    const s = samples.median(label);
+    return `${(s.cpuSeconds / cores).toFixed(2)} s = ${(s.cpuSeconds / cores / samples.median(yardstick).seconds).toFixed(2)} × gzip -dc`;
+  };
+  console.log('');
+  console.log(`Cold checks' CPU time over the ${cores} cores (their shortest wall here, with every core busy all the time): Debian ${floor('cold debian', 'gzip debian')}; large ${floor('cold big', 'gzip big')}`);
   const rate = (image: string, label: string): string => (content(image) / samples.median(label).seconds).toFixed(0);
   console.log('');
   console.log(

@@ -1,7 +1,7 @@
 /**
  * Whole-process measurements for the bench: each command runs under GNU time, which reports its
- * peak resident set (%M, the largest of the process and its waited-for children); the wall time is
- * taken around it.
+ * peak resident set (%M, the largest of the process and its waited-for children) and its CPU time
+ * (%U + %S, its threads and waited-for children together); the wall time is taken around it.
  */
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +10,8 @@ import { run } from '../test/harness/process.js';
 export interface Sample {
   readonly seconds: number;
   readonly rssMiB: number;
+  /** User and system CPU seconds, every thread's. */
+  readonly cpuSeconds: number;
 }
 
 export interface Command {
@@ -25,12 +27,12 @@ export async function measure(command: Command, scratch: string): Promise<Sample
   if (program === undefined) throw new Error('nothing to measure');
   const timeFile = path.join(scratch, `time-${process.pid}.txt`);
   const started = process.hrtime.bigint();
-  const r = await run('/usr/bin/time', ['-o', timeFile, '-f', '%M', program, ...args], { env: command.env ?? process.env });
+  const r = await run('/usr/bin/time', ['-o', timeFile, '-f', '%M %U %S', program, ...args], { env: command.env ?? process.env });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const kib = Number((await readFile(timeFile, 'utf8')).trim().split('\n').pop());
+  const [kib, user, system] = ((await readFile(timeFile, 'utf8')).trim().split('\n').pop() ?? '').split(' ').map(Number);
   await rm(timeFile, { force: true });
   if (!(command.ok ?? [0]).includes(r.code)) throw new Error(`${command.argv.join(' ')} exited ${r.code}: ${r.stderr.slice(-1000)}`);
-  return { seconds, rssMiB: kib / 1024 };
+  return { seconds, rssMiB: (kib ?? NaN) / 1024, cpuSeconds: (user ?? NaN) + (system ?? NaN) };
 }
 
 export function median(xs: readonly number[]): number {
@@ -50,9 +52,9 @@ export class Samples {
     this.#byLabel.set(label, list);
   }
 
-  /** The median wall time and the median peak RSS of a label's runs, with how many there were. */
+  /** The medians of a label's runs (wall time, peak RSS, CPU time), with how many there were. */
   median(label: string): Sample & { runs: number } {
     const list = this.#byLabel.get(label) ?? [];
-    return { seconds: median(list.map((s) => s.seconds)), rssMiB: median(list.map((s) => s.rssMiB)), runs: list.length };
+    return { seconds: median(list.map((s) => s.seconds)), rssMiB: median(list.map((s) => s.rssMiB)), cpuSeconds: median(list.map((s) => s.cpuSeconds)), runs: list.length };
   }
 }
