@@ -343,8 +343,11 @@ function mergeDirs(layers: readonly Node[], isRoot: boolean): Node {
   return out;
 }
 
-/** Files a view keeps listed for the analyzers after the first (a view of more is walked again each time). */
-const FILES_KEPT = 250_000;
+/**
+ * Files a view keeps listed for the analyzers after the first; a view of more is walked again each
+ * time, so a small `limits.maxHeap` still holds for a huge image (100,000 files kept: about 20 MiB).
+ */
+const FILES_KEPT = 100_000;
 
 /** One finished view of the image's filesystem. */
 class View implements FinalFilesystem {
