@@ -236,6 +236,10 @@ describe('the two snapshotter views', function () {
     let n = 0;
     for (const _ of fs.entries()) n++;
     assert.equal(n, 150_000);
+    // More files than a view keeps listed (100,000): each listing walks again, and every file is in it.
+    for (let pass = 0; pass < 2; pass++) assert.equal([...fs.files()].length, 150_000, `listing ${pass + 1}`);
+    const small = buildViews([{ layerIndex: 0, whiteouts: [], entries: entries.slice(0, 10) }]).overlay;
+    assert.deepEqual([...small.files()].map((f) => f.path), [...small.files()].map((f) => f.path), 'a kept list is the same each time');
   });
 
   it('resolves 2,000 levels of directories in linear time', function () {
