@@ -117,19 +117,22 @@ class Tree {
 
   /**
    * Resolves `parts` as continuity's RootPath does: symlinks followed in every component (the last too
-   * when `followLast`), `..` clamped at the root. Linear in the depth plus the links followed.
+   * when `followLast`), `..` clamped at the root. Linear in the depth plus the links followed. `straight`:
+   * no symlink was followed and no `..` taken, so the way is the names themselves, each below the last.
    */
-  walk(parts: readonly string[], followLast: boolean): { names: string[]; node: Node | undefined } {
+  walk(parts: readonly string[], followLast: boolean): { names: string[]; node: Node | undefined; straight: boolean } {
     const pending = [...parts].reverse();
     const names: string[] = [];
     // nodes[i] is what names[i] is (undefined once a component is missing).
     const nodes: Array<Node | undefined> = [];
     const current = (): Node | undefined => (nodes.length ? nodes[nodes.length - 1] : this.root);
     let hops = 0;
+    let straight = true;
     while (pending.length) {
       const part = pending.pop() as string;
       if (part === '' || part === '.') continue;
       if (part === '..') {
+        straight = false;
         names.pop();
         nodes.pop();
         continue;
@@ -138,6 +141,7 @@ class Tree {
       const last = pending.length === 0;
       if (child?.symlink !== undefined && (!last || followLast) && hops < MAX_SYMLINKS) {
         hops++;
+        straight = false;
         if (child.symlink.startsWith('/')) {
           names.length = 0;
           nodes.length = 0;
@@ -149,7 +153,7 @@ class Tree {
       names.push(part);
       nodes.push(child);
     }
-    return { names, node: current() };
+    return { names, node: current(), straight };
   }
 
   /** The node at exactly these names (no link followed). */
@@ -197,8 +201,10 @@ class Tree {
     while (w < wos.length) ops.push({ kind: 'whiteout', whiteout: wos[w++] as Whiteout });
 
     // Entries come mostly a directory at a time: the last parent's walk and mkdirs serve the entries after
-    // it in the same parent. Such an entry changes only that directory's children, never the way to it;
-    // an entry elsewhere walks anew, and a whiteout (which can remove the way) ends the reuse.
+    // it in the same parent. Such an entry changes only that directory's children, which are on the way to
+    // it only when the walk went through a symlink or `..` (`bin -> /` then `bin/bin`; `e -> a/b/..` then
+    // `e/b`): only a straight walk is reused. An entry elsewhere walks anew, and a whiteout (which can
+    // remove the way) ends the reuse.
     let parent: { key: string; dir: Node & { children: Map<string, Node> }; landed: string } | undefined;
     for (const op of ops) {
       if (op.kind === 'whiteout') {
@@ -233,12 +239,12 @@ class Tree {
         const last = parts.pop();
         if (last === undefined) continue; // the root itself: containerd ignores it
         base = last;
-        const { names } = this.walk(parts, true);
+        const { names, straight } = this.walk(parts, true);
         dir = this.mkdirs(names, inherit);
         const landedParent = names.map((n) => `/${n}`).join('');
         landed = `${landedParent}/${base}`;
         // Only a parent written as the path's own prefix is reused (`/a/./b` and `/a/b/` walk the slow way).
-        parent = slash >= 0 && entry.path.slice(slash + 1) === base ? { key: entry.path.slice(0, slash), dir, landed: landedParent } : undefined;
+        parent = straight && slash >= 0 && entry.path.slice(slash + 1) === base ? { key: entry.path.slice(0, slash), dir, landed: landedParent } : undefined;
       }
       if (landed !== entry.path) this.redirects.set(`${entry.layerIndex}:${entry.path}`, landed);
       const existing = dir.children.get(base);

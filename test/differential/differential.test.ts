@@ -89,6 +89,33 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     user: '',
     runtimeSpecial: false,
   },
+  {
+    // Found by `npm run differential` (seed 1987124404): the walk to `bin/` went through `bin -> /`, and
+    // the global header at `bin/bin` removes that symlink, so `bin/a` lands in a new /bin, not at /a.
+    name: 'an entry that removes the symlink its own directory was reached through',
+    layers: [[
+      { name: 'bin', type: 'symlink', linkname: '/' },
+      { name: 'bin/bin', type: 'global', pax: { comment: 'x' } },
+      { name: 'bin/a', content: 'ELF', mode: 0o644, pax: { 'SCHILY.xattr.security.capability': capability([9, 21]) } },
+    ]],
+    user: '',
+    runtimeSpecial: true,
+  },
+  {
+    // `e -> a/b/..` is /a until `e/b` makes a/b a symlink into /etc; then `e/passwd` is /etc/passwd.
+    name: 'an entry that redirects the way to its own directory replaces /etc/passwd',
+    layers: [
+      [{ name: 'etc/passwd', content: 'root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n' }],
+      [
+        { name: 'a/', type: 'dir' },
+        { name: 'e', type: 'symlink', linkname: 'a/b/..' },
+        { name: 'e/b', type: 'symlink', linkname: '/etc/sub' },
+        { name: 'e/passwd', content: 'app:x:0:0::/:/bin/sh\n' },
+      ],
+    ],
+    user: 'app',
+    runtimeSpecial: false,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {

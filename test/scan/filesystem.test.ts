@@ -121,6 +121,30 @@ describe('LayeredFilesystem', function () {
     }
   });
 
+  it('an entry that changes the way to its own directory: the entries after it walk anew', function () {
+    // Found by the runtime-oracle differential (seed 1987124404). The walk to a directory reached through a
+    // symlink or `..` may pass that directory's own children, so an entry there can change where its
+    // siblings land.
+    const cases: Array<{ name: string; entries: EntryInfo[]; files: string[] }> = [
+      {
+        name: 'bin -> /, then a global header at bin/bin removes the symlink',
+        entries: [entry('/bin', 0, 'symlink', '/'), entry('/bin/bin', 0, 'global'), entry('/bin/a', 0)],
+        files: ['/bin/a'],
+      },
+      {
+        name: 'e -> a/b/.., then e/b makes a/b a symlink into /etc',
+        entries: [entry('/a', 0, 'directory'), entry('/e', 0, 'symlink', 'a/b/..'), entry('/e/b', 0, 'symlink', '/etc/sub'), entry('/e/passwd', 0)],
+        files: ['/etc/passwd'],
+      },
+    ];
+    for (const c of cases) {
+      const views = buildViews([{ layerIndex: 0, whiteouts: [], entries: c.entries }]);
+      for (const [name, view] of [['overlay', views.overlay], ['native', views.native]] as const) {
+        assert.deepEqual([...view.files()].map((f) => f.path).sort(), c.files, `${c.name} (${name})`);
+      }
+    }
+  });
+
   it('survives symlink loops', function () {
     const fs = build([[['a', 'symlink', 'b'], ['b', 'symlink', 'a']], ['a/file']]);
     assert.ok(fs.resolvedPath('/a/file', 1).endsWith('/file'));
