@@ -1,5 +1,6 @@
 import { ImggateError } from '../errors.js';
 import type { EntryInfo } from './analyzer.js';
+import { posix } from 'node:path';
 import type { Whiteout } from './paths.js';
 
 /** What one layer did to the filesystem: recorded while it streams, applied in layer order afterwards. */
@@ -96,6 +97,19 @@ function components(path: string): string[] {
   return path.split('/').filter((p) => p !== '' && p !== '.');
 }
 
+/** Go's path.Clean. */
+function goClean(path: string): string {
+  if (path === '') return '.';
+  const normalized = posix.normalize(path);
+  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
+}
+
+/** Go's filepath.Join: the non-empty elements joined and cleaned, '' when there are none. */
+function goJoin(...elements: string[]): string {
+  const kept = elements.filter((e) => e !== '');
+  return kept.length ? goClean(kept.join('/')) : '';
+}
+
 function isDir(node: Node | undefined): node is Node & { children: Map<string, Node> } {
   return node?.children !== undefined;
 }
@@ -156,6 +170,67 @@ class Tree {
     return { names, node: current(), straight };
   }
 
+  /**
+   * The directory containerd writes an entry of `parts` into: continuity's RootPath (fs/path.go, the
+   * version containerd 1.6 applies layers with) over the tar name as writers give it, relative. It
+   * differs from the kernel's resolution (`walk`) when a followed link's target has a `..`: RootPath
+   * joins a target to the path before it and cleans it lexically (`l -> b/..` is the root even when
+   * `b` is a link), and at a `..` after a link it joins a link found there to the wrong directory.
+   * Without a link on the way both give the same names, and the kernel's walk is the cheaper.
+   * Too many links: containerd refuses the layer; the kernel's walk places it, to judge it anyway.
+   */
+  place(parts: readonly string[]): { names: string[]; straight: boolean } {
+    const kernel = this.walk(parts, true);
+    if (kernel.straight || parts.length === 0) return kernel;
+    const real = this.#rootPath(`${parts.join('/')}/`);
+    return real === undefined ? kernel : { names: components(real), straight: false };
+  }
+
+  /** continuity's RootPath, relative to this tree's root; undefined for errTooManyLinks. */
+  #rootPath(path: string): string | undefined {
+    const walked = { links: 0 };
+    for (;;) {
+      const before = walked.links;
+      const next = this.#walkLinks(path, walked);
+      if (next === undefined) return undefined;
+      path = next;
+      if (before === walked.links) {
+        const rooted = goJoin('/', next);
+        if (path === rooted) return rooted;
+        path = rooted;
+      }
+    }
+  }
+
+  #walkLink(path: string, walked: { links: number }): { path: string; link: boolean } | undefined {
+    if (walked.links > MAX_SYMLINKS) return undefined;
+    const clean = goJoin('/', path);
+    if (clean === '/') return { path: clean, link: false };
+    // os.Lstat: the kernel resolves every component but the last (an absolute link there leads out of
+    // the snapshot on the host, which no model of the image can follow: it is resolved in the image).
+    const parts = components(clean);
+    const base = parts.pop() as string;
+    const parent = this.walk(parts, true).node;
+    const node = isDir(parent) ? parent.children.get(base) : undefined;
+    if (node?.symlink === undefined) return { path: clean, link: false };
+    walked.links++;
+    return { path: node.symlink, link: true };
+  }
+
+  #walkLinks(path: string, walked: { links: number }): string | undefined {
+    const slash = path.lastIndexOf('/');
+    const dir = path.slice(0, slash + 1);
+    const file = path.slice(slash + 1);
+    if (dir === '') return this.#walkLink(file, walked)?.path;
+    if (file === '') return dir === '/' ? dir : this.#walkLinks(dir.slice(0, -1), walked);
+    const newdir = this.#walkLinks(dir, walked);
+    if (newdir === undefined) return undefined;
+    const found = this.#walkLink(goJoin(newdir, file), walked);
+    if (found === undefined) return undefined;
+    if (!found.link || found.path.startsWith('/')) return found.path;
+    return goJoin(newdir, found.path);
+  }
+
   /** The node at exactly these names (no link followed). */
   at(names: readonly string[]): Node | undefined {
     let node: Node | undefined = this.root;
@@ -211,7 +286,7 @@ class Tree {
         parent = undefined;
         const wo = op.whiteout;
         if (wo.kind === 'opaque') {
-          const { names } = this.walk(components(wo.dir), true);
+          const { names } = this.place(components(wo.dir));
           const dir = this.mkdirs(names, inherit);
           if (overlay) dir.opaque = true;
           else removeUnpacked(dir, unpacked);
@@ -219,7 +294,7 @@ class Tree {
           const parts = components(wo.path);
           const base = parts.pop();
           if (base === undefined) continue;
-          const { names } = this.walk(parts, true);
+          const { names } = this.place(parts);
           const dir = this.mkdirs(names, inherit);
           if (overlay) this.#put(dir, base, { whiteout: true });
           else dir.children.delete(base);
@@ -239,7 +314,7 @@ class Tree {
         const last = parts.pop();
         if (last === undefined) continue; // the root itself: containerd ignores it
         base = last;
-        const { names, straight } = this.walk(parts, true);
+        const { names, straight } = this.place(parts);
         dir = this.mkdirs(names, inherit);
         const landedParent = names.map((n) => `/${n}`).join('');
         landed = `${landedParent}/${base}`;
@@ -275,7 +350,7 @@ class Tree {
       case 'hardlink': {
         const parts = components(entry.linkname);
         const base = parts.pop();
-        const parent = this.walk(parts, true).names;
+        const parent = this.place(parts).names;
         const target = base === undefined ? undefined : this.at([...parent, base]);
         if (target?.symlink !== undefined) return { entry, symlink: target.symlink };
         const inode = target?.inode;

@@ -116,6 +116,32 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     user: 'app',
     runtimeSpecial: false,
   },
+  {
+    // containerd's RootPath cleans `b/..` lexically, so `l` is the root even though `b` leads to /x/y; the
+    // kernel's resolution (imggate's before) put this /etc/passwd at /x/etc/passwd.
+    name: 'a link to b/.. where b is a link: the entries through it land where RootPath says',
+    layers: [
+      [{ name: 'etc/passwd', content: 'root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n' }],
+      [
+        { name: 'b', type: 'symlink', linkname: 'x/y' },
+        { name: 'l', type: 'symlink', linkname: 'b/..' },
+        { name: 'l/etc/passwd', content: 'app:x:0:0::/:/bin/sh\n' },
+      ],
+    ],
+    user: 'app',
+    runtimeSpecial: false,
+  },
+  {
+    // Found by the widened generator (seed 1111): at the `..` of `a/b/..` RootPath finds `etc` a link
+    // again and joins its target to /etc/x, not to /; the setuid file lands at /a/x/a/passwd.
+    name: 'RootPath’s join of a link met at a `..` (a setuid file where only continuity puts it)',
+    layers: [[
+      { name: 'etc', type: 'symlink', linkname: 'a/b/..' },
+      { name: 'etc/b', type: 'symlink', linkname: '/etc/x' },
+      { name: './etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\n', mode: 0o4755 },
+    ]],
+    runtimeSpecial: true,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {
