@@ -42,6 +42,12 @@ export interface FinalFilesystem {
    */
   lookup(path: string): EntryInfo | undefined;
   /**
+   * `lookup` as containerd reads a file of the image from outside it (oci.WithUser's /etc/passwd):
+   * through continuity's RootPath, which can lead elsewhere than the kernel when a link's target has a
+   * `..`. `null` when RootPath gives up (too many links: containerd refuses to start the container).
+   */
+  lookupRootPath(path: string): EntryInfo | undefined | null;
+  /**
    * Whether the entry that layer `layerIndex` wrote at `path` is what the final filesystem holds
    * there, under that name or (for a file's content) under a hard link; false when a later layer
    * deleted or replaced it (it still ships in the image).
@@ -182,12 +188,12 @@ class Tree {
   place(parts: readonly string[]): { names: string[]; straight: boolean } {
     const kernel = this.walk(parts, true);
     if (kernel.straight || parts.length === 0) return kernel;
-    const real = this.#rootPath(`${parts.join('/')}/`);
+    const real = this.rootPath(`${parts.join('/')}/`);
     return real === undefined ? kernel : { names: components(real), straight: false };
   }
 
   /** continuity's RootPath, relative to this tree's root; undefined for errTooManyLinks. */
-  #rootPath(path: string): string | undefined {
+  rootPath(path: string): string | undefined {
     const walked = { links: 0 };
     for (;;) {
       const before = walked.links;
@@ -454,6 +460,14 @@ class View implements FinalFilesystem {
     return node.inode?.content ?? node.entry;
   }
 
+  lookupRootPath(path: string): EntryInfo | undefined | null {
+    const real = this.#tree.rootPath(path);
+    if (real === undefined) return null;
+    const node = this.#tree.at(components(real));
+    if (!node || node.whiteout) return undefined;
+    return node.inode?.content ?? node.entry;
+  }
+
   isInFinal(path: string, layerIndex: number): boolean {
     if (!this.#live) {
       this.#live = new Set();
@@ -590,6 +604,9 @@ export class LayeredFilesystem implements FinalFilesystem {
   }
   lookup(path: string): EntryInfo | undefined {
     return this.#fs.lookup(path);
+  }
+  lookupRootPath(path: string): EntryInfo | undefined | null {
+    return this.#fs.lookupRootPath(path);
   }
   isInFinal(path: string, layerIndex: number): boolean {
     return this.#fs.isInFinal(path, layerIndex);

@@ -142,6 +142,19 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     ]],
     runtimeSpecial: true,
   },
+  {
+    // The kernel reads /etc/passwd at /x/real/passwd (`e/..` is /x); containerd's WithUser reads it through
+    // RootPath, which cleans `e/../real` to /real first, and runs app as uid 0.
+    name: 'an /etc/passwd the kernel and RootPath find in different places',
+    layers: [[
+      { name: 'x/real/passwd', content: 'app:x:1000:1000::/:/bin/sh\n' },
+      { name: 'real/passwd', content: 'app:x:0:0::/:/bin/sh\n' },
+      { name: 'e', type: 'symlink', linkname: 'x/y' },
+      { name: 'etc', type: 'symlink', linkname: 'e/../real' },
+    ]],
+    user: 'app',
+    runtimeSpecial: false,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {

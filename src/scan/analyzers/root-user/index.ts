@@ -13,8 +13,9 @@ const MAX_BYTES = 4 * 1024 * 1024;
  * copy captured while streaming, or from reading the layer again when the path leads elsewhere
  * (a symlinked or hard-linked /etc/passwd).
  */
-async function readView(fs: FinalFilesystem, path: string, captured: ReadonlyMap<EntryInfo, Buffer>, image: ImageView): Promise<UserFiles['passwd']> {
-  const entry = fs.lookup(path);
+async function readView(fs: FinalFilesystem, path: string, captured: ReadonlyMap<EntryInfo, Buffer>, image: ImageView, reader: 'kernel' | 'rootpath'): Promise<UserFiles['passwd']> {
+  const entry = reader === 'kernel' ? fs.lookup(path) : fs.lookupRootPath(path);
+  if (entry === null) return { error: `${path}: too many links (RootPath)` };
   if (!entry) return undefined;
   if (entry.type !== 'file') return { error: `${path} is a ${entry.type}, not a file` };
   if (entry.size > MAX_BYTES) return { error: `${path} is ${entry.size} bytes, more than the ${MAX_BYTES} the gate reads` };
@@ -41,7 +42,7 @@ interface Judged {
  */
 export const rootUserAnalyzer: Analyzer = {
   id: 'root-user',
-  version: 2,
+  version: 3,
   description: 'the user a container of the image runs as',
   layer(): LayerRun {
     const captured: PerEntry<string> = [];
@@ -59,8 +60,17 @@ export const rootUserAnalyzer: Analyzer = {
     const shown = user === '' ? 'no USER (the default, root)' : `USER "${user}"`;
     const judged: Judged[] = [];
     for (const { name, fs } of image.views) {
-      const files: UserFiles = { passwd: await readView(fs, '/etc/passwd', captured, image), group: await readView(fs, '/etc/group', captured, image) };
-      judged.push({ view: name, runtime: 'runc', result: runcUser(user, files) }, { view: name, runtime: 'containerd', result: containerdUser(user, files) });
+      // runc opens the files inside the container (the kernel resolves the links); containerd's WithUser
+      // opens them from outside through RootPath, which may reach other files. Each runtime is judged on
+      // both readings where they differ: which reader a runtime version uses is not the gate's to assume.
+      const readings: UserFiles[] = [];
+      for (const reader of ['kernel', 'rootpath'] as const) {
+        const files: UserFiles = { passwd: await readView(fs, '/etc/passwd', captured, image, reader), group: await readView(fs, '/etc/group', captured, image, reader) };
+        if (!readings.some((r) => JSON.stringify(r) === JSON.stringify(files))) readings.push(files);
+      }
+      for (const files of readings) {
+        judged.push({ view: name, runtime: 'runc', result: runcUser(user, files) }, { view: name, runtime: 'containerd', result: containerdUser(user, files) });
+      }
     }
     const where = (j: Judged): string => `${j.runtime}${image.views.length > 1 ? ` (${j.view} snapshotter)` : ''}`;
     const root = judged.filter((j) => j.result.uid === 0);
