@@ -14,6 +14,10 @@ export interface EntryInfo extends Pick<TarHeader, 'type' | 'mode' | 'uid' | 'gi
   readonly layerIndex: number;
   /** Its position among the layer's tar entries (0-based), which tells two entries at one path apart. */
   readonly ordinal: number;
+  /** The tar name was rooted (`/etc/x`, `../etc/x`): containerd may place it elsewhere than a relative one (paths.ts `isRootedName`). */
+  readonly rooted?: true;
+  /** A hard link's target name was rooted. */
+  readonly linkRooted?: true;
 }
 
 /** What an analyzer asks of an entry, decided on its header alone. */

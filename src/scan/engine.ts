@@ -8,7 +8,7 @@ import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, ImageView, Laye
 import { imageCacheKey, layerCacheKey, type LayerCache, type LayerRecord } from './layer-cache.js';
 import { ByteLimit, decompressors, sniffCompression } from './decompress.js';
 import { buildViews, type LayerChanges } from './filesystem.js';
-import { normalizeEntryPath, whiteoutOf } from './paths.js';
+import { isRootedName, normalizeEntryPath, whiteoutOf } from './paths.js';
 import { ByteReader } from './tar/byte-reader.js';
 import { readTar } from './tar/reader.js';
 
@@ -319,8 +319,9 @@ async function scanLayer(
       if (header.type === 'symlink') checkPathDepth(header.linkname, limits, what, `has a symlink ${path} to a path`);
       const whiteout = whiteoutOf(path);
       if (whiteout === 'ignore') continue;
+      const rooted = isRootedName(header.name);
       if (whiteout) {
-        whiteouts.push({ ...whiteout, at: entries.length });
+        whiteouts.push({ ...whiteout, at: entries.length, ...(rooted ? { rooted } : {}) });
         continue;
       }
       const entry: EntryInfo = {
@@ -336,6 +337,8 @@ async function scanLayer(
         xattrs: header.xattrs,
         layerIndex: layer.index,
         ordinal,
+        ...(rooted ? { rooted } : {}),
+        ...(header.type === 'hardlink' && isRootedName(header.linkname) ? { linkRooted: true as const } : {}),
       };
       entries.push(entry);
       // A global header only removes what is at its path (containerd's applier); no analyzer reads it.

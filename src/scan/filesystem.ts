@@ -185,10 +185,10 @@ class Tree {
    * Without a link on the way both give the same names, and the kernel's walk is the cheaper.
    * Too many links: containerd refuses the layer; the kernel's walk places it, to judge it anyway.
    */
-  place(parts: readonly string[]): { names: string[]; straight: boolean } {
+  place(parts: readonly string[], rooted = false): { names: string[]; straight: boolean } {
     const kernel = this.walk(parts, true);
     if (kernel.straight || parts.length === 0) return kernel;
-    const real = this.rootPath(`${parts.join('/')}/`);
+    const real = this.rootPath(`${rooted ? '/' : ''}${parts.join('/')}/`);
     return real === undefined ? kernel : { names: components(real), straight: false };
   }
 
@@ -292,7 +292,7 @@ class Tree {
         parent = undefined;
         const wo = op.whiteout;
         if (wo.kind === 'opaque') {
-          const { names } = this.place(components(wo.dir));
+          const { names } = this.place(components(wo.dir), wo.rooted);
           const dir = this.mkdirs(names, inherit);
           if (overlay) dir.opaque = true;
           else removeUnpacked(dir, unpacked);
@@ -300,7 +300,7 @@ class Tree {
           const parts = components(wo.path);
           const base = parts.pop();
           if (base === undefined) continue;
-          const { names } = this.place(parts);
+          const { names } = this.place(parts, wo.rooted);
           const dir = this.mkdirs(names, inherit);
           if (overlay) this.#put(dir, base, { whiteout: true });
           else dir.children.delete(base);
@@ -320,7 +320,7 @@ class Tree {
         const last = parts.pop();
         if (last === undefined) continue; // the root itself: containerd ignores it
         base = last;
-        const { names, straight } = this.place(parts);
+        const { names, straight } = this.place(parts, entry.rooted);
         dir = this.mkdirs(names, inherit);
         const landedParent = names.map((n) => `/${n}`).join('');
         landed = `${landedParent}/${base}`;
@@ -356,7 +356,7 @@ class Tree {
       case 'hardlink': {
         const parts = components(entry.linkname);
         const base = parts.pop();
-        const parent = this.place(parts).names;
+        const parent = this.place(parts, entry.linkRooted).names;
         const target = base === undefined ? undefined : this.at([...parent, base]);
         if (target?.symlink !== undefined) return { entry, symlink: target.symlink };
         const inode = target?.inode;

@@ -98,7 +98,7 @@ export class StoredLayerCache implements LayerCache {
 }
 
 /** Raise when the record's form changes: older rows then miss and are evicted in time. */
-const SCHEMA = 'imggate.layer-facts/v1';
+const SCHEMA = 'imggate.layer-facts/v2';
 
 /**
  * A record's key: the layer's diffID (its uncompressed bytes), every analyzer with its version, the
@@ -118,7 +118,8 @@ export function layerCacheKey(diffId: string, analyzers: readonly Analyzer[], co
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }
 
-type EncodedEntry = [path: string, type: EntryType, mode: number, uid: number, gid: number, uname: string, gname: string, size: number, linkname: string, ordinal: number, xattrs?: Array<[string, string]>];
+/** `flags`: 1 the tar name was rooted, 2 a hard link's target name was (EntryInfo `rooted`, `linkRooted`). */
+type EncodedEntry = [path: string, type: EntryType, mode: number, uid: number, gid: number, uname: string, gname: string, size: number, linkname: string, ordinal: number, xattrs?: Array<[string, string]>, flags?: number];
 
 interface Encoded {
   readonly schema: string;
@@ -138,7 +139,9 @@ export function encodeLayerRecord(key: string, record: LayerRecord): { bytes: Bu
     key,
     entries: record.changes.entries.map((e) => {
       const row: EncodedEntry = [e.path, e.type, e.mode, e.uid, e.gid, e.uname, e.gname, e.size, e.linkname, e.ordinal];
-      if (e.xattrs.size > 0) row.push([...e.xattrs].map(([k, v]) => [k, v.toString('base64')]));
+      const flags = (e.rooted ? 1 : 0) | (e.linkRooted ? 2 : 0);
+      if (e.xattrs.size > 0 || flags !== 0) row.push([...e.xattrs].map(([k, v]) => [k, v.toString('base64')]));
+      if (flags !== 0) row.push(flags);
       return row;
     }),
     whiteouts: record.changes.whiteouts,
@@ -171,13 +174,14 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 const ENTRY_TYPES = new Set<string>(['file', 'hardlink', 'symlink', 'char', 'block', 'directory', 'fifo', 'global', 'other']);
 
 function validEntry(e: unknown): e is EncodedEntry {
-  if (!Array.isArray(e) || e.length < 10 || e.length > 11) return false;
-  const [path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs] = e as unknown[];
+  if (!Array.isArray(e) || e.length < 10 || e.length > 12) return false;
+  const [path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs, flags] = e as unknown[];
   return (
     typeof path === 'string' && path.startsWith('/') && typeof type === 'string' && ENTRY_TYPES.has(type) &&
     [mode, uid, gid, size, ordinal].every((n) => Number.isSafeInteger(n) && (n as number) >= 0) &&
     typeof uname === 'string' && typeof gname === 'string' && typeof linkname === 'string' &&
-    (xattrs === undefined || (Array.isArray(xattrs) && xattrs.every((x) => Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string')))
+    (xattrs === undefined || (Array.isArray(xattrs) && xattrs.every((x) => Array.isArray(x) && x.length === 2 && typeof x[0] === 'string' && typeof x[1] === 'string'))) &&
+    (flags === undefined || flags === 1 || flags === 2 || flags === 3)
   );
 }
 
@@ -204,7 +208,7 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
   if (!Number.isSafeInteger(stats.uncompressedSize) || !Number.isSafeInteger(stats.entries)) return undefined;
   if (!analyzers.every((a) => Object.hasOwn(facts, a.id))) return undefined;
   if (!findings.every(validFinding)) return undefined;
-  const restored: EntryInfo[] = entries.map(([path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs]) => ({
+  const restored: EntryInfo[] = entries.map(([path, type, mode, uid, gid, uname, gname, size, linkname, ordinal, xattrs, flags = 0]) => ({
     path,
     type,
     mode,
@@ -217,6 +221,8 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
     ordinal,
     xattrs: new Map((xattrs ?? []).map(([k, b]) => [k, Buffer.from(b, 'base64')])),
     layerIndex,
+    ...(flags & 1 ? { rooted: true as const } : {}),
+    ...(flags & 2 ? { linkRooted: true as const } : {}),
   }));
   return {
     changes: { layerIndex, whiteouts, entries: restored },
@@ -228,7 +234,7 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
 }
 
 /** Raise when the record's form, or what the engine concludes and places from the same records, changes. */
-const IMAGE_SCHEMA = 'imggate.image-facts/v1';
+const IMAGE_SCHEMA = 'imggate.image-facts/v2';
 
 /**
  * The key of an image's conclusions: its config (by digest), each layer as the report names it (blob

@@ -9,10 +9,24 @@ export function normalizeEntryPath(name: string): string {
   return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
 }
 
+/**
+ * Whether a tar name, cleaned as containerd cleans it (Go's filepath.Clean), is rooted: `/etc/x`, or
+ * `../etc/x`, which continuity's RootPath takes from the root too. containerd places such a name
+ * differently from a relative one when a link on its way has a `..` in its target (RootPath cleans a
+ * rooted link's target as text, and walks a relative one), so the engine keeps the difference.
+ */
+export function isRootedName(name: string): boolean {
+  const cleaned = posix.normalize(name);
+  return cleaned.startsWith('/') || cleaned === '..' || cleaned.startsWith('../');
+}
+
 export const OPAQUE_WHITEOUT = '.wh..wh..opq';
 export const WHITEOUT_PREFIX = '.wh.';
 
-export type Whiteout = { readonly kind: 'opaque'; readonly dir: string } | { readonly kind: 'delete'; readonly path: string };
+export type Whiteout = ({ readonly kind: 'opaque'; readonly dir: string } | { readonly kind: 'delete'; readonly path: string }) & {
+  /** The tar name was rooted (`isRootedName`). */
+  readonly rooted?: true;
+};
 
 /** Classifies an OCI/AUFS whiteout entry; `.wh..wh.*` metadata other than the opaque marker is ignored. */
 export function whiteoutOf(path: string): Whiteout | 'ignore' | undefined {

@@ -75,6 +75,24 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     runtimeSpecial: false,
   },
   {
+    // Found by `npm run differential` (seed 1987124404, the widened generator): containerd places `../etc/passwd`
+    // and `/etc/s` through RootPath from the root, where `etc -> a/b/..` is cleaned as text to /a; a relative
+    // `etc/a` goes through the link `b` first and lands in /a/x/a.
+    name: 'rooted tar names (../etc/passwd, /etc/s) under a link to a/b/.. land where containerd puts them',
+    layers: [
+      [
+        { name: 'etc', type: 'symlink', linkname: 'a/b/..' },
+        { name: 'etc/b', type: 'symlink', linkname: '/etc/x' },
+        { name: 'etc/a', content: 'ELF', mode: 0o4755 },
+        { name: '../etc/passwd', content: 'root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n', mode: 0o4755 },
+        { name: '/etc/s', content: 'ELF', mode: 0o2755 },
+      ],
+      [{ name: 'etc/group', content: 'root:x:0:\napp:x:1000:\n' }],
+    ],
+    user: '',
+    runtimeSpecial: true,
+  },
+  {
     // Found by `npm run differential` (seed 750676533): a root opaque marker removes /usr natively only,
     // and /etc/os-release is a directory, which a reader that tries the next name steps past.
     name: 'an /etc/os-release directory over a /usr/lib/os-release only one snapshotter keeps',

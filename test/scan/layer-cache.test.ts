@@ -178,6 +178,26 @@ describe('the layer cache (store.scanCache)', function () {
       assert.equal(answered.findings.length, first.findings.length - first.findings.filter((f) => f.check === 'setuid').length);
     });
 
+    it('keeps whether a tar name was rooted, which can move where containerd puts the entry', async function () {
+      // etc -> a/b/..: RootPath cleans it as text for the rooted /etc/s, and walks the link b first for etc/r.
+      const img = await buildImage({
+        layers: [{ entries: [{ name: 'etc', type: 'symlink', linkname: 'a/b/..' }, { name: 'etc/b', type: 'symlink', linkname: '/etc/x' }, { name: '/etc/s', content: 'ELF', mode: 0o4755 }, { name: 'etc/r', content: 'ELF', mode: 0o4755 }] }],
+      });
+      const dir = await layoutOf('rooted', img);
+      const store = await freshStore();
+      const first = await run(dir, store);
+      const setuid = (r: Report): string[] => r.findings.filter((f) => f.check === 'setuid').map((f) => f.path ?? '').sort();
+      const r = setuid(first).find((p) => p.endsWith('/r')) ?? '';
+      const s = setuid(first).find((p) => p.endsWith('/s')) ?? '';
+      assert.ok(r && s, JSON.stringify(setuid(first)));
+      assert.notEqual(path.posix.dirname(r), path.posix.dirname(s), 'the rooted name lands elsewhere');
+      // From the layer's row alone (the image's row gone), the same places.
+      const [imageRow] = (await rows(store)).filter((row) => isImageRow(row, img));
+      await backend().tamper(store, imageRow!.key, Buffer.from('gone'));
+      for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
+      assert.deepEqual(stable(await run(dir, store)), stable(first));
+    });
+
     it('keeps within its size, dropping the least recently used', async function () {
       const store = await freshStore();
       const one = await layoutOf('d1', await image('d1'));
