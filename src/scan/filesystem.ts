@@ -88,6 +88,14 @@ interface Node {
   opaque?: boolean;
 }
 
+/**
+ * Work RootPath may do for one image's views, in characters of the paths it stats: a few thousand times
+ * what a Debian image needs. It is linear in a path's depth for each entry, and an image of deep paths
+ * through links made it cost seconds an entry; past this the image is refused (LIMIT_EXCEEDED), quickly,
+ * instead of the check running to its deadline.
+ */
+const ROOTPATH_BUDGET = 256 * 1024 * 1024;
+
 /** continuity's RootPath gives up after this many links (the kernel after 40). */
 const MAX_SYMLINKS = 255;
 const GLOBAL_HEADER: string = 'global';
@@ -116,6 +124,12 @@ function goJoin(...elements: string[]): string {
   return kept.length ? goClean(kept.join('/')) : '';
 }
 
+/** One RootPath call's state: links followed, and the prefixes stat'ed (no link there) with their nodes. */
+interface Walked {
+  links: number;
+  readonly seen: Map<string, Node | undefined>;
+}
+
 function isDir(node: Node | undefined): node is Node & { children: Map<string, Node> } {
   return node?.children !== undefined;
 }
@@ -123,7 +137,11 @@ function isDir(node: Node | undefined): node is Node & { children: Map<string, N
 /** One directory tree as an applier builds it, with containerd's path handling. */
 class Tree {
   readonly root: Node = { children: new Map() };
-  constructor(private readonly maxDirectoryEntries = Infinity) {}
+  constructor(
+    private readonly maxDirectoryEntries = Infinity,
+    /** Characters of paths RootPath has stat'ed, shared by the trees of one build (ROOTPATH_BUDGET). */
+    private readonly spent: { chars: number } = { chars: 0 },
+  ) {}
 
   /** Adds a name to a directory, refusing a directory grown past `limits.maxDirectoryEntries`. */
   #put(dir: Node & { children: Map<string, Node> }, name: string, node: Node): void {
@@ -194,7 +212,7 @@ class Tree {
 
   /** continuity's RootPath, relative to this tree's root; undefined for errTooManyLinks. */
   rootPath(path: string): string | undefined {
-    const walked = { links: 0 };
+    const walked: Walked = { links: 0, seen: new Map() };
     for (;;) {
       const before = walked.links;
       const next = this.#walkLinks(path, walked);
@@ -208,22 +226,36 @@ class Tree {
     }
   }
 
-  #walkLink(path: string, walked: { links: number }): { path: string; link: boolean } | undefined {
+  /** `clean`: `path` is known to be absolute and clean already (Join of a stat'ed prefix and a plain name). */
+  #walkLink(path: string, walked: Walked, clean = false): { path: string; link: boolean } | undefined {
     if (walked.links > MAX_SYMLINKS) return undefined;
-    const clean = goJoin('/', path);
+    return this.#lstat(clean ? path : goJoin('/', path), walked);
+  }
+
+  #lstat(clean: string, walked: Walked): { path: string; link: boolean } {
+    this.spent.chars += clean.length;
+    if (this.spent.chars > ROOTPATH_BUDGET) {
+      throw new ImggateError('LIMIT_EXCEEDED', `the layers' paths lead through links so deep that placing their entries as containerd does would take more than ${ROOTPATH_BUDGET} steps; refusing the image`);
+    }
     if (clean === '/') return { path: clean, link: false };
     // os.Lstat: the kernel resolves every component but the last (an absolute link there leads out of
     // the snapshot on the host, which no model of the image can follow: it is resolved in the image).
-    const parts = components(clean);
-    const base = parts.pop() as string;
-    const parent = this.walk(parts, true).node;
+    // RootPath stats each prefix of a path in turn: a prefix already stat'ed (no link there, so the
+    // kernel's resolution of it is that node) serves as the parent, which keeps a deep path linear.
+    const slash = clean.lastIndexOf('/');
+    const base = clean.slice(slash + 1);
+    const parentPath = slash === 0 ? '/' : clean.slice(0, slash);
+    const parent = parentPath === '/' ? this.root : walked.seen.has(parentPath) ? walked.seen.get(parentPath) : this.walk(components(parentPath), true).node;
     const node = isDir(parent) ? parent.children.get(base) : undefined;
-    if (node?.symlink === undefined) return { path: clean, link: false };
+    if (node?.symlink === undefined) {
+      walked.seen.set(clean, node);
+      return { path: clean, link: false };
+    }
     walked.links++;
     return { path: node.symlink, link: true };
   }
 
-  #walkLinks(path: string, walked: { links: number }): string | undefined {
+  #walkLinks(path: string, walked: Walked): string | undefined {
     const slash = path.lastIndexOf('/');
     const dir = path.slice(0, slash + 1);
     const file = path.slice(slash + 1);
@@ -231,7 +263,13 @@ class Tree {
     if (file === '') return dir === '/' ? dir : this.#walkLinks(dir.slice(0, -1), walked);
     const newdir = this.#walkLinks(dir, walked);
     if (newdir === undefined) return undefined;
-    const found = this.#walkLink(goJoin(newdir, file), walked);
+    // A plain name below a prefix just stat'ed: the join is already clean. Cleaning it again at every level
+    // made a deep path quadratic (depth 200, 2,000 entries through a link: 16 s).
+    const plain = file !== '.' && file !== '..';
+    const found =
+      plain && (newdir === '/' || walked.seen.has(newdir))
+        ? this.#walkLink(newdir === '/' ? `/${file}` : `${newdir}/${file}`, walked, true)
+        : this.#walkLink(goJoin(newdir, file), walked);
     if (found === undefined) return undefined;
     if (!found.link || found.path.startsWith('/')) return found.path;
     return goJoin(newdir, found.path);
@@ -553,12 +591,13 @@ export interface Views {
  */
 export function buildViews(layers: readonly LayerChanges[], limits: { readonly maxDirectoryEntries?: number } = {}): Views {
   const cap = limits.maxDirectoryEntries ?? Infinity;
-  const native = new Tree(cap);
+  const spent = { chars: 0 };
+  const native = new Tree(cap, spent);
   const uppers: Tree[] = [];
   const redirects = new Map<string, string>();
   for (const changes of layers) {
     native.apply(changes, false, () => undefined);
-    const upper = new Tree(cap);
+    const upper = new Tree(cap, spent);
     const lowers = [...uppers].reverse();
     // mkparent copies a created parent's metadata from the topmost lower layer that has it as a directory.
     upper.apply(changes, true, (names) => {

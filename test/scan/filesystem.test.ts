@@ -266,6 +266,18 @@ describe('the two snapshotter views', function () {
     assert.deepEqual([...small.files()].map((f) => f.path), [...small.files()].map((f) => f.path), 'a kept list is the same each time');
   });
 
+  it('refuses entries whose way through links is too deep to place as containerd does, and places shallow ones', function () {
+    // RootPath stats every prefix of a path that leads through a link: 2,000 entries 1,000 levels below
+    // `l -> .` would take minutes; the image is refused instead.
+    const deep = Array.from({ length: 1000 }, () => 'a').join('/');
+    const entries = [entry('/l', 0, 'symlink', '.'), ...Array.from({ length: 2000 }, (_, i) => entry(`/l/${deep}/f${i}`, 0))];
+    assert.throws(() => buildViews([{ layerIndex: 0, whiteouts: [], entries }]), { code: 'LIMIT_EXCEEDED' });
+    const shallow = Array.from({ length: 30 }, () => 'a').join('/');
+    const views = buildViews([{ layerIndex: 0, whiteouts: [], entries: [entry('/l', 0, 'symlink', '.'), ...Array.from({ length: 2000 }, (_, i) => entry(`/l/${shallow}/f${i}`, 0))] }]);
+    assert.equal(views.native.resolvedPath(`/l/${shallow}/f7`, 0), `/${shallow}/f7`);
+    assert.equal([...views.native.files()].length, 2000);
+  });
+
   it('resolves 2,000 levels of directories in linear time', function () {
     const parts: string[] = [];
     const entries: EntryInfo[] = [];
