@@ -241,7 +241,8 @@ class Tree {
     // os.Lstat: the kernel resolves every component but the last (an absolute link there leads out of
     // the snapshot on the host, which no model of the image can follow: it is resolved in the image).
     // RootPath stats each prefix of a path in turn: a prefix already stat'ed (no link there, so the
-    // kernel's resolution of it is that node) serves as the parent, which keeps a deep path linear.
+    // kernel's resolution of it is that node) serves as the parent, so a deep path is not walked from
+    // the root again at every level.
     const slash = clean.lastIndexOf('/');
     const base = clean.slice(slash + 1);
     const parentPath = slash === 0 ? '/' : clean.slice(0, slash);
