@@ -1,7 +1,6 @@
 import { ImggateError } from '../errors.js';
 import type { EntryInfo } from './analyzer.js';
-import { posix } from 'node:path';
-import type { Whiteout } from './paths.js';
+import { goClean, type Whiteout } from './paths.js';
 
 /** What one layer did to the filesystem: recorded while it streams, applied in layer order afterwards. */
 export interface LayerChanges {
@@ -90,9 +89,9 @@ interface Node {
 
 /**
  * Work RootPath may do for one image's views, in characters of the paths it stats: a few thousand times
- * what a Debian image needs. It is linear in a path's depth for each entry, and an image of deep paths
- * through links made it cost seconds an entry; past this the image is refused (LIMIT_EXCEEDED), quickly,
- * instead of the check running to its deadline.
+ * what a Debian image needs. RootPath stats every prefix of a path that leads through a link, so an
+ * image of deep paths through links cost seconds an entry; past this the image is refused
+ * (LIMIT_EXCEEDED), quickly, instead of the check running to its deadline.
  */
 const ROOTPATH_BUDGET = 256 * 1024 * 1024;
 
@@ -109,13 +108,6 @@ function kernelId(id: number, previous: number): number {
 
 function components(path: string): string[] {
   return path.split('/').filter((p) => p !== '' && p !== '.');
-}
-
-/** Go's path.Clean. */
-function goClean(path: string): string {
-  if (path === '') return '.';
-  const normalized = posix.normalize(path);
-  return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
 }
 
 /** Go's filepath.Join: the non-empty elements joined and cleaned, '' when there are none. */
@@ -154,8 +146,9 @@ class Tree {
   readonly redirects = new Map<string, string>();
 
   /**
-   * Resolves `parts` as continuity's RootPath does: symlinks followed in every component (the last too
-   * when `followLast`), `..` clamped at the root. Linear in the depth plus the links followed. `straight`:
+   * Resolves `parts` as the kernel does, inside the image: symlinks followed in every component (the last
+   * too when `followLast`), `..` clamped at the root. Linear in the depth plus the links followed. Reads
+   * go this way; where containerd writes an entry is `place`'s (RootPath). `straight`:
    * no symlink was followed and no `..` taken, so the way is the names themselves, each below the last.
    */
   walk(parts: readonly string[], followLast: boolean): { names: string[]; node: Node | undefined; straight: boolean } {
@@ -205,7 +198,7 @@ class Tree {
    */
   place(parts: readonly string[], rooted = false): { names: string[]; straight: boolean } {
     const kernel = this.walk(parts, true);
-    if (kernel.straight || parts.length === 0) return kernel;
+    if (kernel.straight) return kernel;
     const real = this.rootPath(`${rooted ? '/' : ''}${parts.join('/')}/`);
     return real === undefined ? kernel : { names: components(real), straight: false };
   }
@@ -475,6 +468,12 @@ function mergeDirs(layers: readonly Node[], isRoot: boolean): Node {
  */
 const FILES_KEPT = 100_000;
 
+/** The entry whose content a name gives a reader: a hard link's content, nothing for a whiteout. */
+function contentOf(node: Node | undefined): EntryInfo | undefined {
+  if (!node || node.whiteout) return undefined;
+  return node.inode?.content ?? node.entry;
+}
+
 /** One finished view of the image's filesystem. */
 class View implements FinalFilesystem {
   readonly #tree: Tree;
@@ -494,17 +493,12 @@ class View implements FinalFilesystem {
   }
 
   lookup(path: string): EntryInfo | undefined {
-    const node = this.#tree.walk(components(path), true).node;
-    if (!node || node.whiteout) return undefined;
-    return node.inode?.content ?? node.entry;
+    return contentOf(this.#tree.walk(components(path), true).node);
   }
 
   lookupRootPath(path: string): EntryInfo | undefined | null {
     const real = this.#tree.rootPath(path);
-    if (real === undefined) return null;
-    const node = this.#tree.at(components(real));
-    if (!node || node.whiteout) return undefined;
-    return node.inode?.content ?? node.entry;
+    return real === undefined ? null : contentOf(this.#tree.at(components(real)));
   }
 
   isInFinal(path: string, layerIndex: number): boolean {

@@ -5,7 +5,13 @@ import { posix } from 'node:path';
  * (`../../etc/passwd` lands on `/etc/passwd`, as containerd's and moby's appliers clamp it).
  */
 export function normalizeEntryPath(name: string): string {
-  const normalized = posix.normalize(`/${name}`);
+  return goClean(`/${name}`);
+}
+
+/** Go's path.Clean (what containerd cleans tar names and link targets with). */
+export function goClean(path: string): string {
+  if (path === '') return '.';
+  const normalized = posix.normalize(path);
   return normalized.length > 1 && normalized.endsWith('/') ? normalized.slice(0, -1) : normalized;
 }
 
