@@ -186,7 +186,7 @@ export async function bigBenchImage(debian: LayoutImage, mib: number): Promise<L
  * under `tag`, as a rebuild that changed only the application would; the small layer's blob is
  * written to `dir` for the decompression yardstick.
  */
-export async function pushNewTag(host: string, repository: string, tag: string, debian: LayoutImage, dir: string): Promise<{ reference: string; layers: LayerBlob[] }> {
+export async function pushNewTag(host: string, repository: string, tag: string, debian: LayoutImage, dir: string): Promise<{ reference: string; layers: LayerBlob[]; alone: string }> {
   const base = debian.layers[0];
   if (!base) throw new Error('the Debian image has no base layer');
   const tar = makeTar([
@@ -199,31 +199,39 @@ export async function pushNewTag(host: string, repository: string, tag: string, 
   const layer = gzipSync(tar);
   const small: LayerBlob = { file: path.join(dir, `${sha256(layer).slice(7)}.tar.gz`), mediaType: GZIP_LAYER, digest: sha256(layer), size: layer.length };
   await writeFile(small.file, layer);
-  const config = Buffer.from(
-    JSON.stringify({
-      architecture: 'amd64',
-      os: 'linux',
-      config: { User: '1000', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['python3', '/srv/app/app.py'] },
-      rootfs: { type: 'layers', diff_ids: [debian.baseDiffId, sha256(tar)] },
-      history: [{ created_by: 'debootstrap --variant=minbase bookworm' }, { created_by: 'COPY app/ /srv/app/' }],
-    }),
-  );
-  const manifest = Buffer.from(
-    JSON.stringify({
-      schemaVersion: 2,
-      mediaType: MANIFEST,
-      config: { mediaType: CONFIG, digest: sha256(config), size: config.length },
-      layers: [base, small].map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
-    }),
-  );
+  const image = (diffIds: readonly string[], history: ReadonlyArray<{ created_by: string }>, layers: readonly LayerBlob[]): { config: Buffer; manifest: Buffer } => {
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { User: '1000', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['python3', '/srv/app/app.py'] },
+        rootfs: { type: 'layers', diff_ids: diffIds },
+        history,
+      }),
+    );
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MANIFEST,
+        config: { mediaType: CONFIG, digest: sha256(config), size: config.length },
+        layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
+      }),
+    );
+    return { config, manifest };
+  };
+  const copy = { created_by: 'COPY app/ /srv/app/' };
+  const tagged = image([debian.baseDiffId, sha256(tar)], [{ created_by: 'debootstrap --variant=minbase bookworm' }, copy], [base, small]);
+  // The new layer as an image of its own: what that layer costs a check, to hold the new tag against.
+  const alone = image([sha256(tar)], [copy], [small]);
   const client = new RegistryClient(host);
   try {
     if (!(await client.blobExists(repository, base.digest))) throw new Error(`${host}/${repository} lacks the Debian base layer ${base.digest}`);
     await client.pushBlob(repository, layer, GZIP_LAYER);
-    await client.pushBlob(repository, config, CONFIG);
-    await client.pushManifest(repository, tag, manifest, MANIFEST);
+    for (const { config } of [tagged, alone]) await client.pushBlob(repository, config, CONFIG);
+    await client.pushManifest(repository, tag, tagged.manifest, MANIFEST);
+    await client.pushManifest(repository, `${tag}-layer-alone`, alone.manifest, MANIFEST);
   } finally {
     client.close();
   }
-  return { reference: `${host}/${repository}:${tag}`, layers: [base, small] };
+  return { reference: `${host}/${repository}:${tag}`, layers: [base, small], alone: `${host}/${repository}:${tag}-layer-alone` };
 }

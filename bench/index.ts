@@ -1,7 +1,8 @@
 /**
  * `npm run bench`: one table of whole-process figures for `imggate check` against a loopback
  * registry — the Debian minbase image and a large image, each cold (an empty store) and warm (the
- * same digest again, same store), and a new tag that adds a small layer to a base the store has seen —
+ * same digest again, same store), a new tag that adds a small layer to a base the store has seen, and
+ * that layer checked as an image of its own (what the new tag is held against: the warm check plus it) —
  * beside `imggate version` and the yardsticks `node -e 0` and `gzip -dc` of each image's layer blobs.
  * Then the secret scan's throughput and the service's figures, each in a table of its own.
  *
@@ -119,6 +120,7 @@ async function measureChecks(work: string): Promise<Measured> {
       await check('cold debian', debianRef, home);
       await check('warm debian', debianRef, home);
       await check('new tag', newTag.reference, home);
+      await check('layer alone', newTag.alone, await freshStore());
     }
     for (let i = 0; i < BIG_REPEAT; i++) {
       process.stderr.write(`bench: large image, round ${i + 1} of ${BIG_REPEAT}\n`);
@@ -145,6 +147,7 @@ function printTable({ samples, reports, layers }: Measured): void {
     ['cold check, empty store', 'Debian', 'cold debian', 'gzip debian'],
     ['warm check: same digest, same store', 'Debian', 'warm debian', 'gzip debian'],
     ['new tag: base + 1 small layer, the store knows the base', 'new tag', 'new tag', 'gzip new tag'],
+    ['cold check of the new layer alone (an image of just it), empty store', 'new layer', 'layer alone', undefined],
     ['cold check, empty store', 'large', 'cold big', 'gzip big'],
     ['warm check: same digest, same store', 'large', 'warm big', 'gzip big'],
     ['imggate version', '', 'version', undefined],
@@ -169,6 +172,8 @@ function printTable({ samples, reports, layers }: Measured): void {
   };
   console.log('');
   console.log(`Cold checks' CPU time over the ${cores} cores (their shortest wall here, with every core busy all the time): Debian ${floor('cold debian', 'gzip debian')}; large ${floor('cold big', 'gzip big')}`);
+  const [newTag, warm, alone] = ['new tag', 'warm debian', 'layer alone'].map((label) => samples.median(label).seconds) as [number, number, number];
+  console.log(`New tag against the warm check plus its new layer checked alone: ${newTag.toFixed(2)} s against ${warm.toFixed(2)} + ${alone.toFixed(2)} = ${(warm + alone).toFixed(2)} s`);
   const rate = (image: string, label: string): string => (content(image) / samples.median(label).seconds).toFixed(0);
   console.log('');
   console.log(
