@@ -56,9 +56,20 @@ export interface FinalFilesystem {
   resolvedPath(path: string, layerIndex: number): string;
   /** `path` with every symlinked parent directory followed (the last component is not). */
   resolve(path: string): string;
-  entries(): IterableIterator<EntryInfo>;
+  /**
+   * Every entry where it stands in this view: `path` is its place there, which is the entry's own path
+   * after symlinked parents are followed, or, for a parent directory the runtime created (mkparent),
+   * that directory's path, with the entry of the lower directory whose metadata it copied.
+   */
+  entries(): IterableIterator<PlacedEntry>;
   /** Every name of a regular file, with its inode's metadata. */
   files(): IterableIterator<FinalFile>;
+}
+
+/** An entry at its place in a view. */
+export interface PlacedEntry {
+  readonly path: string;
+  readonly entry: EntryInfo;
 }
 
 /** Which snapshotter a view models. */
@@ -201,6 +212,18 @@ class Tree {
     if (kernel.straight) return kernel;
     const real = this.rootPath(`${rooted ? '/' : ''}${parts.join('/')}/`);
     return real === undefined ? kernel : { names: components(real), straight: false };
+  }
+
+  /**
+   * What containerd's mkparent finds for `names` in a lower layer's own directory: os.Lstat of
+   * continuity's RootPath. Without a link on the way, the kernel's walk. Too many links: containerd
+   * refuses the layer; the kernel's walk answers, to judge it anyway.
+   */
+  lstatRootPath(names: readonly string[]): Node | undefined {
+    const kernel = this.walk(names, true);
+    if (kernel.straight) return kernel.node;
+    const real = this.rootPath(`/${names.join('/')}`);
+    return real === undefined ? kernel.node : this.walk(components(real), false).node;
   }
 
   /** continuity's RootPath, relative to this tree's root; undefined for errTooManyLinks. */
@@ -535,8 +558,8 @@ class View implements FinalFilesystem {
     return `/${[...this.#tree.walk(parts, true).names, last].join('/')}`;
   }
 
-  *entries(): IterableIterator<EntryInfo> {
-    for (const { node } of this.#walkAll()) if (node.entry) yield node.entry;
+  *entries(): IterableIterator<PlacedEntry> {
+    for (const { node, path } of this.#walkAll()) if (node.entry) yield { path, entry: node.entry };
   }
 
   files(): IterableIterator<FinalFile> {
@@ -594,10 +617,11 @@ export function buildViews(layers: readonly LayerChanges[], limits: { readonly m
     native.apply(changes, false, () => undefined);
     const upper = new Tree(cap, spent);
     const lowers = [...uppers].reverse();
-    // mkparent copies a created parent's metadata from the topmost lower layer that has it as a directory.
+    // mkparent copies a created parent's metadata from the topmost lower layer that has it, found there
+    // by RootPath: a directory gives its mode, owner and xattrs; anything else, nothing.
     upper.apply(changes, true, (names) => {
       for (const lower of lowers) {
-        const found = lower.walk(names, true).node;
+        const found = lower.lstatRootPath(names);
         if (found === undefined) continue;
         return isDir(found) ? found.entry : undefined;
       }
@@ -651,7 +675,7 @@ export class LayeredFilesystem implements FinalFilesystem {
   resolve(path: string): string {
     return this.#fs.resolve(path);
   }
-  entries(): IterableIterator<EntryInfo> {
+  entries(): IterableIterator<PlacedEntry> {
     return this.#fs.entries();
   }
   files(): IterableIterator<FinalFile> {

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { makeTar, type TestEntry } from '../helpers/tar-writer.js';
 import { missed, releaseMissed } from './compare.js';
 import { capability } from './generate.js';
 import { scanImage } from './imggate.js';
-import { requireOracle, runOracle } from './oracle.js';
+import { applyWithOracle, requireOracle, runOracle } from './oracle.js';
 import { checkGenerated } from './property.js';
 
 /** Hand-written classes: each image is applied by containerd's code and scanned by imggate. */
@@ -191,6 +193,32 @@ describe('differential: imggate against the runtime oracle (containerd 1.6, runc
       const specials = [...oracle.overlay.special, ...oracle.naive.special];
       assert.equal(specials.length > 0, c.runtimeSpecial, `the oracle's view: ${JSON.stringify(oracle)}`);
       assert.deepEqual(missed(oracle, findings), []);
+    });
+  }
+
+  // The oracle reports no directory modes: the directory containerd wrote is looked at in its work folder.
+  for (const [how, local] of [
+    ['through a link', '/srv/q'],
+    ['through a link whose target has a .. (RootPath cleans it as text: /srv/q/bin, where the kernel finds /opt/safe/bin)', '/srv/q/b/..'],
+  ] as const) {
+    it(`a parent directory containerd creates for a later layer copies a world-writable mode ${how}`, async function () {
+      // Layer 2 lists no parents of usr/local/bin/app: mkparent creates them in layer 2's directory with the
+      // metadata of what RootPath finds at the same path in layer 1 (containerd archive/tar.go mkparent).
+      const blobs = [
+        [
+          ...['srv/', 'srv/q/', 'opt/', 'opt/safe/', 'opt/safe/x/', 'usr/'].map((name): TestEntry => ({ name, type: 'dir' })),
+          { name: 'srv/q/bin/', type: 'dir', mode: 0o777 },
+          { name: 'opt/safe/bin/', type: 'dir', mode: 0o755 },
+          { name: 'srv/q/b', type: 'symlink', linkname: '/opt/safe/x' },
+          { name: 'usr/local', type: 'symlink', linkname: local },
+        ],
+        [{ name: 'usr/local/bin/app', content: '#!/bin/sh\n', mode: 0o755 }],
+      ].map((layer) => makeTar(layer as TestEntry[]));
+      const { looked: mode } = await applyWithOracle(blobs, '1000', async (work) => (await stat(path.join(work, 'l1/usr/local/bin'))).mode & 0o7777);
+      assert.equal(mode.toString(8), '777', 'containerd gave the created /usr/local/bin this mode');
+      const { findings } = await scanImage(blobs, '1000');
+      const found = findings.filter((f) => f.rule === 'world-writable-path' && f.blocking && f.message.startsWith('PATH directory /usr/local/bin is world-writable'));
+      assert.equal(found.length, 1, JSON.stringify(findings.map((f) => f.message)));
     });
   }
 

@@ -56,6 +56,14 @@ export async function requireOracle(ctx: Mocha.Context): Promise<void> {
 
 /** Applies the layer blobs with containerd's code (overlay and native) and resolves USER with runc's. */
 export async function runOracle(blobs: readonly Buffer[], user: string): Promise<OracleResult> {
+  return (await applyWithOracle(blobs, user, async () => undefined)).result;
+}
+
+/**
+ * `runOracle`, and `look` at what containerd wrote before it is removed: `work` holds `l0`, `l1`, … (each
+ * layer applied into its own directory, as the overlay snapshotter does) and `naive` (all in one).
+ */
+export async function applyWithOracle<T>(blobs: readonly Buffer[], user: string, look: (work: string) => Promise<T>): Promise<{ result: OracleResult; looked: T }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'imggate-oracle-'));
   try {
     const files: string[] = [];
@@ -68,7 +76,7 @@ export async function runOracle(blobs: readonly Buffer[], user: string): Promise
     await mkdir(work);
     const r = await run(ORACLE, [work, user, ...files]);
     if (r.code !== 0) throw new Error(`runtime oracle failed (${r.code}): ${r.stderr}`);
-    return JSON.parse(r.stdout) as OracleResult;
+    return { result: JSON.parse(r.stdout) as OracleResult, looked: await look(work) };
   } finally {
     // The oracle unmounts its overlay before it exits; what it leaves is plain files owned by root.
     await rm(dir, { recursive: true, force: true });

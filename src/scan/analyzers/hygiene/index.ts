@@ -39,8 +39,7 @@ export const hygieneAnalyzer: Analyzer = {
     }
     const counts = new Map<string, { files: number; bytes: number; layerIndex: number }>();
     let sudo = false;
-    for (const entry of image.fs.entries()) {
-      const real = image.fs.resolvedPath(entry.path, entry.layerIndex);
+    for (const { path: real, entry } of image.fs.entries()) {
       if (entry.type === 'file' && (real === '/usr/bin/sudo' || real === '/bin/sudo')) sudo = true;
       if (entry.type !== 'file') continue;
       const cache = CACHES.find((c) => real.startsWith(c.prefix) && !c.ignore?.test(real));

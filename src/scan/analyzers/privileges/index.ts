@@ -107,25 +107,27 @@ export const privilegesAnalyzer: Analyzer = {
       }
     }
 
-    const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean }>();
+    const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean; copied: boolean }>();
     for (const { fs } of image.views) {
       const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => fs.resolve(d.replace(/\/+$/, '') || '/')));
-      for (const entry of fs.entries()) {
+      for (const { path: real, entry } of fs.entries()) {
         if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
-        const real = fs.resolvedPath(entry.path, entry.layerIndex);
         const parent = real.slice(0, real.lastIndexOf('/')) || '/';
         const isPathDir = entry.type === 'directory' && dirs.has(real);
         if (!isPathDir && !(entry.type === 'file' && dirs.has(parent))) continue;
-        worldWritable.set(`${entry.layerIndex}:${entry.path}`, { entry, real, dir: entry.type === 'directory' });
+        // A directory the runtime created for a later layer (mkparent) stands elsewhere than the entry it copied.
+        const copied = real !== fs.resolvedPath(entry.path, entry.layerIndex);
+        worldWritable.set(`${entry.layerIndex}:${entry.path}:${real}`, { entry, real, dir: entry.type === 'directory', copied });
       }
     }
-    for (const { entry, real, dir } of worldWritable.values()) {
+    for (const { entry, real, dir, copied } of worldWritable.values()) {
+      const how = copied ? `, which the runtime creates for a later layer's entries with the mode of ${entry.path}` : '';
       sink.report({
         check: 'world-writable',
         rule: 'world-writable-path',
         severity: 'high',
         blocking: true,
-        message: `${dir ? 'PATH directory' : 'file in PATH'} ${real} is world-writable (mode ${octal(entry.mode)}): any user can plant or replace commands`,
+        message: `${dir ? 'PATH directory' : 'file in PATH'} ${real} is world-writable (mode ${octal(entry.mode)}${how}): any user can plant or replace commands`,
         path: entry.path,
         layerIndex: entry.layerIndex,
       });
