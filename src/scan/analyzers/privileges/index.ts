@@ -41,7 +41,7 @@ interface Judged {
  */
 export const privilegesAnalyzer: Analyzer = {
   id: 'privileges',
-  version: 2,
+  version: 3,
   description: 'setuid/setgid files, file capabilities, world-writable PATH entries',
   layer(): LayerRun {
     const special: number[] = [];
