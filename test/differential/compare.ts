@@ -52,3 +52,12 @@ export function releaseMissed(oracle: OracleResult, os: OsInfo | undefined, find
   if (findings.some((f) => f.rule === 'os-release-unreadable')) return [];
   return name(os) === runtime ? [] : [`the runtime reads release "${runtime}", imggate judged "${name(os)}"`];
 }
+
+/**
+ * The PATH rule: no image whose runtime view (`runtimeWorldWritable`) has a world-writable directory of
+ * the default PATH, or a world-writable file right in one, may pass imggate.
+ */
+export function worldWritableMissed(runtime: { readonly overlay?: readonly string[]; readonly naive?: readonly string[] }, findings: readonly Finding[]): string[] {
+  if (findings.some((f) => f.rule === 'world-writable-path' && f.blocking)) return [];
+  return Object.entries(runtime).flatMap(([view, found]) => (found ?? []).map((what) => `${view}: ${what} is world-writable and imggate passes`));
+}

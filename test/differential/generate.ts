@@ -92,6 +92,14 @@ const entry: fc.Arbitrary<TestEntry[]> = fc.oneof(
     kind === 'fifo' ? [{ name: `${name}/p`, type: 'fifo' as const, mode: 0o4755 }] : [{ name, type: 'char' as const, devmajor: 0, devminor: 0 }],
   ),
   fc.record({ name: path }).map(({ name }) => [{ name, content: '', mode: 0o4755 }]),
+  // World-writable directories and files where a runtime's default PATH may reach them, and entries deep
+  // below such places, whose parents a later layer's applier creates with a lower layer's mode (mkparent).
+  fc.record({ name: fc.constantFrom('bin', 'usr/local/bin', 'usr/bin', 'a', 'a/bin', 's/b', 'usr/local'), kind: fc.constantFrom('dir', 'file', 'deep') }).map(({ name, kind }): TestEntry[] =>
+    kind === 'dir' ? [{ name: `${name}/`, type: 'dir', mode: 0o777 }] : kind === 'file' ? [{ name: `${name}/w`, content: 'x', mode: 0o666 }] : [{ name: `${name}/x/y`, content: 'x' }],
+  ),
+  fc.record({ name: fc.constantFrom('usr/local', 'usr', 'bin'), target: fc.constantFrom('/a', 'a', '/s/b/..', '../a', '/a/bin/..', 'usr/local/bin/..') }).map(({ name, target }) => [
+    { name, type: 'symlink' as const, linkname: target },
+  ]),
   // A run of entries in one directory reached through a symlink, one of which may change that way (it
   // replaces a component the link passes, or the link itself): their siblings must land where the runtime's
   // walk, made anew for each entry, leads.

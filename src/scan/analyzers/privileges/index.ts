@@ -16,6 +16,11 @@ function pathDirs(env: readonly string[] | null | undefined): string[] {
   return value.split(':').filter((d) => d.startsWith('/'));
 }
 
+/** The directory a resolved path is in (`/` for a name at the root). */
+function parentOf(path: string): string {
+  return path.slice(0, path.lastIndexOf('/')) || '/';
+}
+
 function isSpecial(mode: number, xattrs: ReadonlyMap<string, Buffer>): boolean {
   return (mode & (SETUID | SETGID)) !== 0 || xattrs.has(CAPABILITY);
 }
@@ -109,10 +114,11 @@ export const privilegesAnalyzer: Analyzer = {
 
     const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean; copied: boolean }>();
     for (const { fs } of image.views) {
-      const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => fs.resolve(d.replace(/\/+$/, '') || '/')));
+      // Where each PATH entry leads, itself followed when it is a symlink (`/bin -> usr/bin`), as exec's lookup goes.
+      const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => parentOf(fs.resolve(`${d.replace(/\/+$/, '')}/-`))));
       for (const { path: real, entry } of fs.entries()) {
         if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
-        const parent = real.slice(0, real.lastIndexOf('/')) || '/';
+        const parent = parentOf(real);
         const isPathDir = entry.type === 'directory' && dirs.has(real);
         if (!isPathDir && !(entry.type === 'file' && dirs.has(parent))) continue;
         // A directory the runtime created for a later layer (mkparent) stands elsewhere than the entry it copied.
