@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { check } from '../../src/index.js';
 import { buildImage, pushImage } from '../harness/images.js';
+import type { TestEntry } from '../helpers/tar-writer.js';
 import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import { rulesWithoutFeeds } from '../harness/rules.js';
 
@@ -74,6 +75,27 @@ describe('package inventory and advisories on an image in a real registry @integ
     assert.equal(eol?.blocking, true);
     assert.equal(report.verdict, 'fail');
   });
+
+  // A package manager reads its database where the path leads; one written under another name and reached
+  // through a link was not recognised as the layers streamed, and the image passed with no packages at all.
+  const status = 'Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.0-1\n\n';
+  const debian = { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' };
+  const hidden: Array<[string, TestEntry[][], string]> = [
+    ['/var/lib/dpkg a symlink', [[debian, { name: 'opt/x/status', content: status }, { name: 'var/lib/dpkg', type: 'symlink', linkname: '/opt/x' }]], '/var/lib/dpkg/status'],
+    ['status a hard link', [[debian, { name: 'opt/x/status', content: status }, { name: 'var/lib/dpkg/status', type: 'hardlink', linkname: 'opt/x/status' }]], '/var/lib/dpkg/status'],
+    ['status.d a symlink (distroless), made by a later layer', [[debian, { name: 'opt/x/openssl', content: status }], [{ name: 'var/lib/dpkg/status.d', type: 'symlink', linkname: '../../../opt/x' }]], '/var/lib/dpkg/status.d/openssl'],
+    ['/lib/apk a symlink', [[{ name: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.18.4\n' }, { name: 'opt/a/db/installed', content: 'P:openssl\nV:3.0.0-r1\n\n' }, { name: 'lib/apk', type: 'symlink', linkname: '../opt/a' }]], '/lib/apk/db/installed'],
+  ];
+  for (const [how, layers, where] of hidden) {
+    it(`reads an OS package database reached through a link: ${how}`, async function () {
+      const image = await buildImage({ layers: layers.map((entries) => ({ entries })) });
+      const tag = `v${hidden.findIndex(([h]) => h === how)}`;
+      await pushImage(registry.host, 'pkg/hidden', tag, image);
+      const report = await check(`${registry.host}/pkg/hidden:${tag}`, { rules: await rulesWithoutFeeds() });
+      assert.notEqual(report.verdict, 'error', report.error?.message);
+      assert.deepEqual(report.inventory?.packages.map((p) => `${p.name}@${p.version} ${p.path}`), [`openssl@${where.includes('apk') ? '3.0.0-r1' : '3.0.0-1'} ${where}`]);
+    });
+  }
 
   it('refuses an OSV directory with a malformed record, naming the file', async function () {
     const bad = path.join(dir, 'bad');
@@ -257,6 +279,23 @@ describe('rpm databases in an image @integration', function () {
       const report = await check(`${registry.host}/rpm/app:v1`, { rules: await rulesWithoutFeeds() });
       assert.notEqual(report.verdict, 'error', report.error?.message);
       assert.deepEqual(report.inventory?.packages.map((p) => `${p.ecosystem}:${p.name}@${p.version} ${p.arch}`), ['rpm:hello-tool@1:1.2.3-4.fc39 noarch', 'rpm:libthing@0.9-1.fc39 noarch']);
+
+      // The same database where a link leads rpm to it.
+      const linked = await buildImage({
+        layers: [
+          {
+            entries: [
+              { name: 'etc/os-release', content: 'ID=fedora\nVERSION_ID=39\n' },
+              { name: 'opt/rpmdb/rpmdb.sqlite', content: db },
+              { name: 'usr/lib/sysimage/rpm', type: 'symlink', linkname: '/opt/rpmdb' },
+            ],
+          },
+        ],
+      });
+      await pushImage(registry.host, 'rpm/linked', 'v1', linked);
+      const through = await check(`${registry.host}/rpm/linked:v1`, { rules: await rulesWithoutFeeds() });
+      assert.notEqual(through.verdict, 'error', through.error?.message);
+      assert.deepEqual(through.inventory?.packages.map((p) => `${p.name} ${p.path}`), ['hello-tool /usr/lib/sysimage/rpm/rpmdb.sqlite', 'libthing /usr/lib/sysimage/rpm/rpmdb.sqlite']);
 
       const legacy = await buildImage({ layers: [{ entries: [{ name: 'var/lib/rpm/Packages', content: Buffer.alloc(8192, 0x61) }] }] });
       await pushImage(registry.host, 'rpm/legacy', 'v1', legacy);

@@ -135,6 +135,58 @@ function reportRelease(releases: ReadonlyArray<{ view: string; release: Release 
     });
   }
 }
+/** Directories of per-package database files (distroless). */
+const OS_DATABASE_DIRS = ['/var/lib/dpkg/status.d'];
+
+const maxInflateOf = (context: { readonly maxArchiveInflateBytes?: number }): number => context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
+
+/**
+ * The OS package databases a package manager in the container reads that no layer wrote under that
+ * name: reached through a link (`/var/lib/dpkg -> /opt/x`, a hard link as `status`), in any view. Their
+ * packages were not read while the layers streamed (a database is recognised by its name there), so
+ * each is read again from its layer. Without this an image could hide its packages, and their
+ * advisories, behind a link.
+ */
+async function databasesReachedElsewhere(image: ImageView, maxInflate: number): Promise<InstalledPackage[]> {
+  const found = new Map<EntryInfo, string>();
+  for (const { fs } of image.views) {
+    for (const path of OS_DATABASES) {
+      const entry = fs.lookup(path);
+      if (entry?.type === 'file' && fs.resolvedPath(entry.path, entry.layerIndex) !== path && !found.has(entry)) found.set(entry, path);
+    }
+    for (const dir of OS_DATABASE_DIRS) {
+      const child = fs.resolve(`${dir}/-`);
+      const real = child.slice(0, child.lastIndexOf('/'));
+      for (const file of real === dir ? [] : fs.files()) {
+        const name = file.path.slice(real.length + 1);
+        if (!file.path.startsWith(`${real}/`) || name.includes('/') || name.endsWith('.md5sums') || found.has(file.content)) continue;
+        found.set(file.content, `${dir}/${name}`);
+      }
+    }
+  }
+  const packages: InstalledPackage[] = [];
+  for (const [entry, path] of found) {
+    const what = `${path} (through a link to ${entry.path}, layer ${entry.layerIndex + 1})`;
+    if (entry.size > DB_BYTES) throw new Error(`${what} is larger than ${DB_BYTES} bytes; its packages cannot be listed`);
+    const content = (await image.readFile(entry, DB_BYTES)) ?? Buffer.alloc(0);
+    let parsed: readonly ParsedPackage[];
+    let ecosystem: Ecosystem;
+    if (path.endsWith('.sqlite')) {
+      ecosystem = 'rpm';
+      parsed = await parseRpmSqlite(content);
+    } else {
+      const source = sourceOf(path, maxInflate);
+      if (!source) continue;
+      ecosystem = source.ecosystem;
+      parsed = source.parse(entry, content, (message) => {
+        throw new Error(`${what}: ${message}`);
+      });
+    }
+    for (const p of parsed) packages.push({ ecosystem, ...p, path, layerIndex: entry.layerIndex });
+  }
+  return packages;
+}
+
 /** An rpm database a layer wrote: its packages, or why they were not read. */
 interface RpmFacts {
   readonly path: string;
@@ -154,6 +206,8 @@ interface Facts {
 
 const RPMDB_SQLITE = ['/var/lib/rpm/rpmdb.sqlite', '/usr/lib/sysimage/rpm/rpmdb.sqlite'];
 const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr/lib/sysimage/rpm/Packages.db'];
+/** The package databases of the distributions, where their package managers read them. */
+const OS_DATABASES = ['/var/lib/dpkg/status', '/lib/apk/db/installed', ...RPMDB_SQLITE];
 
 /**
  * The inventory of what is installed (OS release, dpkg, apk, npm, Python and Ruby packages) in the
@@ -162,14 +216,14 @@ const RPMDB_LEGACY = ['/var/lib/rpm/Packages', '/var/lib/rpm/Packages.db', '/usr
  */
 export const packagesAnalyzer: Analyzer = {
   id: 'packages',
-  version: 5,
+  version: 6,
   description: 'installed packages and the release (advisories and end of life are the detect stage’s)',
   layer(context: AnalyzerContext): LayerRun {
     const copies: Facts['copies'] = [];
     const osCopies: PerEntry<string> = [];
     const goScanners = new Map<EntryInfo, GoBuildInfoScanner>();
     const rpmdbs: Array<{ path: string; bytes: Buffer | undefined }> = [];
-    const maxInflate = context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
+    const maxInflate = maxInflateOf(context);
     return {
       wants(entry) {
         if (entry.type !== 'file') return undefined;
@@ -248,13 +302,14 @@ export const packagesAnalyzer: Analyzer = {
       },
     };
   },
-  async conclude(_context, { image, facts }, sink: FindingSink) {
+  async conclude(context, { image, facts }, sink: FindingSink) {
     // Every copy of a package database or manifest, in layer order.
     const copies = new Map<string, Array<{ layerIndex: number; ecosystem: Ecosystem; packages: readonly ParsedPackage[] }>>();
     const add = (path: string, copy: { layerIndex: number; ecosystem: Ecosystem; packages: readonly ParsedPackage[] }): void => {
       copies.set(path, [...(copies.get(path) ?? []), copy]);
     };
     const layers = facts as ReadonlyArray<Facts | null>;
+    const packages: InstalledPackage[] = [];
     layers.forEach((f, layerIndex) => f?.copies.forEach((c) => add(c.path, { layerIndex, ecosystem: c.ecosystem, packages: c.packages })));
     layers.forEach((f, layerIndex) => {
       for (const db of f?.rpm ?? []) {
@@ -268,10 +323,10 @@ export const packagesAnalyzer: Analyzer = {
         copies.set(db.path, [...older, { layerIndex, ecosystem: 'rpm', packages: db.packages }]);
       }
     });
+    packages.push(...(await databasesReachedElsewhere(image, maxInflateOf(context))));
     const osCopies = perEntry<Facts, string, Buffer>(image, facts, (f) => f.osCopies, fromFact);
     const releases = await Promise.all(image.views.map(async (view) => ({ view: view.name, release: await readOsRelease(view.fs, osCopies, image) })));
     const os = releases[0]?.release.info;
-    const packages: InstalledPackage[] = [];
     for (const [path, list] of copies) {
       const final = list.find((c) => image.fs.isInFinal(path, c.layerIndex));
       if (!final) continue;
