@@ -73,6 +73,8 @@ export interface ImageView {
    * target of a symlink or a hard link. Undefined for entries that carry no content.
    */
   readFile(entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined>;
+  /** `readFile` of many entries, each layer streamed once for all of its entries. */
+  readFiles(entries: readonly EntryInfo[], maxBytes: number): Promise<Map<EntryInfo, Buffer>>;
   /** The entry a layer's facts name by ordinal; undefined when the layer has none there (a whiteout). */
   entry(layerIndex: number, ordinal: number): EntryInfo | undefined;
 }

@@ -143,10 +143,15 @@ export async function scanLayers(
   ];
   const fs = built.overlay;
 
-  const readFile = async (entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined> => {
-    const layer = layers.find((l) => l.index === entry.layerIndex);
-    return layer ? readEntryAgain(layer, entry, maxBytes, limits, options.signal) : undefined;
+  const readFiles = async (entries: readonly EntryInfo[], maxBytes: number): Promise<Map<EntryInfo, Buffer>> => {
+    const out = new Map<EntryInfo, Buffer>();
+    for (const layer of layers) {
+      const wanted = entries.filter((e) => e.layerIndex === layer.index);
+      if (wanted.length) for (const [entry, content] of await readEntriesAgain(layer, wanted, maxBytes, limits, options.signal)) out.set(entry, content);
+    }
+    return out;
   };
+  const readFile = async (entry: EntryInfo, maxBytes: number): Promise<Buffer | undefined> => (await readFiles([entry], maxBytes)).get(entry);
   const byOrdinal = new Map<number, Map<number, EntryInfo>>();
   const entry = (layerIndex: number, ordinal: number): EntryInfo | undefined => {
     let map = byOrdinal.get(layerIndex);
@@ -157,7 +162,7 @@ export async function scanLayers(
     return map.get(ordinal);
   };
   const meta: LayerMeta[] = layers.map((l) => ({ index: l.index, digest: l.descriptor.digest, createdBy: l.createdBy }));
-  const image: ImageView = { config, layers: meta, fs, views, readFile, entry };
+  const image: ImageView = { config, layers: meta, fs, views, readFile, readFiles, entry };
 
   const raw: RawFinding[] = records.flatMap((r) => [...r.findings, ...r.failed.map(({ analyzer, message }) => analyzerError(analyzer, message))]);
   const failed = new Set(records.flatMap((r) => r.failed.map((f) => f.analyzer)));
@@ -405,21 +410,27 @@ async function scanLayer(
 }
 
 /**
- * Streams a layer again, through every check of the first pass, up to one entry, and reads its
- * content. Only files the analyzers could not know they needed come this way (the target of a
- * symlinked /etc/passwd, say), so the cost is paid only by images that are built that way.
+ * Streams a layer again, through every check of the first pass, up to the last of some entries, and
+ * reads their content. Only files the analyzers could not know they needed come this way (the target of
+ * a symlinked /etc/passwd, a package database behind a link), so the cost is paid only by images that
+ * are built that way, and once a layer however many there are.
  */
-async function readEntryAgain(layer: LayerInput, entry: EntryInfo, maxBytes: number, limits: ScanLimits, signal: AbortSignal | undefined): Promise<Buffer | undefined> {
-  if (entry.type !== 'file') return undefined;
+async function readEntriesAgain(layer: LayerInput, entries: readonly EntryInfo[], maxBytes: number, limits: ScanLimits, signal: AbortSignal | undefined): Promise<Map<EntryInfo, Buffer>> {
+  const out = new Map<EntryInfo, Buffer>();
+  const byOrdinal = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.ordinal, e]));
+  if (byOrdinal.size === 0) return out;
+  const last = Math.max(...byOrdinal.keys());
   const what = layerName(layer);
   const opened = await openLayer(layer, limits, what);
   try {
     let ordinal = 0;
     for await (const { body } of readTar(opened.reader)) {
       signal?.throwIfAborted();
-      if (ordinal++ === entry.ordinal) return await body.read(maxBytes);
+      const entry = byOrdinal.get(ordinal);
+      if (entry) out.set(entry, await body.read(maxBytes));
+      if (ordinal++ === last) return out;
     }
-    throw new ImggateError('TAR_INVALID', `${what} no longer holds entry ${entry.ordinal} (${entry.path}) when read again`);
+    throw new ImggateError('TAR_INVALID', `${what} no longer holds entry ${last} when read again`);
   } catch (err) {
     throw asImggateError(opened.failure() ?? err, 'TAR_INVALID', what);
   } finally {

@@ -76,8 +76,8 @@ describe('package inventory and advisories on an image in a real registry @integ
     assert.equal(report.verdict, 'fail');
   });
 
-  // A package manager reads its database where the path leads; one written under another name and reached
-  // through a link was not recognised as the layers streamed, and the image passed with no packages at all.
+  // A reader finds a package source where its path leads; one written under another name and reached through
+  // a link was not recognised as the layers streamed, and the image passed with no packages at all.
   const status = 'Package: openssl\nStatus: install ok installed\nArchitecture: amd64\nVersion: 3.0.0-1\n\n';
   const debian = { name: 'etc/os-release', content: 'ID=debian\nVERSION_ID="12"\n' };
   const hidden: Array<[string, TestEntry[][], string]> = [
@@ -85,15 +85,18 @@ describe('package inventory and advisories on an image in a real registry @integ
     ['status a hard link', [[debian, { name: 'opt/x/status', content: status }, { name: 'var/lib/dpkg/status', type: 'hardlink', linkname: 'opt/x/status' }]], '/var/lib/dpkg/status'],
     ['status.d a symlink (distroless), made by a later layer', [[debian, { name: 'opt/x/openssl', content: status }], [{ name: 'var/lib/dpkg/status.d', type: 'symlink', linkname: '../../../opt/x' }]], '/var/lib/dpkg/status.d/openssl'],
     ['/lib/apk a symlink', [[{ name: 'etc/os-release', content: 'ID=alpine\nVERSION_ID=3.18.4\n' }, { name: 'opt/a/db/installed', content: 'P:openssl\nV:3.0.0-r1\n\n' }, { name: 'lib/apk', type: 'symlink', linkname: '../opt/a' }]], '/lib/apk/db/installed'],
+    ['node_modules a symlink', [[{ name: 'opt/nm/openssl/package.json', content: '{"name":"openssl","version":"3.0.0-1"}' }, { name: 'app/node_modules', type: 'symlink', linkname: '/opt/nm' }]], '/app/node_modules/openssl/package.json'],
+    ['a package.json that is a symlink', [[{ name: 'opt/pj', content: '{"name":"openssl","version":"3.0.0-1"}' }, { name: 'app/node_modules/openssl/package.json', type: 'symlink', linkname: '/opt/pj' }]], '/app/node_modules/openssl/package.json'],
+    ['gem specifications a symlink', [[{ name: 'opt/specs/openssl-3.0.0.gemspec', content: '# gem' }, { name: 'usr/local/bundle/specifications', type: 'symlink', linkname: '/opt/specs' }]], '/usr/local/bundle/specifications/openssl-3.0.0.gemspec'],
   ];
   for (const [how, layers, where] of hidden) {
-    it(`reads an OS package database reached through a link: ${how}`, async function () {
+    it(`reads a package source reached through a link: ${how}`, async function () {
       const image = await buildImage({ layers: layers.map((entries) => ({ entries })) });
       const tag = `v${hidden.findIndex(([h]) => h === how)}`;
       await pushImage(registry.host, 'pkg/hidden', tag, image);
       const report = await check(`${registry.host}/pkg/hidden:${tag}`, { rules: await rulesWithoutFeeds() });
       assert.notEqual(report.verdict, 'error', report.error?.message);
-      assert.deepEqual(report.inventory?.packages.map((p) => `${p.name}@${p.version} ${p.path}`), [`openssl@${where.includes('apk') ? '3.0.0-r1' : '3.0.0-1'} ${where}`]);
+      assert.deepEqual(report.inventory?.packages.map((p) => `${p.name}@${p.version} ${p.path}`), [`openssl@${where.includes('apk') ? '3.0.0-r1' : where.includes('gemspec') ? '3.0.0' : '3.0.0-1'} ${where}`]);
     });
   }
 

@@ -7,7 +7,7 @@ import type { InstalledPackage, OsInfo } from '../../../packages/types.js';
 import type { Ecosystem } from '../../../packages/versions/index.js';
 import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, ImageView, LayerRun } from '../../analyzer.js';
 import { fromFact, perEntry, toFact, type PerEntry } from '../../facts.js';
-import type { FinalFilesystem } from '../../filesystem.js';
+import type { FinalFile, FinalFilesystem } from '../../filesystem.js';
 
 const DB_BYTES = 64 * 1024 * 1024;
 const MANIFEST_BYTES = 1024 * 1024;
@@ -140,35 +140,75 @@ const OS_DATABASE_DIRS = ['/var/lib/dpkg/status.d'];
 
 const maxInflateOf = (context: { readonly maxArchiveInflateBytes?: number }): number => context.maxArchiveInflateBytes ?? DEFAULT_ARCHIVE_INFLATE_BYTES;
 
+/** A link at such a path leads to where npm's and RubyGems' sources are recognised by their directory. */
+const LINKED_TREE = /\/(?:node_modules|specifications)(?:\/|$)/;
+
 /**
- * The OS package databases a package manager in the container reads that no layer wrote under that
- * name: reached through a link (`/var/lib/dpkg -> /opt/x`, a hard link as `status`), in any view. Their
- * packages were not read while the layers streamed (a database is recognised by its name there), so
- * each is read again from its layer. Without this an image could hide its packages, and their
- * advisories, behind a link.
+ * The package sources a reader in the container reaches by a name no layer wrote them under, in any view:
+ * an OS database through a link (`/var/lib/dpkg -> /opt/x`, a hard link as `status`, a linked
+ * `status.d`), a manifest that is itself a link, and npm and RubyGems trees behind a link
+ * (`/app/node_modules -> /opt/nm`). Sources are recognised by their names as the layers stream, so these
+ * were not read then; each is read again from its layer (a layer once for all of them). Without this an
+ * image could hide its packages, and their advisories, behind a link.
  */
-async function databasesReachedElsewhere(image: ImageView, maxInflate: number): Promise<InstalledPackage[]> {
+async function sourcesReachedElsewhere(image: ImageView, maxInflate: number): Promise<InstalledPackage[]> {
   const found = new Map<EntryInfo, string>();
+  const add = (entry: EntryInfo | undefined, path: string): void => {
+    if (entry?.type === 'file' && !found.has(entry)) found.set(entry, path);
+  };
   for (const { fs } of image.views) {
+    // Already read under its own name: a source whose placed path is a source of the same kind.
+    const known = (entry: EntryInfo, as: string): boolean => sourceOf(fs.resolvedPath(entry.path, entry.layerIndex), maxInflate)?.ecosystem === sourceOf(as, maxInflate)?.ecosystem;
     for (const path of OS_DATABASES) {
       const entry = fs.lookup(path);
-      if (entry?.type === 'file' && fs.resolvedPath(entry.path, entry.layerIndex) !== path && !found.has(entry)) found.set(entry, path);
+      if (entry && fs.resolvedPath(entry.path, entry.layerIndex) !== path) add(entry, path);
     }
+    const linkedDirs: Array<{ at: string; real: string }> = [];
     for (const dir of OS_DATABASE_DIRS) {
       const child = fs.resolve(`${dir}/-`);
       const real = child.slice(0, child.lastIndexOf('/'));
-      for (const file of real === dir ? [] : fs.files()) {
-        const name = file.path.slice(real.length + 1);
-        if (!file.path.startsWith(`${real}/`) || name.includes('/') || name.endsWith('.md5sums') || found.has(file.content)) continue;
-        found.set(file.content, `${dir}/${name}`);
+      if (real !== dir) linkedDirs.push({ at: dir, real });
+    }
+    for (const { path: at, entry } of fs.entries()) {
+      if (entry.type !== 'symlink') continue;
+      if (sourceOf(at, maxInflate)) {
+        const target = fs.lookup(at);
+        if (target && !known(target, at)) add(target, at);
+      }
+      if (!LINKED_TREE.test(`${at}/`)) continue;
+      const child = fs.resolve(`${at}/-`);
+      const real = child.slice(0, child.lastIndexOf('/'));
+      if (real !== at) linkedDirs.push({ at, real });
+    }
+    if (linkedDirs.length === 0) continue;
+    const files = [...fs.files()].sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0));
+    for (const { at, real } of linkedDirs) {
+      const prefix = `${real === '/' ? '' : real}/`;
+      let lo = 0;
+      let hi = files.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((files[mid] as FinalFile).path < prefix) lo = mid + 1;
+        else hi = mid;
+      }
+      for (let i = lo; i < files.length && (files[i] as FinalFile).path.startsWith(prefix); i++) {
+        const file = files[i] as FinalFile;
+        const alias = `${at}/${file.path.slice(prefix.length)}`;
+        const source = sourceOf(alias, maxInflate);
+        if (source && (OS_DATABASE_DIRS.includes(at) ? !alias.endsWith('.md5sums') && !alias.slice(at.length + 1).includes('/') : !known(file.content, alias))) add(file.content, alias);
       }
     }
   }
+  // What each source reads of its file (rpm databases are not named by sourceOf; a gem by its name alone).
+  const capOf = (path: string): number => sourceOf(path, maxInflate)?.bytes ?? DB_BYTES;
+  const what = (entry: EntryInfo, path: string): string => `${path} (through a link to ${entry.path}, layer ${entry.layerIndex + 1})`;
+  for (const [entry, path] of found) {
+    if (capOf(path) > 0 && entry.size > capOf(path)) throw new Error(`${what(entry, path)} is larger than ${capOf(path)} bytes; its packages cannot be listed`);
+  }
+  const contents = await image.readFiles([...found].filter(([, path]) => capOf(path) > 0).map(([entry]) => entry), JAR_BYTES);
   const packages: InstalledPackage[] = [];
   for (const [entry, path] of found) {
-    const what = `${path} (through a link to ${entry.path}, layer ${entry.layerIndex + 1})`;
-    if (entry.size > DB_BYTES) throw new Error(`${what} is larger than ${DB_BYTES} bytes; its packages cannot be listed`);
-    const content = (await image.readFile(entry, DB_BYTES)) ?? Buffer.alloc(0);
+    const content = contents.get(entry) ?? Buffer.alloc(0);
     let parsed: readonly ParsedPackage[];
     let ecosystem: Ecosystem;
     if (path.endsWith('.sqlite')) {
@@ -179,7 +219,7 @@ async function databasesReachedElsewhere(image: ImageView, maxInflate: number): 
       if (!source) continue;
       ecosystem = source.ecosystem;
       parsed = source.parse(entry, content, (message) => {
-        throw new Error(`${what}: ${message}`);
+        throw new Error(`${what(entry, path)}: ${message}`);
       });
     }
     for (const p of parsed) packages.push({ ecosystem, ...p, path, layerIndex: entry.layerIndex });
@@ -323,7 +363,7 @@ export const packagesAnalyzer: Analyzer = {
         copies.set(db.path, [...older, { layerIndex, ecosystem: 'rpm', packages: db.packages }]);
       }
     });
-    packages.push(...(await databasesReachedElsewhere(image, maxInflateOf(context))));
+    packages.push(...(await sourcesReachedElsewhere(image, maxInflateOf(context))));
     const osCopies = perEntry<Facts, string, Buffer>(image, facts, (f) => f.osCopies, fromFact);
     const releases = await Promise.all(image.views.map(async (view) => ({ view: view.name, release: await readOsRelease(view.fs, osCopies, image) })));
     const os = releases[0]?.release.info;
