@@ -46,7 +46,8 @@ export const imageIndexSchema = z.object({
 });
 export type ImageIndex = z.infer<typeof imageIndexSchema>;
 
-const historySchema = z.object({
+// Fields no schema names are kept (looseObject): the secret scan reads every string a config holds.
+const historySchema = z.looseObject({
   created: z.optional(z.string()),
   created_by: z.optional(z.string()),
   author: z.optional(z.string()),
@@ -56,7 +57,7 @@ const historySchema = z.object({
 
 const healthcheckSchema = z.looseObject({ Test: z.nullish(z.array(z.string())) });
 
-export const imageConfigSchema = z.object({
+export const imageConfigSchema = z.looseObject({
   architecture: z.optional(z.string()),
   os: z.optional(z.string()),
   variant: z.optional(z.string()),

@@ -35,7 +35,7 @@ interface Streaming {
  */
 export const secretsAnalyzer: Analyzer = {
   id: 'secrets',
-  version: 2,
+  version: 3,
   description: 'credentials baked into files, archives, names, links, xattrs, Env, Labels and history',
   layer(context: AnalyzerContext): LayerRun {
     const { signal } = context;

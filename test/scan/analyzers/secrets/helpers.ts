@@ -72,6 +72,8 @@ export interface ScanOptions {
   readonly maxFileBytes?: number;
   readonly maxArchiveInflateBytes?: number;
   readonly signal?: AbortSignal;
+  /** The image config (diff_ids are filled in); a bare amd64 one otherwise. */
+  readonly config?: ImageConfig;
 }
 
 /** Runs the secrets analyzer alone over layers made in memory, as the engine streams them. */
@@ -87,7 +89,7 @@ export async function scanSecrets(rules: RuleSet, layers: TestEntry[][], options
       open: async () => Readable.from([tar]),
     };
   });
-  const config = JSON.parse('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}') as ImageConfig;
+  const config = options.config ?? (JSON.parse('{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}') as ImageConfig);
   const result = await scanLayers(
     inputs,
     config,

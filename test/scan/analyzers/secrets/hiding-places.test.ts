@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
+import { parseImageConfig } from '../../../../src/oci/manifest.js';
 import { loadRules, type RuleSet } from '../../../../src/policy/load-rules.js';
 import type { TestEntry } from '../../../helpers/tar-writer.js';
 import { LIBRARY, makeZip, MIB, PEM_KEY, scanSecrets, TOKEN, TOKEN2 } from './helpers.js';
@@ -107,6 +108,32 @@ describe('secrets where they hide (issue 11)', function () {
       assert.ok(!json.includes(TOKEN.slice(4)) && !json.includes(TOKEN2.slice(4)) && !json.includes('MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAq7BFUpkGp3'), 'the value never reaches a finding');
     });
   }
+
+  it('finds a secret anywhere in the image config, once, and never its value', async function () {
+    // Parsed as check parses a config blob: fields no schema names are kept for the scan.
+    const config = parseImageConfig(
+      Buffer.from(
+        JSON.stringify({
+          architecture: 'amd64',
+          os: 'linux',
+          comment: `built with token ${TOKEN2}`,
+          config: { Env: [`GH_TOKEN=${TOKEN}`], Healthcheck: { Test: ['CMD', 'curl', '-u', `bot:${TOKEN2}`, 'http://localhost/'] }, OnBuild: ['RUN echo'] },
+          container_config: { Env: [`GH_TOKEN=${TOKEN}`] },
+          'x-ci': { [TOKEN]: 'a key that is a token' },
+          rootfs: { type: 'layers', diff_ids: [] },
+          history: [{ created_by: 'COPY . /app', comment: `token ${TOKEN2}` }],
+        }),
+      ),
+      'config',
+    );
+    const findings = (await scanSecrets(rules, [[{ name: 'app/x', content: 'x' }]], { config })).filter((f) => f.check === 'secret');
+    // container_config copies Env, and the key of x-ci is the same token: found at ENV, not again there.
+    assert.deepEqual(
+      findings.map((f) => `${f.rule} ${f.message.replace(/^.* in the image config's /, '')}`).sort(),
+      ['generic-secret-assignment ENV GH_TOKEN', 'github-pat-classic ENV GH_TOKEN', 'github-pat-classic field comment', 'github-pat-classic field config.Healthcheck.Test[3]', 'github-pat-classic field history[0].comment'].sort(),
+    );
+    assert.ok(!JSON.stringify(findings).includes(TOKEN.slice(4)) && !JSON.stringify(findings).includes(TOKEN2.slice(4)));
+  });
 
   const clean: Array<{ what: string; entries: TestEntry[] }> = [
     { what: 'noise larger than the per-file cap', entries: [{ name: 'app/blob.bin', content: noise(MIB) }] },
