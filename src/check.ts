@@ -12,6 +12,8 @@ import { loadOsv, type AdvisoryDb } from './packages/osv.js';
 import { applyPolicy } from './policy/apply.js';
 import { loadRules, type RuleSet } from './policy/load-rules.js';
 import { combine, decide, sortFindings } from './policy/verdict.js';
+import { scanDocument } from './scan/analyzers/secrets/config.js';
+import { secretsAnalyzer } from './scan/analyzers/secrets/index.js';
 import { SecretMatcher } from './scan/analyzers/secrets/matcher.js';
 import { errorReport, SCHEMA } from './report/error-report.js';
 import type { Finding, ImageSection, LayerSummary, Report } from './report/types.js';
@@ -250,8 +252,15 @@ async function checkManifest(
     { subject: manifestSubject, role: 'manifest' },
     ...(ctx.index ? [{ subject: { ...ctx.index, repository: scope }, role: 'index' as const }] : []),
   ]);
+  // The manifest and the index ship beside the config: a secret in an annotation is as public as one in a label.
+  const documentFindings: Finding[] = [];
+  if (ctx.analyzers.some((a) => a.id === secretsAnalyzer.id)) {
+    for (const [bytes, name] of [[fetched.bytes, 'image manifest'], ...(ctx.index ? [[ctx.index.bytes, 'image index'] as const] : [])] as const) {
+      scanDocument(ctx.redactor, JSON.parse(bytes.toString('utf8')), name, (f) => documentFindings.push(f));
+    }
+  }
   // Trust findings keep the blocking their scope's level gave them (enforce or audit); policy does not re-rate them.
-  const findings = sortFindings([...applyPolicy([...scan.findings, ...outdatedFindings], ctx.rules, scope, ctx.now), ...trust.findings]);
+  const findings = sortFindings([...applyPolicy([...scan.findings, ...documentFindings, ...outdatedFindings], ctx.rules, scope, ctx.now), ...trust.findings]);
   return {
     schema: SCHEMA,
     image: { ...section, layers },

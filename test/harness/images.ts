@@ -69,6 +69,8 @@ export interface ImageSpec {
   extraConfig?: Record<string, unknown>;
   /** History entries that made no layer (ENV, ARG, LABEL steps), placed before the layers'. */
   emptyHistory?: string[];
+  /** The manifest's annotations. */
+  annotations?: Record<string, string>;
 }
 
 /** Builds an image in memory: tar layers, config with diffIDs and history, manifest. */
@@ -106,6 +108,7 @@ export async function buildImage(spec: ImageSpec): Promise<BuiltImage> {
     mediaType,
     config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    ...(spec.annotations ? { annotations: spec.annotations } : {}),
   };
   const manifest = Buffer.from(JSON.stringify(manifestJson));
   return { manifest, manifestDigest: sha256(manifest), mediaType, config, layers, platform };

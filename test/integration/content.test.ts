@@ -190,6 +190,19 @@ describe('content checks on images in a real registry @integration', function ()
       }
     });
 
+    it('finds a secret in the manifest’s annotations, and never prints it', async function () {
+      const token = `ghp_${'Zq7Rk2mVx9'.repeat(3)}LpT4wZ`;
+      const { code, report } = await checkImage({
+        user: 'app',
+        annotations: { 'org.opencontainers.image.source': `https://ci:${token}@git.example.com/team/app.git`, 'org.opencontainers.image.revision': 'abc123' },
+        layers: [{ entries: [...etc] }],
+      });
+      assert.equal(code, 1);
+      const secrets = report.findings.filter((f) => f.check === 'secret');
+      assert.ok(secrets.some((f) => f.rule === 'github-pat-classic' && f.blocking && f.message.endsWith(`in the image manifest's field annotations["org.opencontainers.image.source"]`)), JSON.stringify(secrets.map((f) => f.message)));
+      assert.ok(!JSON.stringify(report).includes(token.slice(4)));
+    });
+
     it('lets known example values pass, and a token in a file its package vouches for (reported, not blocking)', async function () {
       // Only a package database vouches for a place now (issue 11): the same README unpackaged, or a
       // token after a NUL byte, is found and blocks (test/scan/analyzers/secrets/).

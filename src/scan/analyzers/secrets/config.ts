@@ -43,6 +43,21 @@ export function scanConfig(matcher: SecretMatcher, image: ImageView, report: (fi
   });
 }
 
+/**
+ * Secrets in another JSON document that ships with the image, its manifest or index: every string and
+ * key (annotations such as a source URL with a token in it, a layer's `urls`), each secret once.
+ */
+export function scanDocument(matcher: SecretMatcher, document: unknown, name: string, report: (finding: RawFinding) => void): void {
+  const found = new Set<string>();
+  for (const [path, text] of strings(document)) {
+    for (const m of matcher.scan(text)) {
+      if (found.has(`${m.rule.id}|${m.fingerprint}`)) continue;
+      found.add(`${m.rule.id}|${m.fingerprint}`);
+      report({ check: 'secret', rule: m.rule.id, severity: m.rule.severity, blocking: true, message: `${m.rule.title} in the ${name}'s field ${path}`, fingerprint: m.fingerprint });
+    }
+  }
+}
+
 /** The places scanned by name above, as `strings` spells their paths. */
 const NAMED = [/^config\.Env\[\d+\]$/, /^config\.Labels[.[{]/, /^config\.(?:Entrypoint|Cmd)\[\d+\]$/, /^history\[\d+\]\.created_by$/];
 
