@@ -73,8 +73,17 @@ export function parseStanzas(text: string): Array<Map<string, string>> {
 }
 
 /**
- * Installed packages from dpkg's status database (or one `status.d/` file of a distroless image,
- * whose stanzas carry no Status). `Source: name (version)` gives the source package and its version.
+ * The dpkg package states (the last word of `Status:`) in which the package's files are on disk: its
+ * code is in the image whether or not dpkg finished configuring it. `config-files` leaves only conffiles,
+ * `not-installed` nothing.
+ */
+const DPKG_ON_DISK = new Set(['installed', 'half-installed', 'unpacked', 'half-configured', 'triggers-awaited', 'triggers-pending']);
+
+/**
+ * Packages whose files dpkg's status database (or one `status.d/` file of a distroless image, whose
+ * stanzas carry no Status) says are on disk: installed, and also unpacked, half-configured or awaiting
+ * triggers, which a vulnerable package may be left in. `Source: name (version)` gives the source package
+ * and its version.
  */
 export function parseDpkgStatus(text: string, requireStatus: boolean): ParsedPackage[] {
   const out: ParsedPackage[] = [];
@@ -83,8 +92,8 @@ export function parseDpkgStatus(text: string, requireStatus: boolean): ParsedPac
     const version = stanza.get('Version');
     const status = stanza.get('Status');
     if (!name || !version) continue;
-    if (requireStatus && !(status ?? '').split(/\s+/).includes('installed')) continue;
-    if (status && !/\binstalled$/.test(status)) continue;
+    if (requireStatus && status === undefined) continue;
+    if (status !== undefined && !DPKG_ON_DISK.has(status.trim().split(/\s+/).pop() ?? '')) continue;
     const source = /^(\S+)(?:\s+\((\S+)\))?$/.exec(stanza.get('Source') ?? '');
     const arch = stanza.get('Architecture');
     out.push({

@@ -72,15 +72,27 @@ describe('OSV matching', function () {
 });
 
 describe('package database parsers', function () {
-  it('reads dpkg status with sources, skipping packages not installed', function () {
+  it('reads dpkg status with sources: every package whose files are on disk, not those removed', function () {
     const status = [
       'Package: libssl3\nStatus: install ok installed\nArchitecture: amd64\nSource: openssl (3.0.11-1~deb12u2)\nVersion: 3.0.11-1~deb12u2+b1\nDescription: x\n continued line\n',
       'Package: bash\nStatus: install ok installed\nVersion: 5.2.15-2+b2\n',
       'Package: gone\nStatus: deinstall ok config-files\nVersion: 1.0\n',
+      'Package: never\nStatus: purge ok not-installed\nVersion: 1.0\n',
+      // Files on disk, dpkg not done with them: a failed postinst, triggers not run, an unpack cut short.
+      'Package: openssl\nStatus: install ok unpacked\nVersion: 3.0.11-1~deb12u2\n',
+      'Package: curl\nStatus: install ok half-configured\nVersion: 7.88.1-10\n',
+      'Package: libc-bin\nStatus: install ok triggers-pending\nVersion: 2.36-9\n',
+      'Package: man-db\nStatus: install ok triggers-awaited\nVersion: 2.11.2-2\n',
+      'Package: tar\nStatus: install reinstreq half-installed\nVersion: 1.34\n',
     ].join('\n');
     assert.deepEqual(parseDpkgStatus(status, true), [
       { name: 'libssl3', version: '3.0.11-1~deb12u2+b1', source: 'openssl', sourceVersion: '3.0.11-1~deb12u2', arch: 'amd64' },
       { name: 'bash', version: '5.2.15-2+b2' },
+      { name: 'openssl', version: '3.0.11-1~deb12u2' },
+      { name: 'curl', version: '7.88.1-10' },
+      { name: 'libc-bin', version: '2.36-9' },
+      { name: 'man-db', version: '2.11.2-2' },
+      { name: 'tar', version: '1.34' },
     ]);
     assert.equal(parseDpkgStatus('Package: base-files\nVersion: 12.4\nArchitecture: amd64\n', false).length, 1, 'distroless status.d entries have no Status');
   });
