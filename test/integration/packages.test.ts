@@ -100,6 +100,15 @@ describe('package inventory and advisories on an image in a real registry @integ
     });
   }
 
+  it('says when a release has no package database (its packages cannot be checked), without blocking', async function () {
+    const image = await buildImage({ layers: [{ entries: [{ name: 'etc/os-release', content: 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n' }, { name: 'usr/bin/openssl', content: 'ELF', mode: 0o755 }] }] });
+    await pushImage(registry.host, 'pkg/nodb', 'v1', image);
+    const report = await check(`${registry.host}/pkg/nodb:v1`, { rules: await rulesWithoutFeeds() });
+    const missing = report.findings.filter((f) => f.rule === 'os-packages-missing');
+    assert.deepEqual(missing.map((f) => [f.check, f.severity, f.blocking]), [['inventory', 'medium', false]]);
+    assert.match(missing[0]?.message ?? '', /Debian GNU\/Linux 12 \(bookworm\) but no deb package is listed/);
+  });
+
   it('refuses an OSV directory with a malformed record, naming the file', async function () {
     const bad = path.join(dir, 'bad');
     const { mkdir } = await import('node:fs/promises');

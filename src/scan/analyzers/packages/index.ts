@@ -227,6 +227,31 @@ async function sourcesReachedElsewhere(image: ImageView, maxInflate: number): Pr
   return packages;
 }
 
+/** The package database each distribution's package manager keeps, by os-release ID. */
+const DISTRIBUTION_DATABASE: Readonly<Record<string, { ecosystem: Ecosystem; where: string }>> = {
+  debian: { ecosystem: 'deb', where: '/var/lib/dpkg/status or status.d/' },
+  ubuntu: { ecosystem: 'deb', where: '/var/lib/dpkg/status' },
+  alpine: { ecosystem: 'apk', where: '/lib/apk/db/installed' },
+  ...Object.fromEntries(['fedora', 'rhel', 'centos', 'rocky', 'almalinux', 'ol', 'amzn'].map((id) => [id, { ecosystem: 'rpm' as const, where: 'rpmdb.sqlite under /var/lib/rpm or /usr/lib/sysimage/rpm' }])),
+};
+
+/**
+ * A release whose package manager's database is absent or empty: the distribution's packages are
+ * still on disk (an image that deleted /var/lib/dpkg to save space), but none can be checked for
+ * advisories or updates. Said, without blocking (policy can make it block).
+ */
+function reportMissingDatabase(os: OsInfo | undefined, packages: readonly InstalledPackage[], sink: FindingSink): void {
+  const db = os ? DISTRIBUTION_DATABASE[os.id] : undefined;
+  if (!os || !db || packages.some((p) => p.ecosystem === db.ecosystem)) return;
+  sink.report({
+    check: 'inventory',
+    rule: 'os-packages-missing',
+    severity: 'medium',
+    blocking: false,
+    message: `the release is ${os.prettyName ?? os.id} but no ${db.ecosystem} package is listed where its package manager keeps them (${db.where}): the image's OS packages could not be checked for advisories or updates`,
+  });
+}
+
 /** An rpm database a layer wrote: its packages, or why they were not read. */
 interface RpmFacts {
   readonly path: string;
@@ -378,5 +403,6 @@ export const packagesAnalyzer: Analyzer = {
     packages.sort((a, b) => a.ecosystem.localeCompare(b.ecosystem) || a.name.localeCompare(b.name) || a.version.localeCompare(b.version) || a.path.localeCompare(b.path));
     sink.inventory?.({ ...(os ? { os } : {}), packages });
     reportRelease(releases, packages, sink);
+    reportMissingDatabase(os, packages, sink);
   },
 };
