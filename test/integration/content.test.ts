@@ -15,8 +15,8 @@ import { startRegistry, type TestRegistry } from '../harness/registry.js';
 import type { TestEntry } from '../helpers/tar-writer.js';
 import { rulesWithoutFeeds } from '../harness/rules.js';
 
-const passwd = 'root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0:alias:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nops:x:1001:0::/home/ops:/bin/sh\n';
-const group = 'root:x:0:\nwheel:x:10:\napp:x:1000:\n';
+const passwd = 'root:x:0:0:root:/root:/bin/sh\ntoor:x:0:0:alias:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\nops:x:1001:0::/home/ops:/bin/sh\nadm:x:1002:1002::/:/bin/sh\n';
+const group = 'root:x:0:adm\nwheel:x:10:\napp:x:1000:\nadm:x:1002:\n';
 const etc: TestEntry[] = [
   { name: 'etc/', type: 'dir' },
   { name: 'etc/passwd', content: passwd },
@@ -58,6 +58,9 @@ describe('content checks on images in a real registry @integration', function ()
       ['4242', 0, 'root-group'],
       ['app:root', 0, 'root-group'],
       ['ops', 0, 'root-group'],
+      // /etc/group lists adm in root: runc gives it gid 0 as a supplementary group.
+      ['adm', 0, 'root-group'],
+      ['adm:adm', 0, undefined],
       ['ghost', 1, 'user-not-found'],
       ['app:nogroup', 1, 'user-not-found'],
     ];

@@ -42,7 +42,7 @@ interface Judged {
  */
 export const rootUserAnalyzer: Analyzer = {
   id: 'root-user',
-  version: 3,
+  version: 4,
   description: 'the user a container of the image runs as',
   layer(): LayerRun {
     const captured: PerEntry<string> = [];
@@ -97,8 +97,11 @@ export const rootUserAnalyzer: Analyzer = {
       return;
     }
     const rootGroup = judged.find((j) => j.result.gid === 0);
+    const supplementary = judged.find((j) => j.result.sgids?.includes(0));
     if (rootGroup) {
       sink.report({ check: 'root-user', rule: 'root-group', severity: 'medium', blocking: false, message: `${shown}: runs as uid ${rootGroup.result.uid} with the root group (gid 0)` });
+    } else if (supplementary) {
+      sink.report({ check: 'root-user', rule: 'root-group', severity: 'medium', blocking: false, message: `${shown}: runs as uid ${supplementary.result.uid} with the root group (gid 0) among its supplementary groups (/etc/group lists the user in a group with gid 0) under ${where(supplementary)}` });
     }
   },
 };

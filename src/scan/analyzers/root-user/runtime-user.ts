@@ -16,6 +16,8 @@
 export interface RuntimeUser {
   readonly uid?: number;
   readonly gid?: number;
+  /** Supplementary groups (runc's Sgids: the groups /etc/group lists the user in, for `USER name` alone). */
+  readonly sgids?: readonly number[];
   readonly error?: string;
 }
 
@@ -115,6 +117,7 @@ export function runcUser(userSpec: string, files: UserFiles): RuntimeUser {
     uid = uidArg.value;
     if (uid < 0n || uid > BigInt(MAX_ID)) return { error: 'uids and gids must be in range 0-2147483647' };
   }
+  let sgids: number[] = [];
   if (groupArg !== '' || matchedName !== '') {
     if (isError(files.group)) return { error: `unable to find groups for spec ${matchedName}: ${files.group.error}` };
     const groups = files.group === undefined ? [] : parseGroup(files.group);
@@ -126,9 +129,13 @@ export function runcUser(userSpec: string, files: UserFiles): RuntimeUser {
         gid = gidArg.value;
         if (gid < 0n || gid > BigInt(MAX_ID)) return { error: 'uids and gids must be in range 0-2147483647' };
       }
+    } else {
+      // Supplementary groups only in the implicit form: every group that lists the user's name (runc's
+      // setupUser then calls setgroups with them).
+      sgids = groups.filter((g) => g.members.includes(matchedName)).map((g) => toUint32(g.gid));
     }
   }
-  return { uid: toUint32(uid), gid: toUint32(gid) };
+  return { uid: toUint32(uid), gid: toUint32(gid), ...(sgids.length ? { sgids } : {}) };
 }
 
 /** containerd 1.6.20's WithUser and the helpers it calls, on the image's own files. */

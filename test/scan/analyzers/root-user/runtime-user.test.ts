@@ -47,6 +47,14 @@ describe('USER as the runtimes resolve it', function () {
     ['1000:wheel', 'root:x:0:0\n', '#wheel:x:10:\n', 'error', 'error'],
     ['app', `app:x:1000:1000\n${'x'.repeat(70_000)}\n`, undefined, 'error', 'error'],
   ];
+  it('gives `USER name` the groups /etc/group lists it in as supplementary groups, as runc does (not `name:group`)', function () {
+    const passwd = 'root:x:0:0\napp:x:1000:1000\n';
+    const group = 'root:x:0:app\nwheel:x:10:bob,app\nadm:x:4:application\n';
+    assert.deepEqual(runcUser('app', files(passwd, group)), { uid: 1000, gid: 1000, sgids: [0, 10] });
+    assert.deepEqual(runcUser('app:1000', files(passwd, group)), { uid: 1000, gid: 1000 });
+    assert.deepEqual(runcUser('1000', files(passwd, group)), { uid: 1000, gid: 1000, sgids: [0, 10] }, 'a uid that matches a passwd line is that user');
+  });
+
   for (const [user, passwd, group, runc, ctrd] of cases) {
     it(`USER ${JSON.stringify(user)} with passwd ${JSON.stringify((passwd ?? '(none)').slice(0, 40))}: runc ${runc}, containerd ${ctrd}`, function () {
       assert.equal(fmt(runcUser(user, files(passwd, group))), runc);
