@@ -102,17 +102,17 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /** Writes manifest, config, oci-layout and index.json for `layers` (blobs already in place). */
-async function writeLayout(layout: string, name: string, layers: readonly Descriptor[], diffIds: readonly string[], history: readonly string[]): Promise<void> {
+/** A bench image's config (uid 1000, the usual PATH) and manifest. */
+function imageDocuments(diffIds: readonly string[], history: readonly string[], layers: readonly Descriptor[], cmd: readonly string[]): { config: Buffer; manifest: Buffer } {
   const config = Buffer.from(
     JSON.stringify({
       architecture: 'amd64',
       os: 'linux',
-      config: { User: '1000', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['/bin/bash'] },
+      config: { User: '1000', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: cmd },
       rootfs: { type: 'layers', diff_ids: diffIds },
       history: history.map((created_by) => ({ created_by })),
     }),
   );
-  await writeFile(blobFile(layout, sha256(config)), config);
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -121,6 +121,12 @@ async function writeLayout(layout: string, name: string, layers: readonly Descri
       layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
     }),
   );
+  return { config, manifest };
+}
+
+async function writeLayout(layout: string, name: string, layers: readonly Descriptor[], diffIds: readonly string[], history: readonly string[]): Promise<void> {
+  const { config, manifest } = imageDocuments(diffIds, history, layers, ['/bin/bash']);
+  await writeFile(blobFile(layout, sha256(config)), config);
   await writeFile(blobFile(layout, sha256(manifest)), manifest);
   await writeFile(path.join(layout, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   await writeFile(
@@ -199,28 +205,9 @@ export async function pushNewTag(host: string, repository: string, tag: string, 
   const layer = gzipSync(tar);
   const small: LayerBlob = { file: path.join(dir, `${sha256(layer).slice(7)}.tar.gz`), mediaType: GZIP_LAYER, digest: sha256(layer), size: layer.length };
   await writeFile(small.file, layer);
-  const image = (diffIds: readonly string[], history: ReadonlyArray<{ created_by: string }>, layers: readonly LayerBlob[]): { config: Buffer; manifest: Buffer } => {
-    const config = Buffer.from(
-      JSON.stringify({
-        architecture: 'amd64',
-        os: 'linux',
-        config: { User: '1000', Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['python3', '/srv/app/app.py'] },
-        rootfs: { type: 'layers', diff_ids: diffIds },
-        history,
-      }),
-    );
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MANIFEST,
-        config: { mediaType: CONFIG, digest: sha256(config), size: config.length },
-        layers: layers.map(({ mediaType, digest, size }) => ({ mediaType, digest, size })),
-      }),
-    );
-    return { config, manifest };
-  };
-  const copy = { created_by: 'COPY app/ /srv/app/' };
-  const tagged = image([debian.baseDiffId, sha256(tar)], [{ created_by: 'debootstrap --variant=minbase bookworm' }, copy], [base, small]);
+  const image = (diffIds: readonly string[], history: readonly string[], layers: readonly LayerBlob[]): { config: Buffer; manifest: Buffer } => imageDocuments(diffIds, history, layers, ['python3', '/srv/app/app.py']);
+  const copy = 'COPY app/ /srv/app/';
+  const tagged = image([debian.baseDiffId, sha256(tar)], ['debootstrap --variant=minbase bookworm', copy], [base, small]);
   // The new layer as an image of its own: what that layer costs a check, to hold the new tag against.
   const alone = image([sha256(tar)], [copy], [small]);
   const client = new RegistryClient(host);
