@@ -133,6 +133,20 @@ describe('content checks on images in a real registry @integration', function ()
       const ww = report.findings.filter((f) => f.check === 'world-writable').map((f) => f.path).sort();
       assert.deepEqual(ww, ['/usr/bin/tool', '/usr/local/bin'], '/tmp is not in PATH');
     });
+
+    it('looks up a relative or empty PATH entry from the working directory', async function () {
+      const layers = [{ entries: [...etc, { name: 'tmp/', type: 'dir' as const, mode: 0o1777 }, { name: 'srv/', type: 'dir' as const, mode: 0o755 }] }];
+      for (const [path, workdir, found] of [
+        ['/usr/bin::/bin', '/tmp', ['/tmp']],
+        ['/usr/bin:.', '/tmp', ['/tmp']],
+        ['/usr/bin:../tmp', '/srv', ['/tmp']],
+        ['/usr/bin:.', '/srv', []],
+      ] as const) {
+        const { report } = await checkImage({ env: [`PATH=${path}`], extraConfig: { WorkingDir: workdir }, layers });
+        const ww = report.findings.filter((f) => f.check === 'world-writable');
+        assert.deepEqual(ww.map((f) => f.path), found, `PATH=${path} in ${workdir}: ${JSON.stringify(ww.map((f) => f.message))}`);
+      }
+    });
   });
 
   describe('secrets', function () {

@@ -10,10 +10,14 @@ const CAPABILITY = 'security.capability';
 
 const octal = (mode: number): string => (mode & 0o7777).toString(8).padStart(4, '0');
 
-/** The directories of `PATH` from the image config (the runtime's default when none is set). */
-function pathDirs(env: readonly string[] | null | undefined): string[] {
-  const value = env?.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
-  return value.split(':').filter((d) => d.startsWith('/'));
+/**
+ * The directories of `PATH` from the image config (the runtime's default when none is set). A relative
+ * entry, or an empty one (the current directory), is looked up from the working directory.
+ */
+function pathDirs(config: { readonly Env?: readonly string[] | null; readonly WorkingDir?: string | null } | null | undefined): string[] {
+  const value = config?.Env?.find((e) => e.startsWith('PATH='))?.slice(5) ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  const cwd = config?.WorkingDir?.startsWith('/') ? config.WorkingDir : '/';
+  return value.split(':').map((d) => (d.startsWith('/') ? d : `${cwd}/${d || '.'}`));
 }
 
 /** The directory a resolved path is in (`/` for a name at the root). */
@@ -115,7 +119,7 @@ export const privilegesAnalyzer: Analyzer = {
     const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean; copied: boolean }>();
     for (const { fs } of image.views) {
       // Where each PATH entry leads, itself followed when it is a symlink (`/bin -> usr/bin`), as exec's lookup goes.
-      const dirs = new Set(pathDirs(image.config.config?.Env).map((d) => parentOf(fs.resolve(`${d.replace(/\/+$/, '')}/-`))));
+      const dirs = new Set(pathDirs(image.config.config).map((d) => parentOf(fs.resolve(`${d.replace(/\/+$/, '')}/-`))));
       for (const { path: real, entry } of fs.entries()) {
         if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
         const parent = parentOf(real);
