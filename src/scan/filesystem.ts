@@ -325,7 +325,10 @@ class Tree {
    * whiteout devices and opaque flags in this tree (each layer gets its own tree); otherwise they remove.
    */
   apply(changes: LayerChanges, overlay: boolean, inherit: (names: readonly string[]) => EntryInfo | undefined): void {
-    const unpacked = new Set<Node>();
+    // containerd's unpackedPaths: the paths (as landed) this layer wrote an entry at, a PAX global header
+    // included. An opaque marker keeps what is at such a path now, even a directory mkparent made there
+    // after a whiteout removed the entry, and everything the layer put below it.
+    const unpacked = new Set<string>();
     type Op = { kind: 'entry'; entry: EntryInfo } | { kind: 'whiteout'; whiteout: Whiteout };
     const ops: Op[] = [];
     const wos = [...changes.whiteouts].sort((a, b) => (a.at ?? 0) - (b.at ?? 0));
@@ -350,7 +353,7 @@ class Tree {
           const { names } = this.place(components(wo.dir), wo.rooted);
           const dir = this.mkdirs(names, inherit);
           if (overlay) dir.opaque = true;
-          else removeUnpacked(dir, unpacked);
+          else removeUnpacked(dir, names.map((n) => `/${n}`).join(''), unpacked);
         } else {
           const parts = components(wo.path);
           const base = parts.pop();
@@ -386,17 +389,17 @@ class Tree {
       const existing = dir.children.get(base);
       if (entry.type === 'directory' && isDir(existing)) {
         existing.entry = entry;
-        unpacked.add(existing);
+        unpacked.add(landed);
         continue;
       }
       dir.children.delete(base);
+      unpacked.add(landed);
       if (entry.type === GLOBAL_HEADER) {
         // A PAX global header removes what was there and creates nothing (createTarFile ignores it).
         continue;
       }
       const node = this.#create(entry);
       this.#put(dir, base, node);
-      unpacked.add(node);
     }
   }
 
@@ -434,14 +437,18 @@ class Tree {
   }
 }
 
-/** The native applier's opaque marker: removes from the directory whatever this layer did not unpack. */
-function removeUnpacked(dir: Node, unpacked: ReadonlySet<Node>): void {
-  const stack: Node[] = [dir];
+/**
+ * The native applier's opaque marker on the directory at `path`: removes from it whatever is at a path
+ * this layer did not unpack at (containerd's filepath.Walk, which descends into the directories it keeps).
+ */
+function removeUnpacked(dir: Node, path: string, unpacked: ReadonlySet<string>): void {
+  const stack: Array<{ node: Node; path: string }> = [{ node: dir, path }];
   while (stack.length) {
-    const node = stack.pop() as Node;
+    const { node, path: at } = stack.pop() as { node: Node; path: string };
     for (const [name, child] of node.children ?? []) {
-      if (!unpacked.has(child)) node.children?.delete(name);
-      else if (isDir(child)) stack.push(child);
+      const childPath = `${at}/${name}`;
+      if (!unpacked.has(childPath)) node.children?.delete(name);
+      else if (isDir(child)) stack.push({ node: child, path: childPath });
     }
   }
 }

@@ -205,6 +205,23 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     runtimeSpecial: false,
     runtimeWritable: true,
   },
+  {
+    // Found by hand while widening the generator (w13): containerd's native applier keeps, at an opaque
+    // marker, every path in unpackedPaths, a set of paths. The global header at `p` puts /p there without
+    // creating anything; `l/s` then lands in /p/s through the lower layer's `l -> p`, in a directory
+    // mkparent makes, which the marker keeps. imggate's native view kept only the nodes the layer created
+    // and dropped /p/s. Overlay puts s in the layer's own /l, which the last layer's whiteout hides.
+    name: 'a root opaque marker natively keeps a directory made at a path the layer unpacked (a global header)',
+    layers: [[{ name: 'l', type: 'symlink', linkname: 'p' }], [{ name: 'p', type: 'global', pax: { comment: 'x' } }, { name: 'l/s', content: 'ELF', mode: 0o4755 }, { name: '.wh..wh..opq' }], [{ name: '.wh.l' }]],
+    runtimeSpecial: true,
+  },
+  {
+    // The same with a directory the layer made and whited out (overlayfs refuses this layer: the whiteout
+    // device cannot replace the directory; the native snapshotter applies it).
+    name: 'a root opaque marker natively keeps a directory remade where the layer unpacked one and whited it out',
+    layers: [[{ name: 'l', type: 'symlink', linkname: 'p' }], [{ name: 'p/', type: 'dir' }, { name: '.wh.p' }, { name: 'l/s', content: 'ELF', mode: 0o4755 }, { name: '.wh..wh..opq' }], [{ name: '.wh.l' }]],
+    runtimeSpecial: true,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {

@@ -3,7 +3,7 @@ import { gzipSync } from 'node:zlib';
 /** A layer entry for the test tar writer. Writes what real tools write, and the hostile cases they don't. */
 export interface TestEntry {
   name: string;
-  type?: 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'global';
+  type?: 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block' | 'global';
   content?: Buffer | string;
   mode?: number;
   uid?: number;
@@ -11,6 +11,12 @@ export interface TestEntry {
   linkname?: string;
   /** PAX records to emit before the entry (binary values allowed). */
   pax?: Record<string, Buffer | string>;
+  /** PAX records in this order, repeats allowed (written after `pax`'s, in the same header). */
+  paxRecords?: ReadonlyArray<readonly [string, Buffer | string]>;
+  /** A PAX header written before the entry's own one: Go's reader drops it for the later one. */
+  paxBefore?: Record<string, Buffer | string>;
+  /** Use a GNU 'K' long-link record for the link name. */
+  gnuLongLink?: boolean;
   /** Use a GNU 'L' long-name record for the name. */
   gnuLongName?: boolean;
   /** Override the size field (header-only types with a bogus size). */
@@ -32,7 +38,7 @@ export interface TestEntry {
   devminor?: number;
 }
 
-const TYPEFLAG = { file: '0', dir: '5', symlink: '2', hardlink: '1', fifo: '6', char: '3', global: 'g' } as const;
+const TYPEFLAG = { file: '0', dir: '5', symlink: '2', hardlink: '1', fifo: '6', char: '3', block: '4', global: 'g' } as const;
 
 function octal(value: number, width: number): string {
   return value.toString(8).padStart(width - 1, '0') + '\0';
@@ -125,9 +131,17 @@ export function makeTar(entries: readonly TestEntry[], { trailer = true }: { tra
       const data = records(e.globalPax);
       parts.push(header({ name: 'pax_global_header', mode: 0o644, uid: 0, gid: 0, size: data.length, typeflag: 'g', linkname: '' }), ...padded(data));
     }
-    if (e.pax && type !== 'global') {
-      const data = records(e.pax);
+    if (e.paxBefore) {
+      const data = records(e.paxBefore);
       parts.push(header({ name: 'PaxHeader', mode: 0o644, uid: 0, gid: 0, size: data.length, typeflag: 'x', linkname: '' }), ...padded(data));
+    }
+    if ((e.pax || e.paxRecords) && type !== 'global') {
+      const data = Buffer.concat([records(e.pax ?? {}), ...(e.paxRecords ?? []).map(([k, v]) => paxRecord(k, Buffer.isBuffer(v) ? v : Buffer.from(v)))]);
+      parts.push(header({ name: 'PaxHeader', mode: 0o644, uid: 0, gid: 0, size: data.length, typeflag: 'x', linkname: '' }), ...padded(data));
+    }
+    if (e.gnuLongLink) {
+      const data = Buffer.from(`${e.linkname ?? ''}\0`);
+      parts.push(header({ name: '././@LongLink', mode: 0o644, uid: 0, gid: 0, size: data.length, typeflag: 'K', linkname: '', gnu: true }), ...padded(data));
     }
     if (e.gnuLongName) {
       const data = Buffer.from(`${e.name}\0`);
@@ -158,8 +172,8 @@ export function makeTar(entries: readonly TestEntry[], { trailer = true }: { tra
           prefix,
           magic: e.magic,
           version: e.version,
-          devmajor: e.devmajor ?? (type === 'char' ? 0 : undefined),
-          devminor: e.devminor ?? (type === 'char' ? 0 : undefined),
+          devmajor: e.devmajor ?? (type === 'char' || type === 'block' ? 0 : undefined),
+          devminor: e.devminor ?? (type === 'char' || type === 'block' ? 0 : undefined),
         },
         e.badChecksum,
       ),

@@ -228,6 +228,22 @@ describe('the two snapshotter views', function () {
       overlay: ['/d/new 4755 0:0'],
       native: ['/d/new 4755 0:0'],
     },
+    {
+      // containerd's unpackedPaths holds paths: what mkparent makes at a path the layer wrote earlier (a
+      // global header there, a directory since whited out) is kept, and so is what the layer put below it.
+      name: 'native opaque markers keep a path the layer unpacked at, whatever is there now',
+      layers: [[['l', 'symlink', 'p']], [['p', 'global'], ['l/s', 'file', '', 0o4755], '.wh..wh..opq'], ['.wh.l']],
+      overlay: [],
+      native: ['/p/s 4755 0:0'],
+    },
+    {
+      // The overlay snapshotter refuses this layer (the whiteout device cannot replace q); its view here is
+      // the gate's own reading, kept to judge the rest.
+      name: 'native opaque markers keep a directory remade as a parent after its whiteout',
+      layers: [[['q/', 'directory'], '.wh.q', ['q/s', 'file', '', 0o4755], '.wh..wh..opq']],
+      overlay: ['/q/s 4755 0:0'],
+      native: ['/q/s 4755 0:0'],
+    },
   ];
   for (const c of cases) {
     it(c.name, function () {
