@@ -9,15 +9,16 @@ import type { TarHeader } from './tar/header.js';
 export interface EntryInfo extends Pick<TarHeader, 'type' | 'mode' | 'uid' | 'gid' | 'uname' | 'gname' | 'size' | 'xattrs'> {
   /** Absolute, normalised path inside the image (`/usr/bin/su`). */
   readonly path: string;
-  /** Symlink target as written; hard-link target normalised to an absolute path. */
+  /**
+   * Symlink or hard-link target as written. Not cleaned: containerd resolves a hard link's target
+   * uncleaned (`a/../x` follows a link `a` before the `..`), unlike a tar name.
+   */
   readonly linkname: string;
   readonly layerIndex: number;
   /** Its position among the layer's tar entries (0-based), which tells two entries at one path apart. */
   readonly ordinal: number;
   /** The tar name was rooted (`/etc/x`, `../etc/x`): containerd may place it elsewhere than a relative one (paths.ts `isRootedName`). */
   readonly rooted?: true;
-  /** A hard link's target name was rooted. */
-  readonly linkRooted?: true;
 }
 
 /** What an analyzer asks of an entry, decided on its header alone. */

@@ -338,12 +338,11 @@ async function scanLayer(
         uname: header.uname,
         gname: header.gname,
         size: header.size,
-        linkname: header.type === 'hardlink' ? normalizeEntryPath(header.linkname) : header.linkname,
+        linkname: header.linkname,
         xattrs: header.xattrs,
         layerIndex: layer.index,
         ordinal,
         ...(rooted ? { rooted } : {}),
-        ...(header.type === 'hardlink' && isRootedName(header.linkname) ? { linkRooted: true as const } : {}),
       };
       entries.push(entry);
       // A global header only removes what is at its path (containerd's applier); no analyzer reads it.

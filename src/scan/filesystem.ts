@@ -412,10 +412,7 @@ class Tree {
       case 'file':
         return { entry, inode: { content: entry, mode: entry.mode & 0o7777, uid: kernelId(entry.uid, 0), gid: kernelId(entry.gid, 0), xattrs: new Map(entry.xattrs), touchedBy: [] } };
       case 'hardlink': {
-        const parts = components(entry.linkname);
-        const base = parts.pop();
-        const parent = this.place(parts, entry.linkRooted).names;
-        const target = base === undefined ? undefined : this.at([...parent, base]);
+        const target = this.#linkTarget(entry.linkname);
         if (target?.symlink !== undefined) return { entry, symlink: target.symlink };
         const inode = target?.inode;
         if (!inode) {
@@ -434,6 +431,22 @@ class Tree {
       default:
         return { entry };
     }
+  }
+
+  /**
+   * What a hard link's target name leads to: containerd's hardlinkRootPath splits the name as written
+   * (never cleaned, unlike a tar name) at its last slash, resolves the directory part with RootPath, which
+   * follows a link before a `..` that comes after it (`a/../s` with `a -> d/e` is /d/s, not /s), and
+   * joins the last part to it without following it.
+   */
+  #linkTarget(linkname: string): Node | undefined {
+    const slash = linkname.lastIndexOf('/');
+    const dir = linkname.slice(0, slash + 1);
+    const base = linkname.slice(slash + 1);
+    // Without a link or a `..` on the way, RootPath gives the names themselves, as the kernel's walk does.
+    const kernel = this.walk(components(dir), true);
+    const real = kernel.straight ? `/${kernel.names.join('/')}` : this.rootPath(dir);
+    return real === undefined ? undefined : this.at(components(goJoin(real, base)));
   }
 }
 

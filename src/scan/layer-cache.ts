@@ -98,7 +98,7 @@ export class StoredLayerCache implements LayerCache {
 }
 
 /** Raise when the record's form changes: older rows then miss and are evicted in time. */
-const SCHEMA = 'imggate.layer-facts/v2';
+const SCHEMA = 'imggate.layer-facts/v3';
 
 /**
  * A record's key: the layer's diffID (its uncompressed bytes), every analyzer with its version, the
@@ -118,7 +118,7 @@ export function layerCacheKey(diffId: string, analyzers: readonly Analyzer[], co
   return `sha256:${createHash('sha256').update(canonical).digest('hex')}`;
 }
 
-/** `flags`: 1 the tar name was rooted, 2 a hard link's target name was (EntryInfo `rooted`, `linkRooted`). */
+/** `flags`: 1 the tar name was rooted (EntryInfo `rooted`). */
 type EncodedEntry = [path: string, type: EntryType, mode: number, uid: number, gid: number, uname: string, gname: string, size: number, linkname: string, ordinal: number, xattrs?: Array<[string, string]>, flags?: number];
 
 interface Encoded {
@@ -139,7 +139,7 @@ export function encodeLayerRecord(key: string, record: LayerRecord): { bytes: Bu
     key,
     entries: record.changes.entries.map((e) => {
       const row: EncodedEntry = [e.path, e.type, e.mode, e.uid, e.gid, e.uname, e.gname, e.size, e.linkname, e.ordinal];
-      const flags = (e.rooted ? 1 : 0) | (e.linkRooted ? 2 : 0);
+      const flags = e.rooted ? 1 : 0;
       if (e.xattrs.size > 0 || flags !== 0) row.push([...e.xattrs].map(([k, v]) => [k, v.toString('base64')]));
       if (flags !== 0) row.push(flags);
       return row;
@@ -222,7 +222,6 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
     xattrs: new Map((xattrs ?? []).map(([k, b]) => [k, Buffer.from(b, 'base64')])),
     layerIndex,
     ...(flags & 1 ? { rooted: true as const } : {}),
-    ...(flags & 2 ? { linkRooted: true as const } : {}),
   }));
   return {
     changes: { layerIndex, whiteouts, entries: restored },
@@ -234,7 +233,7 @@ export function decodeLayerRecord(key: string, bytes: Buffer, sha256: string, la
 }
 
 /** Raise when the record's form, or what the engine concludes and places from the same records, changes. */
-const IMAGE_SCHEMA = 'imggate.image-facts/v2';
+const IMAGE_SCHEMA = 'imggate.image-facts/v3';
 
 /**
  * The key of an image's conclusions: its config (by digest), each layer as the report names it (blob

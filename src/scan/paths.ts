@@ -8,7 +8,7 @@ export function normalizeEntryPath(name: string): string {
   return goClean(`/${name}`);
 }
 
-/** Go's path.Clean (what containerd cleans tar names and link targets with). */
+/** Go's path.Clean (what containerd cleans tar names with, and continuity's RootPath its joins; never a hard link's target). */
 export function goClean(path: string): string {
   if (path === '') return '.';
   const normalized = posix.normalize(path);

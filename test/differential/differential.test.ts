@@ -222,6 +222,20 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     layers: [[{ name: 'l', type: 'symlink', linkname: 'p' }], [{ name: 'p/', type: 'dir' }, { name: '.wh.p' }, { name: 'l/s', content: 'ELF', mode: 0o4755 }, { name: '.wh..wh..opq' }], [{ name: '.wh.l' }]],
     runtimeSpecial: true,
   },
+  {
+    // Found by reading containerd's hardlinkRootPath (w13): a hard link's target is split as written, never
+    // cleaned, and its directory part goes through RootPath, which follows `a -> d/e` before the `..`: the
+    // link's header (mode 04755) lands on /d/s. imggate cleaned the target to /s first, judged `y` a file of
+    // its own, and the later whiteout of `y` left nothing it blocked. Both snapshotters ship /d/s 4755.
+    name: 'a hard link to a/../s through a symlink a: the header’s setuid mode lands where RootPath leads',
+    layers: [[{ name: 'd/s', content: 'ELF', mode: 0o755 }, { name: 'a', type: 'symlink', linkname: 'd/e' }, { name: 'y', type: 'hardlink', linkname: 'a/../s', mode: 0o4755 }], [{ name: '.wh.y' }]],
+    runtimeSpecial: true,
+  },
+  {
+    name: 'a hard link to /a/../s carrying cap_setuid: the capability lands where RootPath leads',
+    layers: [[{ name: 'd/s', content: 'ELF', mode: 0o755 }, { name: 'a', type: 'symlink', linkname: 'd/e' }, { name: 'y', type: 'hardlink', linkname: '/a/../s', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': capability([7]) } }], [{ name: '.wh.y' }]],
+    runtimeSpecial: true,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {

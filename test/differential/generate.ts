@@ -206,6 +206,41 @@ const entry: fc.Arbitrary<TestEntry[]> = fc.oneof(
   ]),
 );
 
+// Hard links to a privileged file: the link's header changes the shared inode (lchown drops setuid and
+// capabilities, chmod sets the mode, setxattr adds), the first name may go (whiteout, replaced, opaque
+// parent) in this layer or the next; the file may be a lower layer's (only the native snapshotter links
+// across layers); link names through PAX linkpath, a GNU long link, a symlinked parent, or `..` after a link.
+const hardLinked: fc.Arbitrary<TestEntry[][]> = fc
+  .record({
+    dir: fc.constantFrom('', 'a/', 'etc/'),
+    mode: fc.constantFrom(0o755, 0o4755, 0o2755, 0o644),
+    linkMode: fc.constantFrom(0o755, 0o4755, 0o644, 0o6000),
+    cap: fc.option(capValue, { nil: undefined }),
+    linkCap: fc.option(capValue, { nil: undefined }),
+    spell: fc.constantFrom('plain', 'linkpath', 'longlink', 'via-symlink', 'rooted', 'dotdot', 'rooted-dotdot'),
+    after: fc.constantFrom('none', 'whiteout', 'replace', 'opaque', 'relink', 'drop-link', 'drop-link-next'),
+    lower: fc.boolean(),
+  })
+  .map(({ dir, mode: m, linkMode, cap, linkCap, spell, after, lower }): TestEntry[][] => {
+    const file: TestEntry = { name: `${dir}x`, content: 'ELF', mode: m, ...(cap ? { pax: { [CAP]: cap } } : {}) };
+    const out: TestEntry[] = lower ? [] : [file];
+    if (spell === 'via-symlink') out.push({ name: 'v', type: 'symlink', linkname: dir === '' ? '.' : dir });
+    // A target as written, `..` after a link: containerd follows the link before the `..` (never cleans it).
+    if (spell === 'dotdot' || spell === 'rooted-dotdot') out.push({ name: 'v', type: 'symlink', linkname: `${dir}e` });
+    const linkname =
+      spell === 'via-symlink' ? 'v/x' : spell === 'rooted' ? `/${dir}x` : spell === 'dotdot' ? 'v/../x' : spell === 'rooted-dotdot' ? '/v/../x' : `${dir}x`;
+    const link: TestEntry = { name: 'b/y', type: 'hardlink', linkname: spell === 'linkpath' ? 'nowhere' : linkname, mode: linkMode, ...(linkCap ? { pax: { [CAP]: linkCap } } : {}) };
+    if (spell === 'linkpath') link.pax = { ...(link.pax ?? {}), linkpath: linkname };
+    if (spell === 'longlink') link.gnuLongLink = true;
+    out.push(link);
+    if (after === 'whiteout') out.push({ name: `${dir}.wh.x` });
+    if (after === 'replace') out.push({ name: `${dir}x`, content: 'new', mode: 0o644 });
+    if (after === 'opaque') out.push({ name: `${dir}.wh..wh..opq` });
+    if (after === 'relink') out.push({ name: `${dir}z`, type: 'hardlink', linkname: 'b/y', mode: 0o755 });
+    if (after === 'drop-link') out.push({ name: 'b/.wh.y' });
+    return [...(lower ? [[file]] : []), out, ...(after === 'drop-link-next' ? [[{ name: 'b/.wh.y' }]] : [])];
+  });
+
 /** Entries that reach the shapes the first generator does not: capability encodings, PAX and GNU forms, hard links, churned directories, users. */
 const more: fc.Arbitrary<TestEntry[]> = fc.oneof(
   // A capability in any encoding, on a file, a hard link (to a file of this layer or a lower one), a directory or a symlink.
@@ -230,31 +265,7 @@ const more: fc.Arbitrary<TestEntry[]> = fc.oneof(
     if (form === 'global') return [{ name: 'g', type: 'global', pax: { [CAP]: value } }, file];
     return [{ ...file, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.x': 'y', [CAP]: value } }];
   }),
-  // Hard links to a privileged file: the link's header changes the shared inode (lchown drops setuid and
-  // capabilities, chmod sets the mode, setxattr adds), the first name may go (whiteout, replaced, opaque
-  // parent) in this layer or the next; link names through PAX linkpath or a GNU long link, or a symlinked parent.
-  fc.record({
-    dir: fc.constantFrom('', 'a/', 'etc/'),
-    mode: fc.constantFrom(0o755, 0o4755, 0o2755, 0o644),
-    linkMode: fc.constantFrom(0o755, 0o4755, 0o644, 0o6000),
-    cap: fc.option(capValue, { nil: undefined }),
-    linkCap: fc.option(capValue, { nil: undefined }),
-    spell: fc.constantFrom('plain', 'linkpath', 'longlink', 'via-symlink', 'rooted'),
-    after: fc.constantFrom('none', 'whiteout', 'replace', 'opaque', 'relink'),
-  }).map(({ dir, mode: m, linkMode, cap, linkCap, spell, after }): TestEntry[] => {
-    const out: TestEntry[] = [{ name: `${dir}x`, content: 'ELF', mode: m, ...(cap ? { pax: { [CAP]: cap } } : {}) }];
-    if (spell === 'via-symlink') out.push({ name: 'v', type: 'symlink', linkname: dir === '' ? '.' : dir });
-    const linkname = spell === 'via-symlink' ? 'v/x' : spell === 'rooted' ? `/${dir}x` : `${dir}x`;
-    const link: TestEntry = { name: 'b/y', type: 'hardlink', linkname: spell === 'linkpath' ? 'nowhere' : linkname, mode: linkMode, ...(linkCap ? { pax: { [CAP]: linkCap } } : {}) };
-    if (spell === 'linkpath') link.pax = { ...(link.pax ?? {}), linkpath: linkname };
-    if (spell === 'longlink') link.gnuLongLink = true;
-    out.push(link);
-    if (after === 'whiteout') out.push({ name: `${dir}.wh.x` });
-    if (after === 'replace') out.push({ name: `${dir}x`, content: 'new', mode: 0o644 });
-    if (after === 'opaque') out.push({ name: `${dir}.wh..wh..opq` });
-    if (after === 'relink') out.push({ name: `${dir}z`, type: 'hardlink', linkname: 'b/y', mode: 0o755 });
-    return out;
-  }),
+  hardLinked.map((layers) => layers.flat()),
   // A hard link (with a capability or setuid mode) to a name a lower layer may have made: the native
   // snapshotter links across layers, the overlay one cannot.
   fc.record({ name: path, target: fc.constantFrom('x', 'a/x', 'etc/x', 's', 'a', 'v/x'), mode: fc.constantFrom(0o755, 0o4755), cap: fc.option(capValue, { nil: undefined }) }).map(({ name, target, mode: m, cap }) => [
@@ -334,6 +345,7 @@ export const image: fc.Arbitrary<GeneratedImage> = fc.record({
   layers: fc.oneof(
     { weight: 3, arbitrary: fc.array(fc.array(fc.oneof(entry, more), { minLength: 1, maxLength: 5 }).map((l) => l.flat()), { minLength: 1, maxLength: 3 }) },
     { weight: 1, arbitrary: churned },
+    { weight: 1, arbitrary: hardLinked },
   ),
   user: fc.oneof(fc.constantFrom(...USERS), fc.constantFrom(...USERS_EDGE)),
 });

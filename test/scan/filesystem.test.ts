@@ -166,7 +166,7 @@ function views(layers: Op[][]): Views {
         whiteouts.push({ ...w, at: entries.length });
         continue;
       }
-      const e = entry(path, layerIndex, type as EntryInfo['type'], type === 'hardlink' ? normalizeEntryPath(link ?? '') : (link ?? ''));
+      const e = entry(path, layerIndex, type as EntryInfo['type'], link ?? '');
       entries.push({ ...e, mode: mode ?? (type === 'directory' ? 0o755 : 0o644) });
     }
     return { layerIndex, whiteouts, entries };
@@ -235,6 +235,14 @@ describe('the two snapshotter views', function () {
       layers: [[['l', 'symlink', 'p']], [['p', 'global'], ['l/s', 'file', '', 0o4755], '.wh..wh..opq'], ['.wh.l']],
       overlay: [],
       native: ['/p/s 4755 0:0'],
+    },
+    {
+      // containerd resolves a hard link's target uncleaned: `a/../s` follows `a -> d/e` first, so the
+      // header's mode lands on /d/s, which keeps it after the link's own name is deleted.
+      name: 'a hard link to a/../s where a is a link reaches the file RootPath reaches',
+      layers: [[['d/s', 'file', '', 0o755], ['a', 'symlink', 'd/e'], ['y', 'hardlink', 'a/../s', 0o4755]], ['.wh.y']],
+      overlay: ['/d/s 4755 0:0'],
+      native: ['/d/s 4755 0:0'],
     },
     {
       // The overlay snapshotter refuses this layer (the whiteout device cannot replace q); its view here is

@@ -198,6 +198,24 @@ describe('the layer cache (store.scanCache)', function () {
       assert.deepEqual(stable(await run(dir, store)), stable(first));
     });
 
+    it('keeps a hard link\'s target as written, which containerd resolves uncleaned', async function () {
+      // `a/../s` with a -> d/e is /d/s to containerd (a followed before the `..`); cleaned it would be /s.
+      const img = await buildImage({
+        layers: [
+          { entries: [{ name: 'd/s', content: 'ELF', mode: 0o755 }, { name: 'a', type: 'symlink', linkname: 'd/e' }, { name: 'y', type: 'hardlink', linkname: 'a/../s', mode: 0o4755 }] },
+          { entries: [{ name: '.wh.y' }] },
+        ],
+      });
+      const dir = await layoutOf('hardlink-target', img);
+      const store = await freshStore();
+      const first = await run(dir, store);
+      assert.ok(first.findings.some((f) => f.check === 'setuid' && f.blocking && f.message.includes(' /d/s ')), JSON.stringify(first.findings));
+      const [imageRow] = (await rows(store)).filter((row) => isImageRow(row, img));
+      await backend().tamper(store, imageRow!.key, Buffer.from('gone'));
+      for (const layer of img.layers) await rm(blobPath(dir, layer.digest));
+      assert.deepEqual(stable(await run(dir, store)), stable(first));
+    });
+
     it('keeps within its size, dropping the least recently used', async function () {
       const store = await freshStore();
       const one = await layoutOf('d1', await image('d1'));
