@@ -266,6 +266,14 @@ const more: fc.Arbitrary<TestEntry[]> = fc.oneof(
     return [{ ...file, pax: { 'SCHILY.xattr.trusted.overlay.opaque': 'y', 'SCHILY.xattr.user.x': 'y', [CAP]: value } }];
   }),
   hardLinked.map((layers) => layers.flat()),
+  // Hard-link targets spelled as containerd takes them, uncleaned: `..` after what may be a link, `.`,
+  // doubled slashes, a trailing slash, rooted, climbing above the root.
+  fc.record({
+    name: path,
+    target: fc.constantFrom('a/../s', 's/../a', 'bin/../etc/x', '/a/../s', 'a/b/../x', './a/x', 'a//x', 'a/./x', '../a', 'a/..', 'a/', '', '.', '/', 'etc/../../s', 'bin/../../a/x', 's/./../etc/x'),
+    mode: fc.constantFrom(0o755, 0o4755),
+    cap: fc.option(capValue, { nil: undefined }),
+  }).map(({ name, target, mode: m, cap }) => [{ name, type: 'hardlink' as const, linkname: target, mode: m, ...(cap ? { pax: { [CAP]: cap } } : {}) }]),
   // A hard link (with a capability or setuid mode) to a name a lower layer may have made: the native
   // snapshotter links across layers, the overlay one cannot.
   fc.record({ name: path, target: fc.constantFrom('x', 'a/x', 'etc/x', 's', 'a', 'v/x'), mode: fc.constantFrom(0o755, 0o4755), cap: fc.option(capValue, { nil: undefined }) }).map(({ name, target, mode: m, cap }) => [
