@@ -236,6 +236,18 @@ const CASES: Array<{ name: string; layers: TestEntry[][]; user?: string; runtime
     layers: [[{ name: 'd/s', content: 'ELF', mode: 0o755 }, { name: 'a', type: 'symlink', linkname: 'd/e' }, { name: 'y', type: 'hardlink', linkname: '/a/../s', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': capability([7]) } }], [{ name: '.wh.y' }]],
     runtimeSpecial: true,
   },
+  {
+    // The same uncleaned target for /etc/passwd: both runtimes read /d/pw (app is uid 0); cleaned, /pw (1000).
+    name: 'an /etc/passwd hard-linked to a/../pw through a symlink a is the file RootPath reaches',
+    layers: [[
+      { name: 'd/pw', content: 'app:x:0:0::/:/bin/sh\n' },
+      { name: 'pw', content: 'app:x:1000:1000::/:/bin/sh\n' },
+      { name: 'a', type: 'symlink', linkname: 'd/e' },
+      { name: 'etc/passwd', type: 'hardlink', linkname: 'a/../pw' },
+    ]],
+    user: 'app',
+    runtimeSpecial: false,
+  },
 ];
 
 describe('differential: imggate against the runtime oracle (containerd 1.6, runc)', function () {
