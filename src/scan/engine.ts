@@ -23,7 +23,7 @@ export interface ScanLimits {
   readonly concurrency: number;
   /** Entries one directory may hold over all layers (config `limits.maxDirectoryEntries`). */
   readonly maxDirectoryEntries: number;
-  /** Components one entry's path or symlink target may have (config `limits.maxPathDepth`). */
+  /** Components one entry's path or link target may have (config `limits.maxPathDepth`). */
   readonly maxPathDepth: number;
   /** Entries over all layers (config `limits.maxEntries`): what the views built at the end hold. */
   readonly maxEntries: number;
@@ -321,7 +321,7 @@ async function scanLayer(
       lastBytes = limit.bytes;
       const path = normalizeEntryPath(header.name);
       checkPathDepth(path, limits, what, 'has a path');
-      if (header.type === 'symlink') checkPathDepth(header.linkname, limits, what, `has a symlink ${path} to a path`);
+      if (header.type === 'symlink' || header.type === 'hardlink') checkPathDepth(header.linkname, limits, what, `has a ${header.type === 'symlink' ? 'symlink' : 'hard link'} ${path} to a path`);
       const whiteout = whiteoutOf(path);
       if (whiteout === 'ignore') continue;
       const rooted = isRootedName(header.name);

@@ -272,24 +272,34 @@ class Tree {
     return { path: node.symlink, link: true };
   }
 
+  /**
+   * continuity's walkLinks, which recurses once per component, leftmost first: unrolled into a loop, so that
+   * no depth of path overflows the stack (links whose targets each add a thousand components did).
+   */
   #walkLinks(path: string, walked: Walked): string | undefined {
-    const slash = path.lastIndexOf('/');
-    const dir = path.slice(0, slash + 1);
-    const file = path.slice(slash + 1);
-    if (dir === '') return this.#walkLink(file, walked)?.path;
-    if (file === '') return dir === '/' ? dir : this.#walkLinks(dir.slice(0, -1), walked);
-    const newdir = this.#walkLinks(dir, walked);
-    if (newdir === undefined) return undefined;
-    // A plain name below a prefix just stat'ed: the join is already clean. Cleaning it again at every level
-    // made a deep path quadratic (depth 200, 2,000 entries through a link: 16 s).
-    const plain = file !== '.' && file !== '..';
-    const found =
-      plain && (newdir === '/' || walked.seen.has(newdir))
-        ? this.#walkLink(newdir === '/' ? `/${file}` : `${newdir}/${file}`, walked, true)
-        : this.#walkLink(goJoin(newdir, file), walked);
-    if (found === undefined) return undefined;
-    if (!found.link || found.path.startsWith('/')) return found.path;
-    return goJoin(newdir, found.path);
+    const parts = path.split('/');
+    // A rooted path starts from `/`; a relative one from its first name, stat'ed as rooted, whose link
+    // target (when it is one) is taken as it is written.
+    let newdir = '/';
+    if (parts[0] !== '') {
+      const first = this.#walkLink(parts[0] as string, walked);
+      if (first === undefined) return undefined;
+      newdir = first.path;
+    }
+    for (let i = 1; i < parts.length; i++) {
+      const file = parts[i] as string;
+      if (file === '') continue;
+      // A plain name below a prefix just stat'ed: the join is already clean. Cleaning it again at every level
+      // made a deep path quadratic (depth 200, 2,000 entries through a link: 16 s).
+      const plain = file !== '.' && file !== '..';
+      const found =
+        plain && (newdir === '/' || walked.seen.has(newdir))
+          ? this.#walkLink(newdir === '/' ? `/${file}` : `${newdir}/${file}`, walked, true)
+          : this.#walkLink(goJoin(newdir, file), walked);
+      if (found === undefined) return undefined;
+      newdir = !found.link || found.path.startsWith('/') ? found.path : goJoin(newdir, found.path);
+    }
+    return newdir;
   }
 
   /** The node at exactly these names (no link followed). */

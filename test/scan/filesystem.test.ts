@@ -302,6 +302,17 @@ describe('the two snapshotter views', function () {
     assert.equal([...views.native.files()].length, 2000);
   });
 
+  it('places an entry through links whose targets each add a thousand components without overflowing the stack', function () {
+    // RootPath's walk recursed once per component: three such links made it overflow (a RangeError, not a verdict).
+    const chain = (links: number): EntryInfo[] => [
+      ...Array.from({ length: links }, (_, i) => entry(`/l${i}`, 0, 'symlink', `l${i + 1}/${'x/'.repeat(999)}x`)),
+      { ...entry('/l0/f', 0), mode: 0o4755 },
+    ];
+    const v = buildViews([{ layerIndex: 0, whiteouts: [], entries: chain(3) }]);
+    assert.equal(special(v.native).length, 1);
+    assert.throws(() => buildViews([{ layerIndex: 0, whiteouts: [], entries: chain(12) }]), { code: 'LIMIT_EXCEEDED' });
+  });
+
   it('resolves 2,000 levels of directories in linear time', function () {
     const parts: string[] = [];
     const entries: EntryInfo[] = [];

@@ -68,7 +68,7 @@ describe('limits on what one image may make the gate build', function () {
   }
   const files = (prefix: string, count: number): LayerSpec['entries'] => Array.from({ length: count }, (_, i) => ({ name: `${prefix}${i}`, content: '' }));
 
-  it('refuses a path deeper than limits.maxPathDepth, and a symlink whose target is', async function () {
+  it('refuses a path deeper than limits.maxPathDepth, and a symlink or hard link whose target is', async function () {
     const deep = `${'d/'.repeat(40)}f`;
     const atLimit = await run([{ entries: [{ name: `${'d/'.repeat(31)}f`, content: 'x' }] }], { maxPathDepth: 32 });
     assert.notEqual(atLimit.verdict, 'error', JSON.stringify(atLimit.error));
@@ -79,6 +79,10 @@ describe('limits on what one image may make the gate build', function () {
     const link = await run([{ entries: [{ name: 'l', type: 'symlink', linkname: deep }] }], { maxPathDepth: 32 });
     assert.equal(link.error?.code, 'LIMIT_EXCEEDED');
     assert.match(link.error?.message ?? '', /symlink \/l to a path more than 32/);
+    // A hard link's target is resolved as written (`..` and all): it is bounded the same way.
+    const hard = await run([{ entries: [{ name: 'f', content: 'x' }, { name: 'h', type: 'hardlink', linkname: `${'d/../'.repeat(20)}f` }] }], { maxPathDepth: 32 });
+    assert.equal(hard.error?.code, 'LIMIT_EXCEEDED');
+    assert.match(hard.error?.message ?? '', /hard link \/h to a path more than 32/);
   });
 
   it('refuses a directory with more entries than limits.maxDirectoryEntries, also when layers share it', async function () {
