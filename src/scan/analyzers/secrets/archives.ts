@@ -1,13 +1,23 @@
-import { gunzipSync } from 'node:zlib';
+import { gunzipSync, inflateSync } from 'node:zlib';
 import { ImggateError } from '../../../errors.js';
 import { MAX_MEMBER_BYTES, members, readMember, type InflateBudget } from '../../../packages/zip.js';
 
-export type ArchiveKind = 'gzip' | 'zip';
+export type ArchiveKind = 'gzip' | 'zip' | 'git-object' | 'git-pack';
 
-/** What a file is by its first bytes: a gzip stream or a zip (jar, war, wheel…). */
-export function archiveKind(head: Buffer): ArchiveKind | undefined {
+/** A git repository's loose object (zlib) and pack file, by path: history a `COPY .` ships with the image. */
+export const GIT_OBJECT = /\/objects\/[0-9a-f]{2}\/[0-9a-f]{38}(?:[0-9a-f]{24})?$/;
+export const GIT_PACK = /\/objects\/pack\/[^/]+\.pack$/;
+
+/**
+ * What a file is by its first bytes: a gzip stream or a zip (jar, war, wheel…); by its path as well, a
+ * git object (a zlib stream) or pack. Archives inside archives are told by their bytes alone.
+ */
+export function archiveKind(head: Buffer, path = ''): ArchiveKind | undefined {
   if (head.length >= 3 && head[0] === 0x1f && head[1] === 0x8b && head[2] === 0x08) return 'gzip';
   if (head.length >= 4 && head.readUInt32LE(0) === 0x04034b50) return 'zip';
+  // zlib: deflate with a window of at most 32 KiB, header checksum a multiple of 31.
+  if (GIT_OBJECT.test(path) && head.length >= 2 && (head[0] as number) === 0x78 && ((head[0] as number) * 256 + (head[1] as number)) % 31 === 0) return 'git-object';
+  if (GIT_PACK.test(path) && head.length >= 12 && head.toString('latin1', 0, 4) === 'PACK') return 'git-pack';
   return undefined;
 }
 
@@ -24,8 +34,15 @@ const NESTING = 2;
  * stream) are read once. A member that cannot be read is yielded with why, for the caller to fail
  * closed on.
  */
-export function* inflateMembers(bytes: Buffer, budget: InflateBudget, signal?: AbortSignal, prefix = '', depth = NESTING): Generator<Member> {
-  const kind = archiveKind(bytes);
+export function* inflateMembers(bytes: Buffer, budget: InflateBudget, signal?: AbortSignal, prefix = '', depth = NESTING, kind = archiveKind(bytes)): Generator<Member> {
+  if (kind === 'git-object') {
+    yield gitObject(bytes, 0, budget, prefix.replace(/!\/$/, '')).member;
+    return;
+  }
+  if (kind === 'git-pack') {
+    yield* packObjects(bytes, budget, signal);
+    return;
+  }
   if (kind === 'gzip') {
     const member = gunzipMember(bytes, budget, prefix.replace(/!\/$/, ''));
     if (member.bytes && depth > 0 && archiveKind(member.bytes)) yield* inflateMembers(member.bytes, budget, signal, `${prefix}!/`, depth - 1);
@@ -57,5 +74,53 @@ function gunzipMember(bytes: Buffer, budget: InflateBudget, name: string): Membe
       throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its members inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
     }
     return { name, why: `it decompresses to more than ${MAX_MEMBER_BYTES} bytes` };
+  }
+}
+
+/** The zlib stream at `at`: its bytes (a loose object's `type size\0` header cut off), and where it ended. */
+function gitObject(bytes: Buffer, at: number, budget: InflateBudget, name: string, loose = true): { member: Member; end?: number } {
+  const cap = Math.min(MAX_MEMBER_BYTES, budget.remaining);
+  try {
+    const { buffer, engine } = inflateSync(bytes.subarray(at), { maxOutputLength: Math.max(1, cap), info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    budget.remaining -= buffer.length;
+    const body = loose ? buffer.subarray(buffer.indexOf(0) + 1) : buffer;
+    return { member: { name, bytes: body }, end: at + engine.bytesWritten };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return { member: { name, why: `it cannot be decompressed: ${(err as Error).message}` } };
+    if (cap < MAX_MEMBER_BYTES) throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its objects inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
+    return { member: { name, why: `it decompresses to more than ${MAX_MEMBER_BYTES} bytes` } };
+  }
+}
+
+/**
+ * Every object of a git pack (git's pack-format: `PACK`, version, count, then each object's type and
+ * size in a variable-length header and its zlib stream). Whole objects (commits, trees, blobs, tags)
+ * give their content; deltas give their instructions, whose inserted bytes are the text a later version
+ * added. An object that cannot be read ends the walk with why.
+ */
+function* packObjects(bytes: Buffer, budget: InflateBudget, signal?: AbortSignal): Generator<Member> {
+  const count = bytes.readUInt32BE(8);
+  let at = 12;
+  for (let i = 0; i < count; i++) {
+    signal?.throwIfAborted();
+    const start = at;
+    let byte = bytes[at++] ?? 0;
+    const type = (byte >> 4) & 7;
+    while (byte & 0x80) byte = bytes[at++] ?? 0;
+    if (type === 6) while ((bytes[at++] ?? 0) & 0x80);
+    const name = `object ${i + 1} (offset ${start})`;
+    // A delta against a named base: the name is 20 bytes (SHA-1) or, in a SHA-256 repository, 32.
+    const base = type === 7 ? [20, 32] : [0];
+    let read: ReturnType<typeof gitObject> | undefined;
+    for (const skip of base) {
+      read = at + skip < bytes.length ? gitObject(bytes, at + skip, budget, name, false) : undefined;
+      if (read?.member.bytes) break;
+    }
+    if (!read?.member.bytes || read.end === undefined) {
+      yield read?.member ?? { name, why: 'the pack ends inside it' };
+      return;
+    }
+    yield read.member;
+    at = read.end;
   }
 }

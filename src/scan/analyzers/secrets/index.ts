@@ -3,7 +3,7 @@ import { DEFAULT_ARCHIVE_INFLATE_BYTES } from '../../../packages/zip.js';
 import type { Analyzer, AnalyzerContext, EntryInfo, FindingSink, LayerRun, RawFinding } from '../../analyzer.js';
 import { perEntry } from '../../facts.js';
 import { ContentHasher, isPackageFileList, PACKAGE_LIST_BYTES, packagedFilesOf, type ContentSums, type PackageLists } from '../../package-files.js';
-import { archiveKind, inflateMembers } from './archives.js';
+import { archiveKind, GIT_OBJECT, GIT_PACK, inflateMembers } from './archives.js';
 import { scanConfig } from './config.js';
 import { HitList, reportFileHits, type HitFacts } from './file-hits.js';
 import { fingerprint, SecretMatcher, type SecretMatch } from './matcher.js';
@@ -11,6 +11,7 @@ import { Decoder, scanBytes, sniffEncoding, StreamScanner } from './text.js';
 
 /** Names of files held whole (up to ARCHIVE_BYTES) to inflate, even when larger than the per-file cap. */
 const ARCHIVE_NAME = /\.(?:zip|jar|war|ear|aar|whl|egg|nupkg|gz|tgz)$/i;
+const heldWhole = (path: string): boolean => ARCHIVE_NAME.test(path) || GIT_OBJECT.test(path) || GIT_PACK.test(path);
 /** Bytes of an archive held to inflate it (a zip's directory is at its end); past it, the file fails closed. */
 const ARCHIVE_BYTES = 128 * 1024 * 1024;
 
@@ -104,7 +105,7 @@ export const secretsAnalyzer: Analyzer = {
       const shown = safe(entry.path);
       const budget = { remaining: maxInflate, limit: maxInflate, what: entry.path };
       let read = 0;
-      for (const member of inflateMembers(bytes, budget, signal)) {
+      for (const member of inflateMembers(bytes, budget, signal, '', undefined, archiveKind(bytes, entry.path))) {
         read++;
         for (const m of matcher.scan(member.name)) hit(list, m, `the name of an archive entry in ${shown}`);
         const where = member.name ? `${shown} (archive entry ${JSON.stringify(safe(member.name))})` : `${shown} (decompressed)`;
@@ -122,13 +123,15 @@ export const secretsAnalyzer: Analyzer = {
         if (entry.size === 0 || (skipped(entry.path) && !byName.has(posix.basename(entry.path)))) return { contentBytes: 0 };
         if (entry.size <= context.maxFileBytes) return { contentBytes: entry.size };
         // Larger files stream through the matcher whole; archives by name are also held to inflate.
-        return { contentBytes: ARCHIVE_NAME.test(entry.path) ? Math.min(entry.size, ARCHIVE_BYTES) : 0, stream: true };
+        return { contentBytes: heldWhole(entry.path) ? Math.min(entry.size, ARCHIVE_BYTES) : 0, stream: true };
       },
       analyzeChunk(entry, chunk) {
         let s = streaming.get(entry);
         if (!s) {
           const list = new HitList();
-          const archive = ARCHIVE_NAME.test(entry.path) && archiveKind(chunk) !== undefined;
+          // A git pack too large to hold is read as text, as before packs were inflated: a repository's size
+          // alone does not fail the image (the limit is said in the README).
+          const archive = heldWhole(entry.path) && archiveKind(chunk, entry.path) !== undefined && !(GIT_PACK.test(entry.path) && entry.size > ARCHIVE_BYTES);
           // An archive too large to hold is still read as text: stored members are found that way.
           const asText = !archive || entry.size > ARCHIVE_BYTES;
           const shown = safe(entry.path);
@@ -159,7 +162,7 @@ export const secretsAnalyzer: Analyzer = {
           if (streamed.archive && (!content || truncated)) list.unscanned.push(`an archive larger than the ${ARCHIVE_BYTES} bytes held to inflate`);
           else if (streamed.archive && content) scanArchive(entry, list, content);
         } else if (content && !skipped(entry.path)) {
-          if (archiveKind(content)) scanArchive(entry, list, content);
+          if (archiveKind(content, entry.path)) scanArchive(entry, list, content);
           else scanBytes(matcher, content, (m) => hit(list, m, shown), signal);
         }
         if (list.empty) return;

@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseImageConfig } from '../../../../src/oci/manifest.js';
 import { loadRules, type RuleSet } from '../../../../src/policy/load-rules.js';
+import { run } from '../../../harness/process.js';
 import type { TestEntry } from '../../../helpers/tar-writer.js';
 import { LIBRARY, makeZip, MIB, PEM_KEY, scanSecrets, TOKEN, TOKEN2 } from './helpers.js';
 
@@ -133,6 +137,41 @@ describe('secrets where they hide (issue 11)', function () {
       ['generic-secret-assignment ENV GH_TOKEN', 'github-pat-classic ENV GH_TOKEN', 'github-pat-classic field comment', 'github-pat-classic field config.Healthcheck.Test[3]', 'github-pat-classic field history[0].comment'].sort(),
     );
     assert.ok(!JSON.stringify(findings).includes(TOKEN.slice(4)) && !JSON.stringify(findings).includes(TOKEN2.slice(4)));
+  });
+
+  it('finds a secret a commit removed from a git repository the image ships, in loose objects and in a pack', async function () {
+    // A real repository, made by git: the token committed, then deleted in the next commit.
+    const repo = await mkdtemp(path.join(os.tmpdir(), 'imggate-git-'));
+    try {
+      const git = async (...args: string[]): Promise<void> => {
+        const r = await run('git', ['-C', repo, '-c', 'user.name=t', '-c', 'user.email=t@example.org', '-c', 'init.defaultBranch=main', ...args]);
+        assert.equal(r.code, 0, r.stderr);
+      };
+      await git('init', '-q');
+      await writeFile(path.join(repo, 'settings.env'), `GH=${TOKEN}\n`);
+      await writeFile(path.join(repo, 'README'), 'an app\n');
+      await git('add', '.');
+      await git('commit', '-q', '-m', 'first');
+      await rm(path.join(repo, 'settings.env'));
+      await git('commit', '-q', '-a', '-m', 'drop the token');
+      const tree = async (): Promise<TestEntry[]> => {
+        const out: TestEntry[] = [];
+        for (const name of (await readdir(path.join(repo, '.git'), { recursive: true })).sort()) {
+          const file = path.join(repo, '.git', name);
+          if ((await stat(file)).isFile()) out.push({ name: `app/.git/${name}`, content: await readFile(file) });
+        }
+        return out;
+      };
+      const found = async (): Promise<string[]> =>
+        (await scanSecrets(rules, [[{ name: 'app/README', content: 'an app\n' }, ...(await tree())]])).filter((f) => f.check === 'secret' && f.rule === 'github-pat-classic').map((f) => f.path ?? '');
+      const loose = await found();
+      assert.ok(loose.length === 1 && /^\/app\/\.git\/objects\/[0-9a-f]{2}\/[0-9a-f]{38}$/.test(loose[0] as string), JSON.stringify(loose));
+      await git('gc', '-q', '--prune=now');
+      const packed = await found();
+      assert.ok(packed.length === 1 && /^\/app\/\.git\/objects\/pack\/pack-[0-9a-f]+\.pack$/.test(packed[0] as string), JSON.stringify(packed));
+    } finally {
+      await rm(repo, { recursive: true, force: true });
+    }
   });
 
   const clean: Array<{ what: string; entries: TestEntry[] }> = [
