@@ -11,7 +11,8 @@ import { Decoder, scanBytes, sniffEncoding, StreamScanner } from './text.js';
 
 /** Names of files held whole (up to ARCHIVE_BYTES) to inflate, even when larger than the per-file cap. */
 const ARCHIVE_NAME = /\.(?:zip|jar|war|ear|aar|whl|egg|nupkg|gz|tgz)$/i;
-const heldWhole = (path: string): boolean => ARCHIVE_NAME.test(path) || GIT_OBJECT.test(path) || GIT_PACK.test(path);
+/** Held whole to inflate; a git pack only up to ARCHIVE_BYTES (a larger one is read as text, as before packs were inflated). */
+const heldWhole = (entry: EntryInfo): boolean => ARCHIVE_NAME.test(entry.path) || GIT_OBJECT.test(entry.path) || (GIT_PACK.test(entry.path) && entry.size <= ARCHIVE_BYTES);
 /** Bytes of an archive held to inflate it (a zip's directory is at its end); past it, the file fails closed. */
 const ARCHIVE_BYTES = 128 * 1024 * 1024;
 
@@ -123,15 +124,14 @@ export const secretsAnalyzer: Analyzer = {
         if (entry.size === 0 || (skipped(entry.path) && !byName.has(posix.basename(entry.path)))) return { contentBytes: 0 };
         if (entry.size <= context.maxFileBytes) return { contentBytes: entry.size };
         // Larger files stream through the matcher whole; archives by name are also held to inflate.
-        return { contentBytes: heldWhole(entry.path) ? Math.min(entry.size, ARCHIVE_BYTES) : 0, stream: true };
+        return { contentBytes: heldWhole(entry) ? Math.min(entry.size, ARCHIVE_BYTES) : 0, stream: true };
       },
       analyzeChunk(entry, chunk) {
         let s = streaming.get(entry);
         if (!s) {
           const list = new HitList();
-          // A git pack too large to hold is read as text, as before packs were inflated: a repository's size
-          // alone does not fail the image (the limit is said in the README).
-          const archive = heldWhole(entry.path) && archiveKind(chunk, entry.path) !== undefined && !(GIT_PACK.test(entry.path) && entry.size > ARCHIVE_BYTES);
+          // A git pack too large to hold is read as text: a repository's size alone does not fail the image.
+          const archive = heldWhole(entry) && archiveKind(chunk, entry.path) !== undefined;
           // An archive too large to hold is still read as text: stored members are found that way.
           const asText = !archive || entry.size > ARCHIVE_BYTES;
           const shown = safe(entry.path);
