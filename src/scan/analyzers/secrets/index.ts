@@ -146,6 +146,9 @@ export const secretsAnalyzer: Analyzer = {
         scanHeader(sink, entry);
         const named = entry.type === 'file' || entry.type === 'hardlink' ? byName.get(posix.basename(entry.path)) : undefined;
         const shown = safe(entry.path);
+        if (entry.type === 'file' && GIT_PACK.test(entry.path) && !heldWhole(entry)) {
+          report(sink, { check: 'secret', rule: 'git-history-unread', severity: 'medium', blocking: false, message: `the git pack ${shown} is ${entry.size} bytes, more than the ${ARCHIVE_BYTES} inflated whole: its history was read as raw bytes only, where a secret a later commit deleted is not found`, ...placeOf(entry) });
+        }
         if (entry.type !== 'file') {
           if (named) report(sink, { check: 'secret', rule: named.id, severity: named.severity, blocking: true, message: `${named.title}: ${shown}`, ...placeOf(entry), fingerprint: fingerprint(named.id, entry.path) });
           return;

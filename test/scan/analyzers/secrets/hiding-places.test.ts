@@ -174,6 +174,13 @@ describe('secrets where they hide (issue 11)', function () {
     }
   });
 
+  it('says when a git pack is too large to inflate whole, without failing the image for its size', async function () {
+    const pack = Buffer.alloc(129 * MIB);
+    pack.write('PACK', 0, 'latin1');
+    const findings = await scanSecrets(rules, [[{ name: 'app/.git/objects/pack/pack-1.pack', content: pack }]]);
+    assert.deepEqual(findings.map((f) => [f.rule, f.severity, f.blocking, f.path]), [['git-history-unread', 'medium', false, '/app/.git/objects/pack/pack-1.pack']]);
+  });
+
   const clean: Array<{ what: string; entries: TestEntry[] }> = [
     { what: 'noise larger than the per-file cap', entries: [{ name: 'app/blob.bin', content: noise(MIB) }] },
     { what: 'UTF-16 text', entries: [{ name: 'app/w.txt', content: Buffer.from('\ufeffno secrets here, only a token of thanks\n', 'utf16le') }] },
