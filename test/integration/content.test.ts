@@ -134,6 +134,17 @@ describe('content checks on images in a real registry @integration', function ()
       assert.deepEqual(ww, ['/usr/bin/tool', '/usr/local/bin'], '/tmp is not in PATH');
     });
 
+    it('blocks a root-equivalent capability that is only inheritable (granted where the runtime sets an inheritable set, CVE-2022-24769)', async function () {
+      const cap = Buffer.alloc(20);
+      cap.writeUInt32LE(0x02000001, 0);
+      cap.writeUInt32LE(1 << 7, 8); // cap_setuid in the inheritable set only
+      const { code, report } = await checkImage({ user: 'app', layers: [{ entries: [...etc, { name: 'usr/local/bin/up', content: 'ELF', mode: 0o755, pax: { 'SCHILY.xattr.security.capability': cap } }] }] });
+      assert.equal(code, 1);
+      const found = report.findings.filter((f) => f.check === 'capability');
+      assert.deepEqual(found.map((f) => [f.rule, f.blocking]), [['file-capability-root', true]]);
+      assert.match(found[0]?.message ?? '', /none \(inheritable: cap_setuid\) \(effective\)/);
+    });
+
     it('looks up a relative or empty PATH entry from the working directory', async function () {
       const layers = [{ entries: [...etc, { name: 'tmp/', type: 'dir' as const, mode: 0o1777 }, { name: 'srv/', type: 'dir' as const, mode: 0o755 }] }];
       for (const [path, workdir, found] of [

@@ -10,9 +10,9 @@ const NAMES = [
 
 /**
  * Decodes a `security.capability` xattr (struct vfs_cap_data, revisions 1–3) into the names of the
- * permitted capabilities; undefined when the value is not one.
+ * permitted and of the inheritable capabilities; undefined when the value is not one.
  */
-export function decodeCapabilities(value: Buffer): { names: string[]; effective: boolean } | undefined {
+export function decodeCapabilities(value: Buffer): { names: string[]; inheritable: string[]; effective: boolean } | undefined {
   if (value.length < 12) return undefined;
   const magic = value.readUInt32LE(0);
   const revision = magic & 0xff000000;
@@ -20,13 +20,17 @@ export function decodeCapabilities(value: Buffer): { names: string[]; effective:
   const words = revision === 0x01000000 ? 1 : revision === 0x02000000 || revision === 0x03000000 ? 2 : 0;
   if (words === 0 || value.length < 4 + words * 8) return undefined;
   const names: string[] = [];
+  const inheritable: string[] = [];
   for (let w = 0; w < words; w++) {
     const permitted = value.readUInt32LE(4 + w * 8);
+    const inherited = value.readUInt32LE(8 + w * 8);
     for (let bit = 0; bit < 32; bit++) {
-      if (permitted & (1 << bit)) names.push(`cap_${NAMES[w * 32 + bit] ?? `${w * 32 + bit}`}`);
+      const name = `cap_${NAMES[w * 32 + bit] ?? `${w * 32 + bit}`}`;
+      if (permitted & (1 << bit)) names.push(name);
+      if (inherited & (1 << bit)) inheritable.push(name);
     }
   }
-  return { names, effective };
+  return { names, inheritable, effective };
 }
 
 /**
@@ -40,8 +44,13 @@ export const ROOT_EQUIVALENT: ReadonlySet<string> = new Set([
   'cap_sys_boot', 'cap_checkpoint_restore', 'cap_perfmon',
 ]);
 
-/** The root-equivalent capabilities a `security.capability` value grants; undefined when undecodable. */
+/**
+ * The root-equivalent capabilities a `security.capability` value can grant; undefined when undecodable.
+ * Inheritable ones count: a runtime that gives a process a non-empty inheritable set (as Docker and
+ * containerd did before CVE-2022-24769 was fixed) grants an unprivileged user every file capability
+ * that is in both.
+ */
 export function rootEquivalentCapabilities(value: Buffer): string[] | undefined {
   const decoded = decodeCapabilities(value);
-  return decoded?.names.filter((n) => ROOT_EQUIVALENT.has(n) || /^cap_\d+$/.test(n));
+  return decoded ? [...new Set([...decoded.names, ...decoded.inheritable])].filter((n) => ROOT_EQUIVALENT.has(n) || /^cap_\d+$/.test(n)) : undefined;
 }

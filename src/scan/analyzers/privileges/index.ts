@@ -172,7 +172,7 @@ function reportFinal(j: Judged, viewCount: number, sink: FindingSink): void {
   if (withCaps.length === 0) return;
   const value = (withCaps[0] as Judged['seen'][number]).file.xattrs.get(CAPABILITY) as Buffer;
   const decoded = decodeCapabilities(value);
-  const names = decoded ? decoded.names.join(', ') || 'none' : 'an undecodable set';
+  const names = decoded ? `${decoded.names.join(', ') || 'none'}${decoded.inheritable.length ? ` (inheritable: ${decoded.inheritable.join(', ')})` : ''}` : 'an undecodable set';
   // An undecodable set is treated as the worst one: the gate cannot tell what it grants.
   const root = withCaps.some((s) => {
     const caps = rootEquivalentCapabilities(s.file.xattrs.get(CAPABILITY) as Buffer);
