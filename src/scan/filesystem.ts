@@ -216,14 +216,11 @@ class Tree {
 
   /**
    * What containerd's mkparent finds for `names` in a lower layer's own directory: os.Lstat of
-   * continuity's RootPath. Without a link on the way, the kernel's walk. Too many links: containerd
-   * refuses the layer; the kernel's walk answers, to judge it anyway.
+   * continuity's RootPath, as `place` resolves it (the kernel's walk without a link on the way, or
+   * when RootPath gives up on too many links).
    */
   lstatRootPath(names: readonly string[]): Node | undefined {
-    const kernel = this.walk(names, true);
-    if (kernel.straight) return kernel.node;
-    const real = this.rootPath(`/${names.join('/')}`);
-    return real === undefined ? kernel.node : this.walk(components(real), false).node;
+    return this.walk(this.place(names, true).names, false).node;
   }
 
   /** continuity's RootPath, relative to this tree's root; undefined for errTooManyLinks. */

@@ -62,34 +62,36 @@ export function* inflateMembers(bytes: Buffer, budget: InflateBudget, signal?: A
   }
 }
 
-function gunzipMember(bytes: Buffer, budget: InflateBudget, name: string): Member {
+/**
+ * One stream inflated under the file's budget and MAX_MEMBER_BYTES: its bytes (and, when `inflate` says,
+ * the input it used), or why it could not be read. Past the budget, `LIMIT_EXCEEDED` ends the check.
+ */
+function inflateCharged(budget: InflateBudget, noun: string, inflate: (max: number) => { out: Buffer; used?: number }): { out: Buffer; used?: number } | { why: string } {
   const cap = Math.min(MAX_MEMBER_BYTES, budget.remaining);
   try {
-    const out = gunzipSync(bytes, { maxOutputLength: Math.max(1, cap) });
-    budget.remaining -= out.length;
-    return { name, bytes: out };
+    const inflated = inflate(Math.max(1, cap));
+    budget.remaining -= inflated.out.length;
+    return inflated;
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return { name, why: `it cannot be decompressed: ${(err as Error).message}` };
-    if (cap < MAX_MEMBER_BYTES) {
-      throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its members inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
-    }
-    return { name, why: `it decompresses to more than ${MAX_MEMBER_BYTES} bytes` };
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return { why: `it cannot be decompressed: ${(err as Error).message}` };
+    if (cap < MAX_MEMBER_BYTES) throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its ${noun} inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
+    return { why: `it decompresses to more than ${MAX_MEMBER_BYTES} bytes` };
   }
+}
+
+function gunzipMember(bytes: Buffer, budget: InflateBudget, name: string): Member {
+  const read = inflateCharged(budget, 'members', (max) => ({ out: gunzipSync(bytes, { maxOutputLength: max }) }));
+  return 'why' in read ? { name, why: read.why } : { name, bytes: read.out };
 }
 
 /** The zlib stream at `at`: its bytes (a loose object's `type size\0` header cut off), and where it ended. */
 function gitObject(bytes: Buffer, at: number, budget: InflateBudget, name: string, loose = true): { member: Member; end?: number } {
-  const cap = Math.min(MAX_MEMBER_BYTES, budget.remaining);
-  try {
-    const { buffer, engine } = inflateSync(bytes.subarray(at), { maxOutputLength: Math.max(1, cap), info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
-    budget.remaining -= buffer.length;
-    const body = loose ? buffer.subarray(buffer.indexOf(0) + 1) : buffer;
-    return { member: { name, bytes: body }, end: at + engine.bytesWritten };
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_BUFFER_TOO_LARGE') return { member: { name, why: `it cannot be decompressed: ${(err as Error).message}` } };
-    if (cap < MAX_MEMBER_BYTES) throw new ImggateError('LIMIT_EXCEEDED', `${budget.what}: its objects inflate to more than ${budget.limit} bytes (limits.maxArchiveInflate)`);
-    return { member: { name, why: `it decompresses to more than ${MAX_MEMBER_BYTES} bytes` } };
-  }
+  const read = inflateCharged(budget, 'objects', (max) => {
+    const { buffer, engine } = inflateSync(bytes.subarray(at), { maxOutputLength: max, info: true }) as unknown as { buffer: Buffer; engine: { bytesWritten: number } };
+    return { out: buffer, used: engine.bytesWritten };
+  });
+  if ('why' in read) return { member: { name, why: read.why } };
+  return { member: { name, bytes: loose ? read.out.subarray(read.out.indexOf(0) + 1) : read.out }, end: at + (read.used ?? 0) };
 }
 
 /**
