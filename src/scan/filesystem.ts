@@ -56,6 +56,8 @@ export interface FinalFilesystem {
   resolvedPath(path: string, layerIndex: number): string;
   /** `path` with every symlinked parent directory followed (the last component is not). */
   resolve(path: string): string;
+  /** The directory `path` leads to, a link in its last component followed too (exec's PATH lookup, a reader opening a file in it). */
+  resolveDir(path: string): string;
   /**
    * Every entry where it stands in this view: `path` is its place there, which is the entry's own path
    * after symlinked parents are followed, or, for a parent directory the runtime created (mkparent),
@@ -566,6 +568,12 @@ class View implements FinalFilesystem {
     return this.#redirects.get(`${layerIndex}:${path}`) ?? path;
   }
 
+  resolveDir(path: string): string {
+    // A name below it has every component of `path` as a parent, so `resolve` follows them all.
+    const child = this.resolve(`${path.replace(/\/+$/, '')}/-`);
+    return child.slice(0, child.lastIndexOf('/')) || '/';
+  }
+
   resolve(path: string): string {
     // Package databases ask for thousands of names in a few hundred directories: each directory is walked once.
     const slash = path.lastIndexOf('/');
@@ -701,6 +709,9 @@ export class LayeredFilesystem implements FinalFilesystem {
   }
   resolve(path: string): string {
     return this.#fs.resolve(path);
+  }
+  resolveDir(path: string): string {
+    return this.#fs.resolveDir(path);
   }
   entries(): IterableIterator<PlacedEntry> {
     return this.#fs.entries();

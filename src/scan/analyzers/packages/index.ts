@@ -165,8 +165,7 @@ async function sourcesReachedElsewhere(image: ImageView, maxInflate: number): Pr
     }
     const linkedDirs: Array<{ at: string; real: string }> = [];
     for (const dir of OS_DATABASE_DIRS) {
-      const child = fs.resolve(`${dir}/-`);
-      const real = child.slice(0, child.lastIndexOf('/'));
+      const real = fs.resolveDir(dir);
       if (real !== dir) linkedDirs.push({ at: dir, real });
     }
     for (const { path: at, entry } of fs.entries()) {
@@ -176,8 +175,7 @@ async function sourcesReachedElsewhere(image: ImageView, maxInflate: number): Pr
         if (target && !known(target, at)) add(target, at);
       }
       if (!LINKED_TREE.test(`${at}/`)) continue;
-      const child = fs.resolve(`${at}/-`);
-      const real = child.slice(0, child.lastIndexOf('/'));
+      const real = fs.resolveDir(at);
       if (real !== at) linkedDirs.push({ at, real });
     }
     if (linkedDirs.length === 0) continue;

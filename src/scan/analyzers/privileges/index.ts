@@ -119,7 +119,7 @@ export const privilegesAnalyzer: Analyzer = {
     const worldWritable = new Map<string, { entry: EntryInfo; real: string; dir: boolean; copied: boolean }>();
     for (const { fs } of image.views) {
       // Where each PATH entry leads, itself followed when it is a symlink (`/bin -> usr/bin`), as exec's lookup goes.
-      const dirs = new Set(pathDirs(image.config.config).map((d) => parentOf(fs.resolve(`${d.replace(/\/+$/, '')}/-`))));
+      const dirs = new Set(pathDirs(image.config.config).map((d) => fs.resolveDir(d)));
       for (const { path: real, entry } of fs.entries()) {
         if ((entry.mode & 0o002) === 0 || (entry.type !== 'file' && entry.type !== 'directory')) continue;
         const parent = parentOf(real);
